@@ -1,0 +1,220 @@
+// tasmota-fleet: the daemon (serve) and the command line (devices, …). See README.md and docs/.
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "cli/device_table.h"
+#include "inventory/inventory.h"
+#include "inventory/log.h"
+#include "mqtt/broker_config.h"
+#include "mqtt/paho_transport.h"
+#include "mqtt/topic_scheme.h"
+#include "orchestrator/fleet_service.h"
+#include "store/database.h"
+#include "store/migrations.h"
+#include "store/sqlite_inventory_store.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+struct Settings {
+  fleet::mqtt::BrokerConfig broker;
+  std::string password_file;
+  std::string db_path = "tasmota-fleet.db";
+  std::string full_topic = "%prefix%/%topic%/";
+  std::string prefix_cmnd = "cmnd", prefix_stat = "stat", prefix_tele = "tele";
+  std::string log_level = "info";
+  fleet::inventory::InventoryOptions inventory;
+  double exit_after_s = 0;
+  double stats_every_s = 30;
+  bool json = false;
+};
+
+fleet::log::Level parse_level(const std::string& s) {
+  if (s == "debug") return fleet::log::Level::Debug;
+  if (s == "warn") return fleet::log::Level::Warn;
+  if (s == "error") return fleet::log::Level::Error;
+  if (s == "off") return fleet::log::Level::Off;
+  return fleet::log::Level::Info;
+}
+
+std::string read_secret(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read password file " + path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+int serve(Settings& st) {
+  namespace inventory = fleet::inventory;
+  namespace fs_store = fleet::store;
+  namespace orchestrator = fleet::orchestrator;
+  namespace log = fleet::log;
+  namespace fm = fleet::mqtt;
+  if (!st.password_file.empty()) st.broker.password = read_secret(st.password_file);
+  fm::TopicScheme scheme(st.full_topic, st.prefix_cmnd, st.prefix_stat, st.prefix_tele);
+  st.broker.paho_uri();  // a bad URL is refused before anything starts
+
+  fs_store::Database db(st.db_path);
+  int version = fs_store::migrate(db);
+  fs_store::SqliteInventoryStore store(db);
+  inventory::SystemClock clock;
+  fm::EventQueue events;
+  fm::PahoTransport transport(st.broker, scheme.inventory_filters(), events);
+  inventory::Inventory inv(scheme, transport, store, clock, st.inventory);
+  inv.load();
+
+  fs_store::DaemonStatus status;
+  status.pid = getpid();
+  status.started_ms = clock.now_ms();
+  status.broker = st.broker.describe();
+  std::int64_t deadline = st.exit_after_s > 0 ? clock.now_ms() + static_cast<std::int64_t>(st.exit_after_s * 1000) : 0;
+  std::int64_t last_stats = clock.now_ms();
+
+  orchestrator::ServiceHooks hooks;
+  hooks.maintain_connection = [&](std::int64_t now) { transport.maintain(now); };
+  hooks.heartbeat = [&](std::int64_t now) {
+    const auto& s = inv.stats();
+    status.heartbeat_ms = now;
+    status.connected = transport.connected();
+    status.messages = static_cast<std::int64_t>(s.messages);
+    status.rejected = static_cast<std::int64_t>(s.rejected + s.oversized);
+    status.status_queries = static_cast<std::int64_t>(s.status_queries);
+    try {
+      store.save_daemon_status(status);
+    } catch (const std::exception& e) {
+      log::warn("serve: heartbeat not written: {}", e.what());
+    }
+    if (st.stats_every_s > 0 && now - last_stats >= st.stats_every_s * 1000) {
+      last_stats = now;
+      log::info("serve: {} devices, {} messages ({} applied, {} rejected, {} oversized, {} unknown topics), {} status "
+                "queries, {} rows written",
+                inv.devices().size(), s.messages, s.applied, s.rejected, s.oversized, s.unknown_topics, s.status_queries,
+                s.rows_written);
+    }
+    if (deadline && now >= deadline) g_stop = true;
+  };
+  hooks.heartbeat_ms = 1000;
+  orchestrator::FleetService service(inv, events, clock, hooks);
+
+  log::info("serve: database {} (schema {}), broker {}, FullTopic '{}'", st.db_path, version, st.broker.describe(),
+            scheme.full_topic());
+  transport.start();
+  service.run(g_stop);
+  transport.stop();
+  events.close();
+  status.connected = false;
+  status.heartbeat_ms = clock.now_ms();
+  store.save_daemon_status(status);
+  const auto& s = inv.stats();
+  log::info("serve: stopped; {} devices, {} messages, {} rows written", inv.devices().size(), s.messages, s.rows_written);
+  return 0;
+}
+
+int devices(const Settings& st, const std::vector<std::string>& filter) {
+  namespace inventory = fleet::inventory;
+  namespace fs_store = fleet::store;
+  namespace cli = fleet::cli;
+  if (!std::filesystem::exists(st.db_path)) {
+    std::cerr << "tasmota-fleet: no inventory at " << st.db_path
+              << " yet: run 'tasmota-fleet serve' (or pass --db)\n";
+    return 1;
+  }
+  fs_store::Database db(st.db_path);
+  fs_store::migrate(db);  // an inventory written by an older version is upgraded in place
+  fs_store::SqliteInventoryStore store(db);
+  auto all = store.load_devices();
+  if (!filter.empty()) {
+    std::vector<inventory::DeviceRecord> picked;
+    for (auto& d : all)
+      for (const auto& f : filter)
+        if (d.mac == f || d.topic == f || d.hostname == f) {
+          picked.push_back(d);
+          break;
+        }
+    all = std::move(picked);
+  }
+  auto now = inventory::SystemClock().now_ms();
+  if (st.json) {
+    std::cout << cli::render_json(all);
+    return 0;
+  }
+  if (auto d = store.daemon_status()) {
+    bool live = now - d->heartbeat_ms < 10'000 && d->connected;
+    std::cout << "daemon: " << (live ? "running" : "not running") << ", last heartbeat " << cli::ago(d->heartbeat_ms, now)
+              << ", broker " << d->broker << "\n";
+  } else {
+    std::cout << "daemon: never ran on this inventory\n";
+  }
+  std::cout << cli::render_table(all, now);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tasmota-fleet: upgrade a fleet of Tasmota devices over MQTT, keeping every setting"};
+  app.require_subcommand(1);
+  Settings st;
+  app.set_config("--config", "", "configuration file (key = value; see docs/configuration.md)")
+      ->envname("TASMOTA_FLEET_CONFIG");
+  auto env = [](const char* name) { return std::string("TASMOTA_FLEET_") + name; };
+  app.add_option("--db", st.db_path, "inventory database (SQLite)")->envname(env("DB"))->capture_default_str();
+  app.add_option("--log-level", st.log_level, "debug, info, warn, error, off")->envname(env("LOG_LEVEL"));
+  app.add_option("--broker", st.broker.url, "broker URL: mqtt://host[:port] or mqtts://host[:port]")
+      ->envname(env("BROKER"))
+      ->capture_default_str();
+  app.add_option("--client-id", st.broker.client_id, "MQTT client id")->envname(env("CLIENT_ID"))->capture_default_str();
+  app.add_option("--username", st.broker.username, "MQTT user name")->envname(env("USERNAME"));
+  // No default shown and never logged.
+  app.add_option("--password", st.broker.password, "MQTT password (prefer --password-file or the environment)")
+      ->envname(env("PASSWORD"));
+  app.add_option("--password-file", st.password_file, "file whose first line is the MQTT password")
+      ->envname(env("PASSWORD_FILE"));
+  app.add_option("--ca-file", st.broker.ca_file, "CA certificate(s) to verify an mqtts:// broker")->envname(env("CA_FILE"));
+  app.add_option("--cert-file", st.broker.cert_file, "TLS client certificate")->envname(env("CERT_FILE"));
+  app.add_option("--key-file", st.broker.key_file, "TLS client key")->envname(env("KEY_FILE"));
+  app.add_flag("--insecure", st.broker.insecure, "TLS without verifying the broker (testing only)")->envname(env("INSECURE"));
+  app.add_option("--full-topic", st.full_topic, "the devices' FullTopic pattern")->envname(env("FULL_TOPIC"))->capture_default_str();
+  app.add_option("--prefix-cmnd", st.prefix_cmnd, "command prefix")->envname(env("PREFIX_CMND"))->capture_default_str();
+  app.add_option("--prefix-stat", st.prefix_stat, "status prefix")->envname(env("PREFIX_STAT"))->capture_default_str();
+  app.add_option("--prefix-tele", st.prefix_tele, "telemetry prefix")->envname(env("PREFIX_TELE"))->capture_default_str();
+
+  auto* serve_cmd = app.add_subcommand("serve", "run the daemon: live inventory of every Tasmota device on the broker");
+  serve_cmd->fallthrough();
+  serve_cmd->add_option("--status-rate", st.inventory.status_queries_per_s, "Status 0 queries per second, fleet-wide")
+      ->capture_default_str();
+  serve_cmd->add_option("--max-payload", st.inventory.max_payload_bytes, "largest MQTT payload read (bytes)")
+      ->capture_default_str();
+  serve_cmd->add_option("--exit-after", st.exit_after_s, "stop cleanly after this many seconds (0 = run until signalled)");
+  serve_cmd->add_option("--stats-every", st.stats_every_s, "log ingest figures every N seconds (0 = never)");
+
+  auto* devices_cmd = app.add_subcommand("devices", "show the inventory (works whether or not the daemon runs)");
+  devices_cmd->fallthrough();
+  std::vector<std::string> filter;
+  devices_cmd->add_flag("--json", st.json, "one JSON array, every field");
+  devices_cmd->add_option("device", filter, "only these devices (MAC, topic or hostname)");
+
+  CLI11_PARSE(app, argc, argv);
+  fleet::log::set_threshold(parse_level(st.log_level));
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    if (*serve_cmd) return serve(st);
+    if (*devices_cmd) return devices(st, filter);
+  } catch (const std::exception& e) {
+    std::cerr << "tasmota-fleet: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

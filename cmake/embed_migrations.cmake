@@ -1,0 +1,13 @@
+# Writes OUT: a C++ table of every migrations/NNNN_name.sql, in order, so the binary carries its schema.
+file(GLOB files "${MIGRATIONS_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(body "")
+foreach(f IN LISTS files)
+  get_filename_component(name "${f}" NAME)
+  string(SUBSTRING "${name}" 0 4 number)
+  math(EXPR number "${number}")
+  file(READ "${f}" sql)
+  string(APPEND body "  {${number}, \"${name}\", R\"fleetsql(${sql})fleetsql\"},\n")
+endforeach()
+file(WRITE "${OUT}.tmp" "// Generated from migrations/*.sql by cmake/embed_migrations.cmake. Do not edit.\n#include \"store/migrations.h\"\n\nnamespace fleet::store {\nconst std::vector<Migration>& migrations() {\n  static const std::vector<Migration> all = {\n${body}  };\n  return all;\n}\n}  // namespace fleet::store\n")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")

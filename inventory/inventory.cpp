@@ -1,0 +1,286 @@
+#include "inventory/inventory.h"
+
+#include "inventory/log.h"
+#include "inventory/payloads.h"
+
+namespace fleet::inventory {
+
+Inventory::Inventory(mqtt::TopicScheme scheme, Transport& transport, InventoryStore& store, const Clock& clock,
+                     InventoryOptions options)
+    : scheme_(std::move(scheme)),
+      transport_(transport),
+      store_(store),
+      clock_(clock),
+      opt_(options),
+      limiter_(options.status_queries_per_s, options.status_query_burst) {
+  last_flush_ms_ = clock_.now_ms();
+}
+
+void Inventory::load() {
+  for (auto& rec : store_.load_devices()) {
+    std::string mac = rec.mac;
+    if (rec.topic) topics_[*rec.topic].mac = mac;
+    devices_.emplace(mac, std::move(rec));
+  }
+  log::info("inventory: {} devices from the store", devices_.size());
+}
+
+Inventory::TopicState* Inventory::topic_state(const std::string& topic) {
+  auto it = topics_.find(topic);
+  if (it != topics_.end()) return &it->second;
+  if (topics_.size() >= opt_.max_tracked_topics) return nullptr;
+  return &topics_[topic];
+}
+
+DeviceRecord& Inventory::record(const std::string& mac) {
+  auto [it, inserted] = devices_.try_emplace(mac);
+  if (inserted) {
+    it->second.mac = mac;
+    it->second.first_seen_ms = clock_.now_ms();
+    log::info("inventory: new device {}", mac);
+  }
+  return it->second;
+}
+
+void Inventory::mark_dirty(const std::string& mac) { dirty_.insert(mac); }
+
+void Inventory::on_message(std::string_view topic_in, std::string_view payload, bool retained) {
+  ++stats_.messages;
+  if (payload.size() > opt_.max_payload_bytes) {
+    ++stats_.oversized;
+    auto parts = scheme_.parse(topic_in);
+    std::string key = parts ? parts->device_topic : std::string(topic_in.substr(0, 128));
+    note_bad(key, parts ? topic_state(key) : nullptr,
+             "payload of " + std::to_string(payload.size()) + " bytes is over the limit");
+    return;
+  }
+  if (auto mac = mqtt::discovery_mac(topic_in)) {
+    handle_discovery(*mac, payload);
+    return;
+  }
+  auto parts = scheme_.parse(topic_in);
+  if (!parts || parts->prefix == mqtt::Prefix::Command) {
+    ++stats_.unknown_topics;
+    if (logged_unknown_.size() < 1000 && logged_unknown_.insert(std::string(topic_in.substr(0, 256))).second)
+      log::warn("inventory: ignoring topic '{}': not a Tasmota device topic under FullTopic '{}'",
+                topic_in.substr(0, 256), scheme_.full_topic());
+    return;
+  }
+  auto kind = classify(parts->prefix == mqtt::Prefix::Tele, parts->suffix);
+  if (kind == MessageKind::Ignored) return;
+  TopicState* ts = topic_state(parts->device_topic);
+  if (!ts) {
+    ++stats_.unknown_topics;
+    return;
+  }
+  auto result = parse_payload(kind, payload);
+  if (!result.ok()) {
+    ++stats_.rejected;
+    note_bad(parts->device_topic, ts, parts->suffix + ": " + result.error);
+    return;
+  }
+  if (!result.dropped.empty()) {
+    stats_.dropped_fields += result.dropped.size();
+    note_bad(parts->device_topic, ts, parts->suffix + ": " + result.dropped.front());
+  }
+  DeviceFacts& f = result.facts;
+  // The topic we heard it on is how we address the device, whatever its Status says.
+  f.topic = parts->device_topic;
+  bool live = !retained;
+  if (live && !f.online) f.online = true;  // a device that talks is online; retained echoes say nothing
+  if (kind == MessageKind::Status) {
+    ts->awaiting = false;
+    ts->tries = 0;
+  }
+  bool was_online = false;
+  if (!ts->mac.empty()) was_online = devices_[ts->mac].online;
+  apply(parts->device_topic, *ts, f, live);
+  ++stats_.applied;
+  ++applied_since_flush_;
+
+  // First seen, or back Online: ask for the whole picture.
+  bool identified = !ts->mac.empty();
+  bool back_online = f.online.value_or(false) && (!was_online || ts->asked_ms < 0);
+  if (f.online.value_or(false) && (!identified || back_online)) queue_query(parts->device_topic, *ts);
+}
+
+void Inventory::handle_discovery(std::string_view mac_in_topic, std::string_view payload) {
+  auto result = parse_payload(MessageKind::Discovery, payload);
+  if (!result.ok()) {
+    ++stats_.rejected;
+    note_bad("discovery/" + std::string(mac_in_topic.substr(0, 32)), nullptr, result.error);
+    return;
+  }
+  DeviceFacts& f = result.facts;
+  if (normalize_mac(mac_in_topic) != *f.mac) {
+    ++stats_.rejected;
+    note_bad("discovery/" + std::string(mac_in_topic.substr(0, 32)), nullptr, "mac in topic and payload differ");
+    return;
+  }
+  stats_.dropped_fields += result.dropped.size();
+  DeviceRecord& rec = record(*f.mac);
+  if (rec.firmware) f.version.reset();  // discovery's "sw" has no build; Status already told us more
+  if (f.topic) {
+    TopicState* ts = topic_state(*f.topic);
+    if (ts) identify(*f.topic, *ts, *f.mac);
+  }
+  if (rec.merge(f)) mark_dirty(rec.mac);
+  ++stats_.applied;
+  ++applied_since_flush_;
+}
+
+void Inventory::apply(const std::string& topic, TopicState& ts, DeviceFacts& f, bool live) {
+  if (f.mac) identify(topic, ts, *f.mac);
+  if (ts.mac.empty()) {
+    if (!ts.pending) ts.pending = std::make_unique<DeviceFacts>();
+    merge_facts(*ts.pending, f);
+    return;
+  }
+  DeviceRecord& rec = devices_[ts.mac];
+  bool changed = rec.merge(f);
+  auto now = clock_.now_ms();
+  if (live) {
+    rec.last_seen_ms = now;
+    changed = true;
+  }
+  if (f.status_reply) rec.status_at_ms = now;
+  if (changed) mark_dirty(rec.mac);
+}
+
+void Inventory::identify(const std::string& topic, TopicState& ts, const std::string& mac) {
+  if (ts.mac == mac) return;
+  if (!ts.mac.empty()) log::info("inventory: topic '{}' moved from {} to {}", topic, ts.mac, mac);
+  DeviceRecord& rec = record(mac);
+  if (rec.topic && *rec.topic != topic) {
+    // Same device, new topic: it stays one record and the old topic no longer points at it.
+    log::info("inventory: {} changed topic '{}' -> '{}'", mac, *rec.topic, topic);
+    auto old = topics_.find(*rec.topic);
+    if (old != topics_.end() && old->second.mac == mac) old->second.mac.clear();
+  }
+  ts.mac = mac;
+  rec.topic = topic;
+  if (ts.pending) {
+    rec.merge(*ts.pending);
+    if (ts.pending->status_reply) rec.status_at_ms = clock_.now_ms();
+    ts.pending.reset();
+  }
+  rec.bad_payloads += ts.bad;
+  ts.bad = 0;
+  mark_dirty(mac);
+}
+
+void Inventory::note_bad(const std::string& topic, TopicState* ts, const std::string& reason) {
+  bool first = true;
+  if (ts) {
+    first = !ts->logged_bad;
+    ts->logged_bad = true;
+    if (!ts->mac.empty()) {
+      ++devices_[ts->mac].bad_payloads;
+      mark_dirty(ts->mac);
+    } else {
+      ++ts->bad;
+    }
+  } else if (logged_unknown_.size() < 1000) {
+    first = logged_unknown_.insert(topic).second;
+  } else {
+    first = false;
+  }
+  // Once per device: a device that keeps sending garbage must not flood the log.
+  if (first) log::warn("inventory: bad payload from '{}': {} (further ones only counted)", topic, reason);
+}
+
+void Inventory::queue_query(const std::string& topic, TopicState& ts) {
+  if (ts.queued) return;
+  ts.queued = true;
+  query_queue_.push_back(topic);
+}
+
+void Inventory::send_queries(std::int64_t now) {
+  while (!query_queue_.empty() && limiter_.try_acquire(now)) {
+    std::string topic = std::move(query_queue_.front());
+    query_queue_.pop_front();
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) continue;
+    TopicState& ts = it->second;
+    ts.queued = false;
+    ts.asked_ms = now;
+    ts.awaiting = true;
+    ++ts.tries;
+    transport_.publish(scheme_.topic(mqtt::Prefix::Command, topic, "STATUS"), "0");
+    ++stats_.status_queries;
+  }
+}
+
+void Inventory::retry_unanswered(std::int64_t now) {
+  for (auto& [topic, ts] : topics_) {
+    if (!ts.awaiting || ts.queued || now - ts.asked_ms < opt_.status_retry_ms) continue;
+    bool online = ts.mac.empty() || devices_[ts.mac].online;
+    if (online && ts.tries < opt_.status_max_tries) {
+      queue_query(topic, ts);
+    } else {
+      ts.awaiting = false;  // gone, or not answering: wait for it to come back Online
+      if (online) log::warn("inventory: '{}' did not answer Status 0 after {} tries", topic, ts.tries);
+    }
+  }
+}
+
+void Inventory::on_connected() {
+  // Messages may have been missed while we were away: every device gets asked again when it shows
+  // up Online (its retained LWT arrives right after we subscribe), and the ones we believe online now.
+  for (auto& [topic, ts] : topics_) {
+    ts.asked_ms = -1;
+    ts.tries = 0;
+    ts.awaiting = false;
+    if (!ts.mac.empty() && devices_[ts.mac].online) queue_query(topic, ts);
+  }
+}
+
+void Inventory::tick() {
+  auto now = clock_.now_ms();
+  send_queries(now);
+  if (now - last_retry_scan_ms_ >= 1000) {
+    last_retry_scan_ms_ = now;
+    retry_unanswered(now);
+  }
+  if (!dirty_.empty() && (now - last_flush_ms_ >= opt_.flush_interval_ms || dirty_.size() >= opt_.flush_max_dirty))
+    flush();
+}
+
+bool Inventory::flush() {
+  last_flush_ms_ = clock_.now_ms();
+  if (dirty_.empty()) {
+    stats_.persisted_messages += applied_since_flush_;
+    applied_since_flush_ = 0;
+    return true;
+  }
+  std::vector<DeviceRecord> batch;
+  batch.reserve(dirty_.size());
+  for (const auto& mac : dirty_) batch.push_back(devices_[mac]);
+  try {
+    store_.save_devices(batch);
+  } catch (const std::exception& e) {
+    ++stats_.store_errors;
+    log::error("inventory: writing {} records failed, kept for retry: {}", batch.size(), e.what());
+    return false;
+  }
+  dirty_.clear();
+  ++stats_.flushes;
+  stats_.rows_written += batch.size();
+  stats_.persisted_messages += applied_since_flush_;
+  applied_since_flush_ = 0;
+  return true;
+}
+
+std::vector<DeviceRecord> Inventory::devices() const {
+  std::vector<DeviceRecord> out;
+  out.reserve(devices_.size());
+  for (const auto& [mac, rec] : devices_) out.push_back(rec);
+  return out;
+}
+
+const DeviceRecord* Inventory::find(std::string_view mac) const {
+  auto it = devices_.find(std::string(mac));
+  return it == devices_.end() ? nullptr : &it->second;
+}
+
+}  // namespace fleet::inventory

@@ -1,0 +1,105 @@
+#pragma once
+// The live inventory: turns what devices publish into DeviceRecords, asks each new or returning device
+// for Status 0 (rate-limited, so a fleet of thousands coming online does not flood the broker), and
+// writes changed records to the store in batches. Single-threaded and event-driven: the daemon feeds it
+// messages and calls tick() from its loop; it never blocks and never sleeps.
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "inventory/device_record.h"
+#include "inventory/ports.h"
+#include "inventory/rate_limiter.h"
+#include "mqtt/topic_scheme.h"
+
+namespace fleet::inventory {
+
+struct InventoryOptions {
+  std::size_t max_payload_bytes = 64 * 1024;  // a Status 0 answer is 2–5 KB
+  double status_queries_per_s = 20;
+  double status_query_burst = 50;
+  std::int64_t status_retry_ms = 30'000;  // ask again when a device did not answer
+  int status_max_tries = 3;
+  std::int64_t flush_interval_ms = 250;
+  std::size_t flush_max_dirty = 5000;
+  std::size_t max_tracked_topics = 200'000;  // bounds memory under a flood of made-up topics
+};
+
+struct InventoryStats {
+  std::uint64_t messages = 0;        // everything handed to on_message
+  std::uint64_t applied = 0;         // messages whose facts were taken
+  std::uint64_t rejected = 0;        // whole payload refused (not JSON, wrong shape, bad LWT)
+  std::uint64_t oversized = 0;       // over max_payload_bytes
+  std::uint64_t unknown_topics = 0;  // matched no pattern we read
+  std::uint64_t dropped_fields = 0;  // single fields refused inside an otherwise good payload
+  std::uint64_t status_queries = 0;
+  std::uint64_t flushes = 0;
+  std::uint64_t rows_written = 0;
+  std::uint64_t store_errors = 0;
+  std::uint64_t persisted_messages = 0;  // applied messages whose effect has been committed
+};
+
+class Inventory {
+ public:
+  Inventory(mqtt::TopicScheme scheme, Transport& transport, InventoryStore& store, const Clock& clock,
+            InventoryOptions options = {});
+
+  void load();  // the records stored by earlier runs
+  void on_message(std::string_view topic, std::string_view payload, bool retained);
+  void on_connected();  // (re)connected: what we hold may be stale, ask online devices again
+  void tick();          // sends due Status queries, retries, flushes due writes
+  bool flush();         // writes every changed record now; false if the store failed (kept for retry)
+
+  const InventoryStats& stats() const { return stats_; }
+  std::vector<DeviceRecord> devices() const;
+  const DeviceRecord* find(std::string_view mac) const;
+  std::size_t queued_queries() const { return query_queue_.size(); }
+  std::size_t dirty_count() const { return dirty_.size(); }
+
+ private:
+  struct TopicState {
+    std::string mac;                       // empty until the device said who it is
+    std::unique_ptr<DeviceFacts> pending;  // facts heard before that
+    std::int64_t asked_ms = -1;            // last Status query, -1 = not since (re)connect
+    int tries = 0;
+    bool queued = false;
+    bool awaiting = false;
+    bool logged_bad = false;
+    std::int64_t bad = 0;
+  };
+
+  TopicState* topic_state(const std::string& topic);
+  void handle_discovery(std::string_view mac_in_topic, std::string_view payload);
+  void apply(const std::string& topic, TopicState& ts, DeviceFacts& facts, bool live);
+  void identify(const std::string& topic, TopicState& ts, const std::string& mac);
+  void note_bad(const std::string& topic, TopicState* ts, const std::string& reason);
+  void queue_query(const std::string& topic, TopicState& ts);
+  void send_queries(std::int64_t now);
+  void retry_unanswered(std::int64_t now);
+  DeviceRecord& record(const std::string& mac);
+  void mark_dirty(const std::string& mac);
+
+  mqtt::TopicScheme scheme_;
+  Transport& transport_;
+  InventoryStore& store_;
+  const Clock& clock_;
+  InventoryOptions opt_;
+  RateLimiter limiter_;
+  InventoryStats stats_;
+
+  std::unordered_map<std::string, DeviceRecord> devices_;  // by MAC
+  std::unordered_map<std::string, TopicState> topics_;     // by device topic
+  std::unordered_set<std::string> dirty_;
+  std::deque<std::string> query_queue_;
+  std::unordered_set<std::string> logged_unknown_;
+  std::uint64_t applied_since_flush_ = 0;
+  std::int64_t last_flush_ms_ = 0;
+  std::int64_t last_retry_scan_ms_ = 0;
+};
+
+}  // namespace fleet::inventory

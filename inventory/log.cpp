@@ -1,0 +1,31 @@
+#include "inventory/log.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace fleet::log {
+namespace {
+std::atomic<Level> g_threshold{Level::Info};
+std::mutex g_mutex;
+}  // namespace
+
+Level threshold() { return g_threshold.load(std::memory_order_relaxed); }
+void set_threshold(Level level) { g_threshold = level; }
+
+void write(Level level, std::string_view message) {
+  static constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::lock_guard lock(g_mutex);
+  std::fprintf(stderr, "%s %-5s %.*s\n", stamp, kNames[static_cast<int>(level)], static_cast<int>(message.size()),
+               message.data());
+}
+
+}  // namespace fleet::log

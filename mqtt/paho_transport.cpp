@@ -1,0 +1,142 @@
+#include "mqtt/paho_transport.h"
+
+#include <mqtt/async_client.h>
+
+#include <chrono>
+#include <random>
+
+#include "inventory/log.h"
+
+namespace fleet::mqtt {
+namespace {
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+class PahoTransport::Callbacks final : public ::mqtt::callback, public ::mqtt::iaction_listener {
+ public:
+  explicit Callbacks(PahoTransport& owner) : owner_(owner) {}
+  void connected(const std::string&) override { owner_.on_connected(); }
+  void connection_lost(const std::string& cause) override { owner_.on_lost(cause); }
+  void message_arrived(::mqtt::const_message_ptr msg) override {
+    owner_.events_.push(Event{Event::Message, msg->get_topic(), msg->get_payload_str(), msg->is_retained()});
+  }
+  void delivery_complete(::mqtt::delivery_token_ptr) override {}
+  // Connect attempt outcome.
+  void on_failure(const ::mqtt::token& tok) override {
+    owner_.on_connect_failed("connect failed (code " + std::to_string(tok.get_return_code()) + ")");
+  }
+  void on_success(const ::mqtt::token&) override {}
+
+ private:
+  PahoTransport& owner_;
+};
+
+PahoTransport::PahoTransport(BrokerConfig config, std::vector<std::string> filters, EventQueue& events)
+    : config_(std::move(config)), filters_(std::move(filters)), events_(events) {
+  ::mqtt::create_options opts(MQTTVERSION_3_1_1);
+  client_ = std::make_unique<::mqtt::async_client>(config_.paho_uri(), config_.client_id, opts, nullptr);
+  callbacks_ = std::make_unique<Callbacks>(*this);
+  client_->set_callback(*callbacks_);
+}
+
+PahoTransport::~PahoTransport() { stop(); }
+
+void PahoTransport::start() {
+  log::info("mqtt: connecting to {}", config_.describe());
+  connect();
+}
+
+void PahoTransport::connect() {
+  std::lock_guard lock(connect_mu_);
+  if (stopping_ || connected_ || connecting_) return;
+  auto builder = ::mqtt::connect_options_builder()
+                     .clean_session(true)
+                     .keep_alive_interval(std::chrono::seconds(config_.keepalive_s))
+                     .connect_timeout(std::chrono::seconds(10))
+                     .automatic_reconnect(false);  // our own backoff, so initial failures retry too
+  if (!config_.username.empty()) builder.user_name(config_.username);
+  if (!config_.password.empty()) builder.password(config_.password);
+  if (config_.tls()) {
+    auto ssl = ::mqtt::ssl_options_builder()
+                   .enable_server_cert_auth(!config_.insecure)
+                   .verify(!config_.insecure)
+                   .error_handler([](const std::string& msg) { log::warn("mqtt: TLS: {}", msg); })
+                   .finalize();
+    if (!config_.ca_file.empty()) ssl.set_trust_store(config_.ca_file);
+    if (!config_.cert_file.empty()) ssl.set_key_store(config_.cert_file);
+    if (!config_.key_file.empty()) ssl.set_private_key(config_.key_file);
+    builder.ssl(std::move(ssl));
+  }
+  connecting_ = true;
+  try {
+    client_->connect(builder.finalize(), nullptr, *callbacks_);
+  } catch (const std::exception& e) {
+    connecting_ = false;
+    on_connect_failed(e.what());
+  }
+}
+
+void PahoTransport::on_connect_failed(const std::string& why) {
+  connecting_ = false;
+  int next = backoff_s_ == 0 ? config_.min_retry_s : std::min(backoff_s_ * 2, config_.max_retry_s);
+  backoff_s_ = next;
+  // Jitter keeps many daemons (or a restarted broker's clients) from retrying in lockstep.
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  std::int64_t delay_ms = next * 1000LL + std::uniform_int_distribution<int>(0, 250)(rng);
+  retry_at_ms_ = wall_ms() + delay_ms;
+  log::warn("mqtt: {}: {}; retrying in {} ms", config_.describe(), why, delay_ms);
+}
+
+void PahoTransport::on_connected() {
+  connecting_ = false;
+  connected_ = true;
+  backoff_s_ = 0;
+  log::info("mqtt: connected to {}", config_.url);
+  // The consumer hears of the connection before any retained message of the new subscriptions.
+  events_.push(Event{Event::Connected, {}, {}, false});
+  try {
+    auto topics = std::make_shared<::mqtt::string_collection>(filters_);
+    std::vector<int> qos(filters_.size(), 0);
+    client_->subscribe(topics, qos);
+  } catch (const std::exception& e) {
+    log::error("mqtt: subscribe failed: {}", e.what());
+  }
+}
+
+void PahoTransport::on_lost(const std::string& cause) {
+  connected_ = false;
+  events_.push(Event{Event::ConnectionLost, {}, {}, false});
+  if (!stopping_) on_connect_failed("connection lost" + (cause.empty() ? std::string() : ": " + cause));
+}
+
+void PahoTransport::maintain(std::int64_t now_ms) {
+  if (stopping_ || connected_ || connecting_) return;
+  if (now_ms >= retry_at_ms_) connect();
+}
+
+void PahoTransport::stop() {
+  if (stopping_.exchange(true)) return;
+  try {
+    if (client_ && client_->is_connected()) client_->disconnect(std::chrono::milliseconds(500))->wait_for(std::chrono::seconds(2));
+  } catch (const std::exception&) {
+  }
+  connected_ = false;
+}
+
+void PahoTransport::publish(const std::string& topic, const std::string& payload) {
+  if (!connected_) {
+    ++dropped_;
+    return;
+  }
+  try {
+    client_->publish(topic, payload.data(), payload.size(), 0, false);
+  } catch (const std::exception& e) {
+    ++dropped_;
+    log::debug("mqtt: publish to {} dropped: {}", topic, e.what());
+  }
+}
+
+}  // namespace fleet::mqtt

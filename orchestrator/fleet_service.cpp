@@ -1,0 +1,44 @@
+#include "orchestrator/fleet_service.h"
+
+#include "inventory/log.h"
+
+namespace fleet::orchestrator {
+
+FleetService::FleetService(inventory::Inventory& inventory, mqtt::EventQueue& events, const inventory::Clock& clock,
+                           ServiceHooks hooks)
+    : inventory_(inventory), events_(events), clock_(clock), hooks_(std::move(hooks)) {}
+
+void FleetService::handle(mqtt::Event& e) {
+  switch (e.kind) {
+    case mqtt::Event::Message:
+      inventory_.on_message(e.topic, e.payload, e.retained);
+      break;
+    case mqtt::Event::Connected:
+      ++connects_;
+      inventory_.on_connected();
+      break;
+    case mqtt::Event::ConnectionLost:
+      log::warn("service: broker connection lost; inventory kept, devices will be re-asked on reconnect");
+      break;
+  }
+}
+
+void FleetService::run(const std::atomic<bool>& stop) {
+  std::int64_t last_beat = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    auto batch = events_.pop_all(std::chrono::milliseconds(50));
+    for (auto& e : batch) handle(e);
+    auto now = clock_.now_ms();
+    if (hooks_.maintain_connection) hooks_.maintain_connection(now);
+    inventory_.tick();
+    if (hooks_.heartbeat && now - last_beat >= hooks_.heartbeat_ms) {
+      last_beat = now;
+      hooks_.heartbeat(now);
+    }
+  }
+  // Drain what already arrived, then persist it: a clean stop loses nothing it had received.
+  for (auto& e : events_.pop_all(std::chrono::milliseconds(0))) handle(e);
+  inventory_.flush();
+}
+
+}  // namespace fleet::orchestrator

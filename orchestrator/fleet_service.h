@@ -1,0 +1,36 @@
+#pragma once
+// The daemon's single event loop: broker events in, timers out. Everything stateful (the inventory
+// now; the per-device step machine and rollouts later) runs on this one thread, driven by events and
+// ticks, so nothing needs a lock and nothing blocks on a device.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+
+#include "inventory/inventory.h"
+#include "mqtt/event_queue.h"
+
+namespace fleet::orchestrator {
+
+struct ServiceHooks {
+  std::function<void(std::int64_t now_ms)> maintain_connection;  // reconnect with backoff
+  std::function<void(std::int64_t now_ms)> heartbeat;           // every heartbeat_ms
+  std::int64_t heartbeat_ms = 2000;
+};
+
+class FleetService {
+ public:
+  FleetService(inventory::Inventory& inventory, mqtt::EventQueue& events, const inventory::Clock& clock, ServiceHooks hooks);
+  // Runs until `stop` is set; flushes the inventory before returning.
+  void run(const std::atomic<bool>& stop);
+  std::uint64_t connects() const { return connects_; }
+
+ private:
+  void handle(mqtt::Event& e);
+  inventory::Inventory& inventory_;
+  mqtt::EventQueue& events_;
+  const inventory::Clock& clock_;
+  ServiceHooks hooks_;
+  std::uint64_t connects_ = 0;
+};
+
+}  // namespace fleet::orchestrator

@@ -1,0 +1,71 @@
+#pragma once
+// One simulated Tasmota device, as pure logic: given the time and an incoming command it says what it
+// publishes and whether it restarts. The runner (sim_runner) owns the network side. Payload shapes
+// follow the version it pretends to run (FirmwareTraits).
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "planner/version.h"
+#include "sim/device_spec.h"
+#include "sim/firmware_traits.h"
+
+namespace fleet::sim {
+
+struct Outgoing {
+  std::string topic;
+  std::string payload;
+  bool retain = false;
+};
+
+struct Reaction {
+  std::vector<Outgoing> publish;
+  bool restart = false;         // Restart, Reset, Topic, Module…: reconnect as a freshly booted device
+  bool upgrade_requested = false;  // Upgrade 1: the OTA itself arrives with the firmware issue
+};
+
+class SimDevice {
+ public:
+  SimDevice(DeviceSpec spec, std::int64_t boot_ms);
+
+  const DeviceSpec& spec() const { return spec_; }
+  const FirmwareTraits& traits() const { return traits_; }
+  std::string topic() const { return spec_.settings.topic; }
+  std::string client_id() const;
+  std::string lwt_topic() const { return full(2, "LWT"); }
+  std::vector<std::string> command_filters() const;
+
+  // First MQTT connection after boot: LWT Online (retained) and INFO1–3. After a broker loss only the
+  // LWT is re-published (the boot announcements are sent once per boot).
+  std::vector<Outgoing> on_connected(std::int64_t now_ms);
+  Outgoing state(std::int64_t now_ms) const;
+  Reaction handle(std::string_view topic, std::string_view payload, std::int64_t now_ms);
+  // Boots again: uptime from zero, boot count + 1, INFO1–3 on the next connection.
+  void reboot(std::int64_t now_ms, std::string reason = "Software/System restart");
+
+  std::string firmware_string() const;  // "9.1.0(tasmota)", "12.5.0(release-sensors)", "5.14.0"
+
+ private:
+  std::string full(int prefix, std::string_view suffix) const;
+  std::string hostname() const;
+  std::string group_topic() const;
+  std::string ota_url() const;
+  std::int64_t uptime_s(std::int64_t now_ms) const { return (now_ms - boot_ms_) / 1000; }
+  std::string uptime_text(std::int64_t now_ms) const;
+  std::string time_text(std::int64_t now_ms) const;
+
+  void command(std::string_view name, std::string_view arg, std::int64_t now_ms, Reaction& out, int depth);
+  void reply(Reaction& out, std::string_view command_upper, std::string payload);
+  void status(int which, std::int64_t now_ms, Reaction& out);
+  std::string status_part(int which, std::int64_t now_ms) const;
+  void reset_settings(int level);
+
+  DeviceSpec spec_;
+  planner::Version version_;
+  FirmwareTraits traits_;
+  std::int64_t boot_ms_;
+  bool announced_ = false;
+};
+
+}  // namespace fleet::sim

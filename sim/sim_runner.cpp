@@ -1,0 +1,344 @@
+#include "sim/sim_runner.h"
+
+#include <mosquitto.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <queue>
+#include <random>
+#include <stdexcept>
+
+#include "inventory/log.h"
+#include "sim/sim_device.h"
+
+namespace fleet::sim {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// One file descriptor per device: ask for what 10,000 sessions need, within the hard limit.
+void raise_fd_limit(std::size_t want) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t target = std::min<rlim_t>(rl.rlim_max, want);
+  if (rl.rlim_cur < target) {
+    rl.rlim_cur = target;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+enum class TimerKind { Connect, State, Boot };
+
+struct Timer {
+  std::int64_t at;
+  std::uint32_t device;
+  TimerKind kind;
+  std::uint32_t generation;
+  bool operator>(const Timer& o) const { return at > o.at; }
+};
+
+}  // namespace
+
+struct SimRunner::Impl {
+  struct Slot {
+    Impl* owner = nullptr;
+    std::uint32_t index = 0;
+    std::unique_ptr<SimDevice> device;
+    mosquitto* mosq = nullptr;
+    int fd = -1;
+    std::uint32_t events = 0;    // what epoll watches for this fd
+    std::uint32_t generation = 0;  // bumps on every (dis)connect: stale timers are ignored
+    bool connected = false;
+    bool ever_connected = false;
+    std::string will_topic;
+    std::uint64_t flood_left = 0;
+    bool restart_pending = false;  // restarts happen after the callback: libmosquitto only queues inside one
+  };
+
+  RunnerOptions opt;
+  std::vector<Slot> slots;
+  RunnerStats stats;
+  int epfd = -1;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
+  std::size_t connected_once = 0;
+  bool ready_written = false;
+  std::mt19937 rng{12345};
+  std::int64_t flood_started = 0;
+
+  Impl(std::vector<DeviceSpec> devices, RunnerOptions o) : opt(std::move(o)) {
+    mosquitto_lib_init();
+    raise_fd_limit(devices.size() + 256);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) throw std::runtime_error("epoll_create1 failed");
+    slots.resize(devices.size());
+    auto now = now_ms();
+    for (std::uint32_t i = 0; i < devices.size(); ++i) {
+      Slot& s = slots[i];
+      s.owner = this;
+      s.index = i;
+      s.device = std::make_unique<SimDevice>(std::move(devices[i]), now);
+      s.mosq = mosquitto_new(s.device->client_id().c_str(), true, &s);
+      if (!s.mosq) throw std::runtime_error("mosquitto_new failed");
+      mosquitto_connect_callback_set(s.mosq, &Impl::on_connect);
+      mosquitto_message_callback_set(s.mosq, &Impl::on_message);
+      if (!opt.username.empty()) mosquitto_username_pw_set(s.mosq, opt.username.c_str(), opt.password.c_str());
+      if (!opt.ca_file.empty()) {
+        if (mosquitto_tls_set(s.mosq, opt.ca_file.c_str(), nullptr, nullptr, nullptr, nullptr) != MOSQ_ERR_SUCCESS)
+          throw std::runtime_error("TLS setup failed for CA file " + opt.ca_file);
+        mosquitto_tls_insecure_set(s.mosq, opt.tls_insecure);
+      }
+      // Ramp the connections up rather than opening 10,000 at once.
+      timers.push({now + static_cast<std::int64_t>(i * 1000.0 / opt.connects_per_s), i, TimerKind::Connect, 0});
+    }
+  }
+
+  ~Impl() {
+    for (auto& s : slots)
+      if (s.mosq) mosquitto_destroy(s.mosq);
+    if (epfd >= 0) close(epfd);
+    mosquitto_lib_cleanup();
+  }
+
+  void publish(Slot& s, const std::string& topic, const std::string& payload, bool retain, int qos = 0) {
+    if (mosquitto_publish(s.mosq, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos, retain) ==
+        MOSQ_ERR_SUCCESS)
+      ++stats.published;
+  }
+
+  void watch(Slot& s) {
+    if (s.fd < 0) return;
+    std::uint32_t want = EPOLLIN | (mosquitto_want_write(s.mosq) ? EPOLLOUT : 0u);
+    if (want == s.events) return;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u32 = s.index;
+    epoll_ctl(epfd, EPOLL_CTL_MOD, s.fd, &ev);
+    s.events = want;
+  }
+
+  void attach(Slot& s) {
+    s.fd = mosquitto_socket(s.mosq);
+    if (s.fd < 0) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT;  // EPOLLOUT: the CONNECT packet is still to be written
+    ev.data.u32 = s.index;
+    s.events = ev.events;
+    epoll_ctl(epfd, EPOLL_CTL_ADD, s.fd, &ev);
+  }
+
+  void detach(Slot& s) {
+    if (s.fd >= 0) epoll_ctl(epfd, EPOLL_CTL_DEL, s.fd, nullptr);
+    s.fd = -1;
+    s.events = 0;
+  }
+
+  void connect(Slot& s) {
+    s.will_topic = s.device->lwt_topic();
+    mosquitto_will_set(s.mosq, s.will_topic.c_str(), 7, "Offline", 1, true);
+    int rc = s.ever_connected || s.generation > 0 ? mosquitto_reconnect_async(s.mosq)
+                                                   : mosquitto_connect_async(s.mosq, opt.host.c_str(), opt.port, opt.keepalive_s);
+    ++s.generation;
+    if (rc != MOSQ_ERR_SUCCESS) {
+      schedule_reconnect(s, opt.reconnect_delay_ms);
+      return;
+    }
+    attach(s);
+  }
+
+  void schedule_reconnect(Slot& s, int delay_ms) {
+    int jitter = std::uniform_int_distribution<int>(0, std::max(1, delay_ms / 4))(rng);
+    timers.push({now_ms() + delay_ms + jitter, s.index, TimerKind::Connect, s.generation});
+  }
+
+  void lost(Slot& s) {
+    detach(s);
+    if (s.connected) ++stats.disconnects;
+    s.connected = false;
+    ++s.generation;
+    schedule_reconnect(s, opt.reconnect_delay_ms);
+  }
+
+  static void on_connect(mosquitto*, void* user, int rc) {
+    auto& s = *static_cast<Slot*>(user);
+    s.owner->connected(s, rc);
+  }
+
+  static void on_message(mosquitto*, void* user, const mosquitto_message* m) {
+    auto& s = *static_cast<Slot*>(user);
+    s.owner->command(s, m);
+  }
+
+  void connected(Slot& s, int rc) {
+    if (rc != 0) {
+      log::warn("sim: {} refused by the broker (CONNACK {})", s.device->topic(), rc);
+      return;  // the broker closes the socket; the read error schedules the retry
+    }
+    s.connected = true;
+    ++stats.connects;
+    if (!s.ever_connected) {
+      s.ever_connected = true;
+      ++connected_once;
+    }
+    for (const auto& f : s.device->command_filters()) mosquitto_subscribe(s.mosq, nullptr, f.c_str(), 0);
+    auto now = now_ms();
+    for (const auto& o : s.device->on_connected(now)) publish(s, o.topic, o.payload, o.retain, o.retain ? 1 : 0);
+    if (opt.flood_per_device == 0 && s.device->spec().settings.tele_period > 0)
+      timers.push({now + opt.first_state_ms + std::uniform_int_distribution<int>(0, 250)(rng), s.index, TimerKind::State,
+                   s.generation});
+  }
+
+  void command(Slot& s, const mosquitto_message* m) {
+    ++stats.commands;
+    std::string payload(static_cast<const char*>(m->payload), static_cast<std::size_t>(std::max(0, m->payloadlen)));
+    auto reaction = s.device->handle(m->topic, payload, now_ms());
+    for (const auto& o : reaction.publish) publish(s, o.topic, o.payload, o.retain);
+    if (reaction.restart) s.restart_pending = true;
+  }
+
+  void restart(Slot& s) {
+    // A restarting Tasmota drops off the broker: Offline, a pause, then a fresh boot.
+    ++stats.restarts;
+    publish(s, s.will_topic, "Offline", true, 1);
+    mosquitto_loop_write(s.mosq, 1);
+    mosquitto_disconnect(s.mosq);
+    detach(s);
+    s.connected = false;
+    ++s.generation;
+    timers.push({now_ms() + opt.restart_delay_ms, s.index, TimerKind::Boot, s.generation});
+  }
+
+  void fire(const Timer& t) {
+    Slot& s = slots[t.device];
+    if (t.generation != s.generation) return;
+    switch (t.kind) {
+      case TimerKind::Connect:
+        if (!s.connected && s.fd < 0) connect(s);
+        break;
+      case TimerKind::Boot:
+        s.device->reboot(now_ms());
+        connect(s);
+        break;
+      case TimerKind::State: {
+        if (!s.connected) break;
+        auto o = s.device->state(now_ms());
+        publish(s, o.topic, o.payload, false);
+        int period = s.device->spec().settings.tele_period;
+        if (period > 0)
+          timers.push({now_ms() + std::max<std::int64_t>(10, static_cast<std::int64_t>(period * 1000 * opt.tele_scale)),
+                       s.index, TimerKind::State, s.generation});
+        break;
+      }
+    }
+    watch(s);
+  }
+
+  void service(Slot& s, std::uint32_t events) {
+    if (s.fd < 0) return;
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+      int rc = mosquitto_loop_read(s.mosq, 1);
+      if (rc != MOSQ_ERR_SUCCESS) {
+        lost(s);
+        return;
+      }
+    }
+    if (s.fd >= 0 && ((events & EPOLLOUT) || mosquitto_want_write(s.mosq))) {
+      int rc = mosquitto_loop_write(s.mosq, 1);
+      if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
+        lost(s);
+        return;
+      }
+    }
+    if (s.restart_pending && s.fd >= 0) {
+      s.restart_pending = false;
+      restart(s);
+      return;
+    }
+    watch(s);
+  }
+
+  void write_ready() {
+    ready_written = true;
+    log::info("sim: all {} devices connected", slots.size());
+    if (opt.ready_file.empty()) return;
+    std::ofstream(opt.ready_file) << slots.size() << "\n";
+  }
+
+  // Bench: every device publishes STATE as fast as its socket takes it.
+  bool flood_step() {
+    bool more = false;
+    auto now = now_ms();
+    for (auto& s : slots) {
+      if (s.flood_left == 0 || !s.connected) continue;
+      more = true;
+      if (mosquitto_want_write(s.mosq)) continue;  // socket full: wait for EPOLLOUT
+      auto o = s.device->state(now);
+      publish(s, o.topic, o.payload, false);
+      --s.flood_left;
+      watch(s);
+    }
+    return more;
+  }
+
+  int run(const std::atomic<bool>& stop) {
+    std::vector<epoll_event> events(1024);
+    std::int64_t last_misc = now_ms();
+    bool flooding = false;
+    while (!stop.load(std::memory_order_relaxed)) {
+      auto now = now_ms();
+      while (!timers.empty() && timers.top().at <= now) {
+        Timer t = timers.top();
+        timers.pop();
+        fire(t);
+      }
+      if (!ready_written && connected_once == slots.size()) {
+        write_ready();
+        if (opt.flood_per_device > 0) {
+          for (auto& s : slots) s.flood_left = opt.flood_per_device;
+          flooding = true;
+          flood_started = now_ms();
+        }
+      }
+      if (flooding && !flood_step()) {
+        stats.flood_ms = now_ms() - flood_started;
+        // Let the last packets leave before the process (and every session) ends.
+        for (int i = 0; i < 50; ++i) {
+          int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), 20);
+          for (int k = 0; k < n; ++k) service(slots[events[k].data.u32], events[k].events);
+        }
+        return 0;
+      }
+      int timeout = flooding ? 0 : 100;
+      if (!flooding && !timers.empty()) timeout = static_cast<int>(std::clamp<std::int64_t>(timers.top().at - now_ms(), 0, 100));
+      int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), timeout);
+      for (int k = 0; k < n; ++k) service(slots[events[k].data.u32], events[k].events);
+      if (now_ms() - last_misc >= 1000) {
+        last_misc = now_ms();
+        for (auto& s : slots) {
+          if (s.fd < 0) continue;
+          // Keepalive pings and retries of QoS 1 LWT publishes.
+          if (mosquitto_loop_misc(s.mosq) != MOSQ_ERR_SUCCESS && s.connected) {
+            lost(s);
+            continue;
+          }
+          watch(s);
+        }
+      }
+    }
+    return 0;
+  }
+};
+
+SimRunner::SimRunner(std::vector<DeviceSpec> devices, RunnerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(devices), std::move(options))) {}
+SimRunner::~SimRunner() = default;
+int SimRunner::run(const std::atomic<bool>& stop) { return impl_->run(stop); }
+const RunnerStats& SimRunner::stats() const { return impl_->stats; }
+
+}  // namespace fleet::sim

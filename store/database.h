@@ -1,0 +1,88 @@
+#pragma once
+// A small RAII layer over sqlite3: one connection, prepared statements, transactions.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace fleet::store {
+
+struct StoreError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql);
+  ~Statement();
+  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view value);
+  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const std::optional<std::string>& value);
+  Statement& bind(int index, const std::optional<std::int64_t>& value);
+  Statement& bind_null(int index);
+
+  bool step();  // true: a row is ready
+  void run();   // step to completion
+  void reset();
+
+  bool is_null(int col) const;
+  std::int64_t int64(int col) const;
+  std::string text(int col) const;
+  std::optional<std::string> opt_text(int col) const;
+  std::optional<std::int64_t> opt_int64(int col) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Database {
+ public:
+  enum class Mode { ReadWrite, ReadOnly };
+  // Opens (creating it in ReadWrite mode) with WAL journaling and a busy timeout, so the daemon
+  // writing and the CLI reading never get in each other's way.
+  explicit Database(const std::string& path, Mode mode = Mode::ReadWrite);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  void exec(std::string_view sql);
+  Statement prepare(std::string_view sql) { return Statement(db_, sql); }
+  sqlite3* handle() { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class Transaction {
+ public:
+  explicit Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+  ~Transaction() {
+    if (!done_) {
+      try {
+        db_.exec("ROLLBACK");
+      } catch (...) {
+      }
+    }
+  }
+  void commit() {
+    db_.exec("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  Database& db_;
+  bool done_ = false;
+};
+
+}  // namespace fleet::store
