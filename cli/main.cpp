@@ -165,8 +165,14 @@ int main(int argc, char** argv) {
   CLI::App app{"tasmota-fleet: upgrade a fleet of Tasmota devices over MQTT, keeping every setting"};
   app.require_subcommand(1);
   Settings st;
-  app.set_config("--config", "", "configuration file (key = value; see docs/configuration.md)")
-      ->envname("TASMOTA_FLEET_CONFIG");
+  // CLI11 reads the config file before the environment, so the file named by TASMOTA_FLEET_CONFIG
+  // becomes the option's default here; a file named there must exist.
+  const char* env_config = std::getenv("TASMOTA_FLEET_CONFIG");
+  if (env_config && *env_config && !std::filesystem::exists(env_config)) {
+    std::cerr << "tasmota-fleet: TASMOTA_FLEET_CONFIG names " << env_config << ", which does not exist\n";
+    return 2;
+  }
+  app.set_config("--config", env_config ? env_config : "", "configuration file (key = value; see docs/configuration.md)");
   auto env = [](const char* name) { return std::string("TASMOTA_FLEET_") + name; };
   app.add_option("--db", st.db_path, "inventory database (SQLite)")->envname(env("DB"))->capture_default_str();
   app.add_option("--log-level", st.log_level, "debug, info, warn, error, off")->envname(env("LOG_LEVEL"));

@@ -92,8 +92,7 @@ void Inventory::on_message(std::string_view topic_in, std::string_view payload, 
     ts->awaiting = false;
     ts->tries = 0;
   }
-  bool was_online = false;
-  if (!ts->mac.empty()) was_online = devices_[ts->mac].online;
+  bool was_online = ts->mac.empty() ? (ts->pending && ts->pending->online.value_or(false)) : devices_[ts->mac].online;
   apply(parts->device_topic, *ts, f, live);
   ++stats_.applied;
   ++applied_since_flush_;
@@ -101,7 +100,9 @@ void Inventory::on_message(std::string_view topic_in, std::string_view payload, 
   // First seen, or back Online: ask for the whole picture.
   bool identified = !ts->mac.empty();
   bool back_online = f.online.value_or(false) && (!was_online || ts->asked_ms < 0);
-  if (f.online.value_or(false) && (!identified || back_online)) queue_query(parts->device_topic, *ts);
+  // (A Status reply is the answer itself, never a reason to ask.)
+  if (kind != MessageKind::Status && f.online.value_or(false) && (!identified || back_online))
+    queue_query(parts->device_topic, *ts);
 }
 
 void Inventory::handle_discovery(std::string_view mac_in_topic, std::string_view payload) {

@@ -27,7 +27,10 @@ void FleetService::run(const std::atomic<bool>& stop) {
   std::int64_t last_beat = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     auto batch = events_.pop_all(std::chrono::milliseconds(50));
-    for (auto& e : batch) handle(e);
+    for (auto& e : batch) {
+      handle(e);
+      if (e.kind != mqtt::Event::Message) last_beat = 0;  // report a connection change at once
+    }
     auto now = clock_.now_ms();
     if (hooks_.maintain_connection) hooks_.maintain_connection(now);
     inventory_.tick();

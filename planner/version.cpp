@@ -28,7 +28,7 @@ std::optional<Version> Version::parse(std::string_view text) {
   while (p < end && count < 4) {
     int value = 0;
     auto [next, ec] = std::from_chars(p, end, value);
-    if (ec != std::errc{} || next == p || next - p > 3 || value > 255) return std::nullopt;
+    if (ec != std::errc{} || next == p || next - p > 3 || value < 0 || value > 255 || *p == '-') return std::nullopt;
     parts[count++] = value;
     p = next;
     if (p < end && *p == '.') {

@@ -434,8 +434,9 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
     } catch (...) {
     }
     if (level == 1 || level == 6 || level == 5) {
-      reset_settings(level == 5 ? 1 : level);
+      // Answered on the topics in force before the reset takes effect.
       reply(out, "RESET", level == 1 ? R"({"Reset":"Reset and Restarting"})" : R"({"Reset":"Erase, Reset and Restarting"})");
+      reset_settings(level == 5 ? 1 : level);
       out.restart = true;
       return;
     }

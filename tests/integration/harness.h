@@ -1,0 +1,82 @@
+#pragma once
+// Integration-test parts, after mosquitto's own test suite: a real broker per test on a free loopback
+// port, real processes (tasmota-sim, tasmota-fleet), a temporary directory for their files.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace it {
+
+std::string fleet_bin();
+std::string sim_bin();
+
+int free_port();
+bool port_open(int port);
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& text);
+
+struct RunResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  const std::string& str() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+class Process {
+ public:
+  Process(std::vector<std::string> argv, std::string log_path, std::map<std::string, std::string> env = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  bool running();
+  void signal(int sig);
+  int stop(int sig = 15, std::chrono::milliseconds grace = std::chrono::milliseconds(5000));  // exit status
+  std::string log() const { return read_file(log_path_); }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string log_path_;
+};
+
+struct BrokerOptions {
+  bool tls = false;
+  std::string username;  // with a password: anonymous access is refused
+  std::string password;
+};
+
+class Broker {
+ public:
+  Broker(const TempDir& dir, BrokerOptions options = {});
+  void start();
+  void stop();
+  int port() const { return port_; }
+  std::string url() const;
+  std::string ca_file() const { return ca_; }
+
+ private:
+  const TempDir& dir_;
+  BrokerOptions opt_;
+  int port_;
+  std::string conf_, ca_;
+  std::unique_ptr<Process> proc_;
+};
+
+}  // namespace it

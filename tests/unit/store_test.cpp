@@ -1,0 +1,146 @@
+// The SQLite store on a real file: migrations from every earlier schema level, and the device rows.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "store/database.h"
+#include "store/migrations.h"
+#include "store/sqlite_inventory_store.h"
+
+using namespace fleet::store;
+namespace fs = std::filesystem;
+
+namespace {
+class TempDb : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("fleet-store-" + std::to_string(::getpid()) + "-" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string path(const std::string& name = "fleet.db") { return (dir / name).string(); }
+  fs::path dir;
+};
+
+fleet::inventory::DeviceRecord sample(const std::string& mac) {
+  fleet::inventory::DeviceRecord r;
+  r.mac = mac;
+#define FILL(kind, name) r.name = fleet::inventory::kind{std::in_place};
+  FLEET_DEVICE_FIELDS(FILL)
+#undef FILL
+  r.topic = "t-" + mac;
+  r.hostname = "h";
+  r.version = "9.1.0";
+  r.build = "tasmota";
+  r.free_kb = 380;
+  r.flash_kb = 4096;
+  r.uptime_s = 1LL << 35;
+  r.signal_dbm = -60;
+  r.online = true;
+  r.first_seen_ms = 11;
+  r.last_seen_ms = 22;
+  r.status_at_ms = 33;
+  r.bad_payloads = 4;
+  return r;
+}
+}  // namespace
+
+TEST_F(TempDb, MigrationsAreNumberedInOrderWithoutGaps) {
+  const auto& all = migrations();
+  ASSERT_FALSE(all.empty());
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(static_cast<int>(i + 1), all[i].number) << all[i].name;
+}
+
+TEST_F(TempDb, UpgradesADatabaseCreatedAtEveryEarlierLevel) {
+  const int latest = migrations().back().number;
+  for (int level = 0; level < latest; ++level) {
+    std::string p = path("level" + std::to_string(level) + ".db");
+    {
+      Database db(p);
+      EXPECT_EQ(level, migrate(db, level));
+      if (level >= 1) {  // the devices table exists from 0001 on: data written then must survive
+        db.exec("INSERT INTO devices (mac, topic, version, first_seen_ms) VALUES ('AA:BB:CC:DD:EE:FF', 'old', '8.5.1', 5)");
+      }
+    }
+    Database db(p);
+    EXPECT_EQ(latest, migrate(db)) << "from level " << level;
+    EXPECT_EQ(latest, schema_version(db));
+    SqliteInventoryStore store(db);
+    auto devices = store.load_devices();
+    if (level >= 1) {
+      ASSERT_EQ(1u, devices.size());
+      EXPECT_EQ("old", devices[0].topic);
+      EXPECT_EQ("8.5.1", devices[0].version);
+      EXPECT_EQ(5, devices[0].first_seen_ms);
+    }
+    EXPECT_EQ(latest, migrate(db));  // applying again changes nothing
+    auto q = db.prepare("SELECT count(*) FROM schema_version");
+    q.step();
+    EXPECT_EQ(latest, q.int64(0));
+  }
+}
+
+TEST_F(TempDb, RefusesASchemaNewerThanTheProgram) {
+  Database db(path());
+  migrate(db);
+  db.exec("INSERT INTO schema_version (version, name) VALUES (999, 'from the future')");
+  EXPECT_THROW(migrate(db), StoreError);
+}
+
+TEST_F(TempDb, UsesWriteAheadLogging) {
+  Database db(path());
+  auto q = db.prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ("wal", q.text(0));
+}
+
+TEST_F(TempDb, DeviceRowsRoundTripAndUpsertKeepsFirstSeen) {
+  Database db(path());
+  migrate(db);
+  SqliteInventoryStore store(db);
+  auto a = sample("AA:00:00:00:00:01");
+  auto b = sample("AA:00:00:00:00:02");
+  b.module = std::nullopt;
+  store.save_devices({a, b});
+  a.version = "15.0.1";
+  a.first_seen_ms = 999;  // an upsert must not move first_seen
+  a.online = false;
+  store.save_devices({a});
+  auto got = store.load_devices();
+  ASSERT_EQ(2u, got.size());
+  EXPECT_EQ("15.0.1", got[0].version);
+  EXPECT_EQ(11, got[0].first_seen_ms);
+  EXPECT_FALSE(got[0].online);
+  EXPECT_EQ(1LL << 35, got[0].uptime_s);
+  EXPECT_EQ(-60, got[0].signal_dbm);
+  EXPECT_EQ(std::optional<std::string>(""), got[0].module);  // empty string stays empty, not NULL
+  EXPECT_FALSE(got[1].module);                                // NULL stays unknown
+  EXPECT_EQ(4, got[1].bad_payloads);
+  EXPECT_EQ(33, got[1].status_at_ms);
+}
+
+TEST_F(TempDb, DaemonStatusRow) {
+  Database db(path());
+  migrate(db);
+  SqliteInventoryStore store(db);
+  EXPECT_FALSE(store.daemon_status());
+  store.save_daemon_status({42, 1, 2, "mqtt://127.0.0.1:1883 as 'x'", true, 10, 1, 3});
+  store.save_daemon_status({42, 1, 5, "mqtt://127.0.0.1:1883 as 'x'", false, 20, 2, 4});
+  auto s = store.daemon_status();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(5, s->heartbeat_ms);
+  EXPECT_FALSE(s->connected);
+  EXPECT_EQ(20, s->messages);
+}
+
+TEST_F(TempDb, ReaderSeesWritesWhileWriterHoldsTheDatabase) {
+  Database writer(path());
+  migrate(writer);
+  SqliteInventoryStore ws(writer);
+  ws.save_devices({sample("AA:00:00:00:00:03")});
+  Database reader(path(), Database::Mode::ReadOnly);
+  SqliteInventoryStore rs(reader);
+  EXPECT_EQ(1u, rs.load_devices().size());
+}
