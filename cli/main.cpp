@@ -1,6 +1,9 @@
 // tasmota-fleet: the daemon (serve) and the command line (devices, …). See README.md and docs/.
 #include <CLI/CLI.hpp>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <csignal>
@@ -34,6 +37,7 @@ struct Settings {
   std::string log_level = "info";
   fleet::inventory::InventoryOptions inventory;
   double exit_after_s = 0;
+  std::string metrics_file;
   double stats_every_s = 30;
   bool json = false;
 };
@@ -52,6 +56,28 @@ std::string read_secret(const std::string& path) {
   std::string s;
   std::getline(in, s);
   return s;
+}
+
+// Ingest figures for operators and bench/ingest: counts, STATE throughput window, peak memory.
+void write_metrics(const std::string& path, const fleet::inventory::InventoryStats& s, std::size_t devices) {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  nlohmann::ordered_json j = {{"devices", devices},
+                              {"messages", s.messages},
+                              {"applied", s.applied},
+                              {"rejected", s.rejected},
+                              {"oversized", s.oversized},
+                              {"unknown_topics", s.unknown_topics},
+                              {"status_queries", s.status_queries},
+                              {"rows_written", s.rows_written},
+                              {"flushes", s.flushes},
+                              {"state_messages", s.state_messages},
+                              {"state_persisted", s.state_persisted},
+                              {"first_state_ms", s.first_state_ms},
+                              {"last_state_ms", s.last_state_ms},
+                              {"last_persist_ms", s.last_persist_ms},
+                              {"peak_rss_kb", ru.ru_maxrss}};
+  std::ofstream(path) << j.dump(2) << "\n";
 }
 
 int serve(Settings& st) {
@@ -117,6 +143,7 @@ int serve(Settings& st) {
   store.save_daemon_status(status);
   const auto& s = inv.stats();
   log::info("serve: stopped; {} devices, {} messages, {} rows written", inv.devices().size(), s.messages, s.rows_written);
+  if (!st.metrics_file.empty()) write_metrics(st.metrics_file, s, inv.devices().size());
   return 0;
 }
 
@@ -203,6 +230,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--exit-after", st.exit_after_s, "stop cleanly after this many seconds (0 = run until signalled)");
   serve_cmd->add_option("--stats-every", st.stats_every_s, "log ingest figures every N seconds (0 = never)");
+  serve_cmd->add_option("--metrics-file", st.metrics_file, "write ingest figures and peak memory here (JSON) on exit");
 
   auto* devices_cmd = app.add_subcommand("devices", "show the inventory (works whether or not the daemon runs)");
   devices_cmd->fallthrough();

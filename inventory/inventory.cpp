@@ -96,6 +96,12 @@ void Inventory::on_message(std::string_view topic_in, std::string_view payload, 
   apply(parts->device_topic, *ts, f, live);
   ++stats_.applied;
   ++applied_since_flush_;
+  if (kind == MessageKind::State && !ts->mac.empty()) {
+    auto now = clock_.now_ms();
+    if (stats_.state_messages++ == 0) stats_.first_state_ms = now;
+    stats_.last_state_ms = now;
+    ++states_since_flush_;
+  }
 
   // First seen, or back Online: ask for the whole picture.
   bool identified = !ts->mac.empty();
@@ -249,26 +255,29 @@ void Inventory::tick() {
 
 bool Inventory::flush() {
   last_flush_ms_ = clock_.now_ms();
-  if (dirty_.empty()) {
-    stats_.persisted_messages += applied_since_flush_;
-    applied_since_flush_ = 0;
-    return true;
+  if (!dirty_.empty()) {
+    std::vector<DeviceRecord> batch;
+    batch.reserve(dirty_.size());
+    for (const auto& mac : dirty_) batch.push_back(devices_[mac]);
+    try {
+      store_.save_devices(batch);
+    } catch (const std::exception& e) {
+      ++stats_.store_errors;
+      log::error("inventory: writing {} records failed, kept for retry: {}", batch.size(), e.what());
+      return false;
+    }
+    dirty_.clear();
+    ++stats_.flushes;
+    stats_.rows_written += batch.size();
   }
-  std::vector<DeviceRecord> batch;
-  batch.reserve(dirty_.size());
-  for (const auto& mac : dirty_) batch.push_back(devices_[mac]);
-  try {
-    store_.save_devices(batch);
-  } catch (const std::exception& e) {
-    ++stats_.store_errors;
-    log::error("inventory: writing {} records failed, kept for retry: {}", batch.size(), e.what());
-    return false;
-  }
-  dirty_.clear();
-  ++stats_.flushes;
-  stats_.rows_written += batch.size();
+  // Everything applied so far is now in the store (or changed nothing that needed storing).
   stats_.persisted_messages += applied_since_flush_;
   applied_since_flush_ = 0;
+  if (states_since_flush_ > 0) {
+    stats_.state_persisted += states_since_flush_;
+    stats_.last_persist_ms = clock_.now_ms();
+    states_since_flush_ = 0;
+  }
   return true;
 }
 

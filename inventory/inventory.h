@@ -42,6 +42,12 @@ struct InventoryStats {
   std::uint64_t rows_written = 0;
   std::uint64_t store_errors = 0;
   std::uint64_t persisted_messages = 0;  // applied messages whose effect has been committed
+  // Telemetry throughput (bench/ingest): STATE messages read, and committed to the store.
+  std::uint64_t state_messages = 0;
+  std::uint64_t state_persisted = 0;
+  std::int64_t first_state_ms = 0;
+  std::int64_t last_state_ms = 0;
+  std::int64_t last_persist_ms = 0;  // commit time of the last flush that carried STATE messages
 };
 
 class Inventory {
@@ -98,6 +104,7 @@ class Inventory {
   std::deque<std::string> query_queue_;
   std::unordered_set<std::string> logged_unknown_;
   std::uint64_t applied_since_flush_ = 0;
+  std::uint64_t states_since_flush_ = 0;
   std::int64_t last_flush_ms_ = 0;
   std::int64_t last_retry_scan_ms_ = 0;
 };

@@ -12,7 +12,9 @@
 
 namespace {
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_flood{false};
 void on_signal(int) { g_stop = true; }
+void on_flood_signal(int) { g_flood = true; }
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,6 +40,8 @@ int main(int argc, char** argv) {
   app.add_option("--reconnect-delay-ms", opt.reconnect_delay_ms, "retry delay after losing the broker");
   app.add_option("--connect-rate", opt.connects_per_s, "new connections per second during start-up");
   app.add_option("--flood", opt.flood_per_device, "bench: every device publishes N STATE as fast as possible, then exit");
+  bool flood_on_signal = false;
+  app.add_flag("--flood-on-signal", flood_on_signal, "bench: start the flood on SIGUSR1 and keep the devices connected after it");
   app.add_option("--log-level", log_level, "debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
 
@@ -71,6 +75,11 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::signal(SIGPIPE, SIG_IGN);
+    if (flood_on_signal) {
+      std::signal(SIGUSR1, on_flood_signal);
+      opt.flood_trigger = &g_flood;
+      opt.exit_after_flood = false;
+    }
     fleet::log::info("sim: {} devices on {}", devices.size(), broker);
     fleet::sim::SimRunner runner(std::move(devices), opt);
     int rc = runner.run(g_stop);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <queue>
 #include <random>
@@ -33,6 +34,38 @@ void raise_fd_limit(std::size_t want) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
 }
+
+int highest_open_fd() {
+  int highest = 2;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    try {
+      highest = std::max(highest, std::stoi(entry.path().filename().string()));
+    } catch (...) {
+    }
+  }
+  return highest;
+}
+
+// mosquitto_new() opens a socket pair per client only to wake libmosquitto's own threaded loop. An
+// external loop never reads it, and two extra descriptors per device would exhaust a 20,000 limit
+// at 10,000 devices. libmosquitto goes on without the pair when it cannot open one, so clients are
+// created while the soft limit leaves no free descriptor, then the limit is restored.
+class NoSocketPairs {
+ public:
+  NoSocketPairs() {
+    if (getrlimit(RLIMIT_NOFILE, &saved_) != 0) return;
+    rlimit tight = saved_;
+    tight.rlim_cur = static_cast<rlim_t>(highest_open_fd() + 1);
+    active_ = tight.rlim_cur < saved_.rlim_cur && setrlimit(RLIMIT_NOFILE, &tight) == 0;
+  }
+  ~NoSocketPairs() {
+    if (active_) setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+
+ private:
+  rlimit saved_{};
+  bool active_ = false;
+};
 
 enum class TimerKind { Connect, State, Boot };
 
@@ -79,13 +112,19 @@ struct SimRunner::Impl {
     if (epfd < 0) throw std::runtime_error("epoll_create1 failed");
     slots.resize(devices.size());
     auto now = now_ms();
-    for (std::uint32_t i = 0; i < devices.size(); ++i) {
+    {
+      NoSocketPairs no_pairs;  // nothing else may open a file in this scope
+      for (std::uint32_t i = 0; i < devices.size(); ++i) {
+        Slot& s = slots[i];
+        s.owner = this;
+        s.index = i;
+        s.device = std::make_unique<SimDevice>(std::move(devices[i]), now);
+        s.mosq = mosquitto_new(s.device->client_id().c_str(), true, &s);
+        if (!s.mosq) throw std::runtime_error("mosquitto_new failed");
+      }
+    }
+    for (std::uint32_t i = 0; i < slots.size(); ++i) {
       Slot& s = slots[i];
-      s.owner = this;
-      s.index = i;
-      s.device = std::make_unique<SimDevice>(std::move(devices[i]), now);
-      s.mosq = mosquitto_new(s.device->client_id().c_str(), true, &s);
-      if (!s.mosq) throw std::runtime_error("mosquitto_new failed");
       mosquitto_connect_callback_set(s.mosq, &Impl::on_connect);
       mosquitto_message_callback_set(s.mosq, &Impl::on_message);
       if (!opt.username.empty()) mosquitto_username_pw_set(s.mosq, opt.username.c_str(), opt.password.c_str());
@@ -290,6 +329,7 @@ struct SimRunner::Impl {
     std::vector<epoll_event> events(1024);
     std::int64_t last_misc = now_ms();
     bool flooding = false;
+    bool flood_done = false;
     while (!stop.load(std::memory_order_relaxed)) {
       auto now = now_ms();
       while (!timers.empty() && timers.top().at <= now) {
@@ -297,22 +337,27 @@ struct SimRunner::Impl {
         timers.pop();
         fire(t);
       }
-      if (!ready_written && connected_once == slots.size()) {
-        write_ready();
-        if (opt.flood_per_device > 0) {
-          for (auto& s : slots) s.flood_left = opt.flood_per_device;
-          flooding = true;
-          flood_started = now_ms();
-        }
+      if (!ready_written && connected_once == slots.size()) write_ready();
+      if (ready_written && opt.flood_per_device > 0 && !flood_done && !flooding &&
+          (!opt.flood_trigger || opt.flood_trigger->load())) {
+        for (auto& s : slots) s.flood_left = opt.flood_per_device;
+        flooding = true;
+        flood_started = now_ms();
+        log::info("sim: flood of {} STATE per device started", opt.flood_per_device);
       }
       if (flooding && !flood_step()) {
+        flooding = false;
+        flood_done = true;
         stats.flood_ms = now_ms() - flood_started;
-        // Let the last packets leave before the process (and every session) ends.
-        for (int i = 0; i < 50; ++i) {
-          int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), 20);
-          for (int k = 0; k < n; ++k) service(slots[events[k].data.u32], events[k].events);
+        log::info("sim: flood sent in {} ms", stats.flood_ms);
+        if (opt.exit_after_flood) {
+          // Let the last packets leave before the process (and every session) ends.
+          for (int i = 0; i < 50; ++i) {
+            int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), 20);
+            for (int k = 0; k < n; ++k) service(slots[events[k].data.u32], events[k].events);
+          }
+          return 0;
         }
-        return 0;
       }
       int timeout = flooding ? 0 : 100;
       if (!flooding && !timers.empty()) timeout = static_cast<int>(std::clamp<std::int64_t>(timers.top().at - now_ms(), 0, 100));

@@ -26,7 +26,9 @@ struct RunnerOptions {
   int first_state_ms = 2000;      // first STATE after connecting (then every TelePeriod)
   double tele_scale = 1.0;        // TelePeriod multiplier: < 1 speeds telemetry up for tests
   std::string ready_file;         // written once every device has connected
-  std::uint64_t flood_per_device = 0;  // bench: publish this many STATE per device as fast as possible, then stop
+  std::uint64_t flood_per_device = 0;  // bench: publish this many STATE per device as fast as possible
+  const std::atomic<bool>* flood_trigger = nullptr;  // flood once this is set (null: as soon as all connected)
+  bool exit_after_flood = true;                      // false: the devices stay connected afterwards
 };
 
 struct RunnerStats {
