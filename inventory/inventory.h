@@ -21,8 +21,8 @@ namespace fleet::inventory {
 
 struct InventoryOptions {
   std::size_t max_payload_bytes = 64 * 1024;  // a Status 0 answer is 2–5 KB
-  double status_queries_per_s = 20;
-  double status_query_burst = 50;
+  double status_queries_per_s = 50;
+  double status_query_burst = 100;
   std::int64_t status_retry_ms = 30'000;  // ask again when a device did not answer
   int status_max_tries = 3;
   std::int64_t flush_interval_ms = 250;
