@@ -68,16 +68,29 @@ const char* kFleet = R"J({"devices": [
   {"version": "9.1.0.2", "build": "tasmota", "topic": "devbuild", "mac": "5C:CF:7F:00:00:0A"}
 ]})J";
 
+// A broker, the kFleet devices and a daemon that has taken all ten into its inventory.
+struct KnownFleet {
+  it::TempDir dir;
+  it::Broker broker{dir};
+  std::unique_ptr<it::Process> sim;
+  std::unique_ptr<it::Process> fleet;
+  std::string db = dir.path("fleet.db");
+
+  explicit KnownFleet(std::vector<std::string> serve_args = {}) {
+    it::write_file(dir.path("fleet.json"), kFleet);
+    sim = start_sim(dir, broker.url(), {"--fleet", dir.path("fleet.json")});
+    serve_args.insert(serve_args.begin(), {"--broker", broker.url()});
+    fleet = start_fleet(dir, serve_args);
+    EXPECT_TRUE(it::wait_until([&] { return complete(db, 10); }, 30s)) << fleet->log();
+  }
+};
+
 }  // namespace
 
 TEST(Inventory, MixedFleetIsRecordedAsTheDevicesReportIt) {
-  it::TempDir dir;
-  it::Broker broker(dir);
-  it::write_file(dir.path("fleet.json"), kFleet);
-  auto sim = start_sim(dir, broker.url(), {"--fleet", dir.path("fleet.json")});
-  auto fleet = start_fleet(dir, {"--broker", broker.url()});
-  std::string db = dir.path("fleet.db");
-  ASSERT_TRUE(it::wait_until([&] { return complete(db, 10); }, 30s)) << fleet->log();
+  KnownFleet f;
+  auto& [dir, broker, sim, fleet, db] = f;
+  ASSERT_FALSE(::testing::Test::HasFailure());
   auto list = devices(db);
   auto d = [&](const char* mac) { return by_mac(list, mac); };
   EXPECT_EQ("5.14.0", d("5C:CF:7F:00:00:01")["version"]);
@@ -127,13 +140,9 @@ TEST(Inventory, MixedFleetIsRecordedAsTheDevicesReportIt) {
 }
 
 TEST(Inventory, TopicChangeKeepsTheSameRow) {
-  it::TempDir dir;
-  it::Broker broker(dir);
-  it::write_file(dir.path("fleet.json"), kFleet);
-  auto sim = start_sim(dir, broker.url(), {"--fleet", dir.path("fleet.json")});
-  auto fleet = start_fleet(dir, {"--broker", broker.url()});
-  std::string db = dir.path("fleet.db");
-  ASSERT_TRUE(it::wait_until([&] { return complete(db, 10); }, 30s)) << fleet->log();
+  KnownFleet f;
+  auto& [dir, broker, sim, fleet, db] = f;
+  ASSERT_FALSE(::testing::Test::HasFailure());
   auto pub = it::run({"mosquitto_pub", "-p", std::to_string(broker.port()), "-t", "cmnd/dev851/Topic", "-m", "hallway"});
   ASSERT_EQ(0, pub.status) << pub.err;
   ASSERT_TRUE(it::wait_until([&] {
@@ -209,13 +218,9 @@ TEST(Inventory, BrokerRestartDuringIngest) {
 }
 
 TEST(Inventory, HostilePayloadsAreCountedAndLoseNothing) {
-  it::TempDir dir;
-  it::Broker broker(dir);
-  it::write_file(dir.path("fleet.json"), kFleet);
-  auto sim = start_sim(dir, broker.url(), {"--fleet", dir.path("fleet.json")});
-  auto fleet = start_fleet(dir, {"--broker", broker.url(), "--max-payload", "65536"});
-  std::string db = dir.path("fleet.db");
-  ASSERT_TRUE(it::wait_until([&] { return complete(db, 10); }, 30s)) << fleet->log();
+  KnownFleet f({"--max-payload", "65536"});
+  auto& [dir, broker, sim, fleet, db] = f;
+  ASSERT_FALSE(::testing::Test::HasFailure());
   auto before = by_mac(devices(db), "5C:CF:7F:00:00:09");
   auto port = std::to_string(broker.port());
   auto pub = [&](const std::string& topic, const std::string& payload) {
@@ -246,13 +251,9 @@ TEST(Inventory, HostilePayloadsAreCountedAndLoseNothing) {
 }
 
 TEST(Inventory, KilledDaemonRestartsFromItsDatabase) {
-  it::TempDir dir;
-  it::Broker broker(dir);
-  it::write_file(dir.path("fleet.json"), kFleet);
-  auto sim = start_sim(dir, broker.url(), {"--fleet", dir.path("fleet.json")});
-  auto fleet = start_fleet(dir, {"--broker", broker.url()});
-  std::string db = dir.path("fleet.db");
-  ASSERT_TRUE(it::wait_until([&] { return complete(db, 10); }, 30s)) << fleet->log();
+  KnownFleet f;
+  auto& [dir, broker, sim, fleet, db] = f;
+  ASSERT_FALSE(::testing::Test::HasFailure());
   fleet->stop(SIGKILL);
   EXPECT_EQ(10u, devices(db).size());  // committed before the kill
   fleet = start_fleet(dir, {"--broker", broker.url()});
