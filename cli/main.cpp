@@ -9,10 +9,15 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "cli/device_table.h"
+#include "cli/plan_view.h"
+#include "planner/catalog.h"
+#include "planner/upgrade_plan.h"
 #include "inventory/inventory.h"
 #include "inventory/log.h"
 #include "mqtt/broker_config.h"
@@ -40,6 +45,12 @@ struct Settings {
   std::string metrics_file;
   double stats_every_s = 30;
   bool json = false;
+  // plan
+  std::string catalog_file;
+  std::string ota_base;
+  std::string to = "latest", to_build, from, from_build, chip = "esp8266";
+  int free_kb = -1, program_kb = -1, program_flash_kb = -1;
+  bool all = false;
 };
 
 fleet::log::Level parse_level(const std::string& s) {
@@ -186,6 +197,87 @@ int devices(const Settings& st, const std::vector<std::string>& filter) {
   return 0;
 }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Exit status: 0 every device planned, 3 when any could not be (each says why), 2 bad usage.
+int plan(const Settings& st, const std::vector<std::string>& names) {
+  namespace fp = fleet::planner;
+  namespace fs_store = fleet::store;
+  fp::Catalog catalog = fp::Catalog::builtin();
+  if (!st.catalog_file.empty()) catalog.merge(fp::Catalog::parse(read_text(st.catalog_file)));
+  if (!st.ota_base.empty()) catalog.set_ota_base(st.ota_base);
+  fp::PlanRequest req;
+  if (st.to != "latest") {
+    auto v = fp::Version::parse(st.to);
+    if (!v) throw std::runtime_error("--to: '" + st.to + "' is not a version (or 'latest')");
+    req.target = *v;
+  }
+  req.target_build = st.to_build;
+  fp::Planner planner(catalog);
+  std::vector<fp::UpgradePlan> plans;
+  if (!st.from.empty()) {
+    auto v = fp::Version::parse(st.from);
+    if (!v) throw std::runtime_error("--from: '" + st.from + "' is not a version");
+    fp::DeviceState d;
+    d.name = "(" + st.from + ")";
+    d.version = *v;
+    d.build = st.from_build.empty() ? "" : fleet::planner::normalize_build(st.from_build);
+    d.chip = fp::parse_chip(st.chip);
+    if (d.chip == fp::Chip::Unknown) throw std::runtime_error("--chip: '" + st.chip + "' is not a chip (esp8266, esp32, esp32c3, …)");
+    if (st.free_kb >= 0) d.free_kb = st.free_kb;
+    if (st.program_kb >= 0) d.program_kb = st.program_kb;
+    if (st.program_flash_kb >= 0) d.program_flash_kb = st.program_flash_kb;
+    plans.push_back(planner.plan(d, req));
+  } else {
+    if (names.empty() && !st.all) throw std::runtime_error("name devices (MAC, topic or hostname), or --all, or --from VERSION");
+    if (!std::filesystem::exists(st.db_path)) throw std::runtime_error("no inventory at " + st.db_path + ": run 'tasmota-fleet serve' first (or --from)");
+    fs_store::Database db(st.db_path);
+    fs_store::migrate(db);
+    fs_store::SqliteInventoryStore store(db);
+    auto all = store.load_devices();
+    if (st.all) {
+      for (const auto& d : all) plans.push_back(fleet::cli::plan_device(planner, d, req));
+    } else {
+      for (const auto& n : names) {
+        auto it = std::find_if(all.begin(), all.end(), [&](const auto& d) { return d.mac == n || d.topic == n || d.hostname == n; });
+        if (it == all.end()) {
+          fp::UpgradePlan missing;
+          missing.device = n;
+          missing.error = n + ": no such device in the inventory";
+          plans.push_back(missing);
+        } else {
+          plans.push_back(fleet::cli::plan_device(planner, *it, req));
+        }
+      }
+    }
+  }
+  std::cout << (st.json ? fleet::cli::render_plans_json(plans) : fleet::cli::render_plans_text(plans));
+  bool any_failed = std::any_of(plans.begin(), plans.end(), [](const auto& p) { return !p.ok(); });
+  return any_failed ? 3 : 0;
+}
+
+// The interface gives --build twice: before --to it is the device's build (with --from), after
+// --to the target's. Rewritten here to --from-build / --to-build before CLI11 sees them.
+std::vector<std::string> rewrite_plan_args(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  bool in_plan = false, seen_to = false, seen_from = false;
+  for (auto& a : args) {
+    if (a == "plan") in_plan = true;
+    if (!in_plan) continue;
+    if (a == "--to" || a.rfind("--to=", 0) == 0) seen_to = true;
+    if (a == "--from" || a.rfind("--from=", 0) == 0) seen_from = true;
+    if (a == "--build") a = (seen_from && !seen_to) ? "--from-build" : "--to-build";
+    else if (a.rfind("--build=", 0) == 0) a = ((seen_from && !seen_to) ? "--from-build=" : "--to-build=") + a.substr(8);
+  }
+  return args;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -238,7 +330,31 @@ int main(int argc, char** argv) {
   devices_cmd->add_flag("--json", st.json, "one JSON array, every field");
   devices_cmd->add_option("device", filter, "only these devices (MAC, topic or hostname)");
 
-  CLI11_PARSE(app, argc, argv);
+  auto* plan_cmd = app.add_subcommand("plan", "show what exactly will happen to each device to get it to a version or build");
+  plan_cmd->fallthrough();
+  std::vector<std::string> plan_names;
+  plan_cmd->add_option("--to", st.to, "target version, or latest")->capture_default_str();
+  plan_cmd->add_option("--to-build", st.to_build, "target build (default: keep the device's; --build after --to)");
+  plan_cmd->add_option("--from", st.from, "plan a hypothetical device running this version (no broker needed)");
+  plan_cmd->add_option("--from-build", st.from_build, "its build (--build before --to)");
+  plan_cmd->add_option("--chip", st.chip, "its chip: esp8266, esp8285, esp32, esp32s2, esp32s3, esp32c3, …")->capture_default_str();
+  plan_cmd->add_option("--free-kb", st.free_kb, "its free program space (Status 4 Free)");
+  plan_cmd->add_option("--program-kb", st.program_kb, "its running image size (Status 4 ProgramSize)");
+  plan_cmd->add_option("--program-flash-kb", st.program_flash_kb, "its program partition (Status 4 ProgramFlashSize)");
+  plan_cmd->add_flag("--all", st.all, "every device of the inventory");
+  plan_cmd->add_flag("--json", st.json, "one JSON object per device");
+  plan_cmd->add_option("device", plan_names, "devices of the inventory (MAC, topic or hostname)");
+  app.add_option("--catalog", st.catalog_file, "local catalog file adding releases/builds (docs/planner.md)")->envname(env("CATALOG"));
+  app.add_option("--ota-base", st.ota_base, "serve every image from this base URL (your OTA server or mirror)")->envname(env("OTA_BASE"));
+
+  auto args = rewrite_plan_args(argc, argv);
+  std::vector<char*> argp;
+  for (auto& a : args) argp.push_back(a.data());
+  try {
+    app.parse(static_cast<int>(argp.size()), argp.data());
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
   fleet::log::set_threshold(parse_level(st.log_level));
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -246,6 +362,7 @@ int main(int argc, char** argv) {
   try {
     if (*serve_cmd) return serve(st);
     if (*devices_cmd) return devices(st, filter);
+    if (*plan_cmd) return plan(st, plan_names);
   } catch (const std::exception& e) {
     std::cerr << "tasmota-fleet: " << e.what() << "\n";
     return 2;

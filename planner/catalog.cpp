@@ -1,0 +1,158 @@
+#include "planner/catalog.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace fleet::planner {
+
+extern const char* const kBuiltinCatalog;  // planner/catalog.json, embedded at build time
+
+namespace {
+using nlohmann::json;
+
+Version version_of(const json& j, const std::string& where) {
+  if (!j.is_string()) throw CatalogError(where + ": version must be a string");
+  auto v = Version::parse(j.get<std::string>());
+  if (!v) throw CatalogError(where + ": '" + j.get<std::string>() + "' is not a version");
+  return *v;
+}
+
+std::vector<std::string> strings(const json& j, const std::string& where) {
+  if (!j.is_array()) throw CatalogError(where + " must be an array of strings");
+  std::vector<std::string> out;
+  for (const auto& e : j) {
+    if (!e.is_string()) throw CatalogError(where + " must be an array of strings");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+std::string text(const json& j, const char* key, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end()) return {};
+  if (!it->is_string()) throw CatalogError(where + "." + key + " must be a string");
+  return it->get<std::string>();
+}
+}  // namespace
+
+Catalog Catalog::parse(std::string_view json_text) {
+  json root = json::parse(json_text, nullptr, false);
+  if (root.is_discarded() || !root.is_object()) throw CatalogError("catalog is not a JSON object");
+  Catalog c;
+  c.ota_base_ = text(root, "ota_base", "catalog");
+  c.github_base_ = text(root, "github_base", "catalog");
+  if (auto it = root.find("checkpoints"); it != root.end()) {
+    if (!it->is_array()) throw CatalogError("catalog.checkpoints must be an array");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const json& e = (*it)[i];
+      std::string where = "checkpoint #" + std::to_string(i + 1);
+      if (!e.is_object()) throw CatalogError(where + " must be an object");
+      Checkpoint cp;
+      cp.version = version_of(e.value("version", json()), where);
+      cp.build = text(e, "build", where);
+      cp.esp32_build = text(e, "esp32_build", where);
+      cp.dir = text(e, "dir", where);
+      cp.github = text(e, "github", where);
+      cp.entry_only = e.value("entry_only", false);
+      if (!cp.entry_only && cp.dir.empty() == cp.github.empty())
+        throw CatalogError(where + " needs exactly one of dir (OTA server) or github");
+      c.checkpoints_.push_back(cp);
+    }
+  }
+  if (auto it = root.find("releases"); it != root.end()) {
+    for (const auto& s : strings(*it, "catalog.releases")) c.releases_.push_back(version_of(s, "release " + s));
+  }
+  if (auto it = root.find("esp8266_builds"); it != root.end()) c.esp8266_builds_ = strings(*it, "catalog.esp8266_builds");
+  if (auto it = root.find("esp32_builds"); it != root.end()) {
+    if (!it->is_object()) throw CatalogError("catalog.esp32_builds must map chip names to builds");
+    for (const auto& [chip, list] : it->items()) {
+      if (parse_chip(chip) == Chip::Unknown) throw CatalogError("catalog.esp32_builds: unknown chip '" + chip + "'");
+      c.esp32_builds_[to_string(parse_chip(chip))] = strings(list, "catalog.esp32_builds." + chip);
+    }
+  }
+  if (auto it = root.find("build_aliases"); it != root.end()) {
+    if (!it->is_object()) throw CatalogError("catalog.build_aliases must be an object");
+    for (const auto& [from, to] : it->items()) {
+      if (!to.is_string()) throw CatalogError("catalog.build_aliases." + from + " must be a string");
+      c.aliases_[from] = to.get<std::string>();
+    }
+  }
+  if (auto it = root.find("image_kb"); it != root.end()) {
+    if (!it->is_object()) throw CatalogError("catalog.image_kb must be an object");
+    for (const auto& [image, kb] : it->items()) {
+      if (!kb.is_number_integer() || kb.get<int>() <= 0) throw CatalogError("catalog.image_kb." + image + " must be a positive integer");
+      c.image_kb_[image] = kb.get<int>();
+    }
+  }
+  std::sort(c.releases_.begin(), c.releases_.end());
+  c.releases_.erase(std::unique(c.releases_.begin(), c.releases_.end()), c.releases_.end());
+  std::sort(c.checkpoints_.begin(), c.checkpoints_.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
+  return c;
+}
+
+const Catalog& Catalog::builtin() {
+  static const Catalog c = [] {
+    Catalog cat = parse(kBuiltinCatalog);
+    if (cat.releases_.empty() || cat.checkpoints_.empty()) throw CatalogError("built-in catalog is empty");
+    return cat;
+  }();
+  return c;
+}
+
+void Catalog::merge(const Catalog& o) {
+  if (!o.ota_base_.empty()) ota_base_ = o.ota_base_;
+  if (!o.github_base_.empty()) github_base_ = o.github_base_;
+  for (const auto& cp : o.checkpoints_) {
+    auto it = std::find_if(checkpoints_.begin(), checkpoints_.end(), [&](const auto& c) { return c.version == cp.version; });
+    if (it != checkpoints_.end()) *it = cp;
+    else checkpoints_.push_back(cp);
+  }
+  std::sort(checkpoints_.begin(), checkpoints_.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
+  releases_.insert(releases_.end(), o.releases_.begin(), o.releases_.end());
+  std::sort(releases_.begin(), releases_.end());
+  releases_.erase(std::unique(releases_.begin(), releases_.end()), releases_.end());
+  for (const auto& b : o.esp8266_builds_)
+    if (std::find(esp8266_builds_.begin(), esp8266_builds_.end(), b) == esp8266_builds_.end()) esp8266_builds_.push_back(b);
+  for (const auto& [chip, list] : o.esp32_builds_)
+    for (const auto& b : list)
+      if (std::find(esp32_builds_[chip].begin(), esp32_builds_[chip].end(), b) == esp32_builds_[chip].end())
+        esp32_builds_[chip].push_back(b);
+  for (const auto& [k, v] : o.aliases_) aliases_[k] = v;
+  for (const auto& [k, v] : o.image_kb_) image_kb_[k] = v;
+}
+
+std::optional<int> Catalog::image_kb(const std::string& image) const {
+  auto it = image_kb_.find(image);
+  return it == image_kb_.end() ? std::nullopt : std::optional<int>(it->second);
+}
+
+const Version& Catalog::latest() const {
+  if (releases_.empty()) throw CatalogError("catalog lists no releases");
+  return releases_.back();
+}
+
+bool Catalog::has_release(const Version& v) const { return std::binary_search(releases_.begin(), releases_.end(), v); }
+
+std::string Catalog::image_name(const std::string& build) const {
+  auto it = aliases_.find(build);
+  return it == aliases_.end() ? build : it->second;
+}
+
+bool Catalog::build_exists(Chip chip, const std::string& image) const {
+  if (is_esp8266_family(chip)) return std::find(esp8266_builds_.begin(), esp8266_builds_.end(), image) != esp8266_builds_.end();
+  auto it = esp32_builds_.find(to_string(chip));
+  return it != esp32_builds_.end() && std::find(it->second.begin(), it->second.end(), image) != it->second.end();
+}
+
+std::string Catalog::default_build(Chip chip) const {
+  if (is_esp8266_family(chip)) return "tasmota";
+  auto it = esp32_builds_.find(to_string(chip));
+  return it == esp32_builds_.end() || it->second.empty() ? "tasmota32" : it->second.front();
+}
+
+void Catalog::set_ota_base(std::string base) {
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  ota_base_ = std::move(base);
+}
+
+}  // namespace fleet::planner

@@ -1,0 +1,64 @@
+#pragma once
+// The firmware catalog: the checkpoint versions every old device must step through, the releases a
+// device can be taken to, and which images exist for which chip. Data, not code: planner/catalog.json
+// is built in, a local file adds releases or aliases without rebuilding (docs/planner.md).
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "planner/chip.h"
+#include "planner/version.h"
+
+namespace fleet::planner {
+
+struct CatalogError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Checkpoint {
+  Version version;
+  std::string build;        // the image the guide names for this hop ("firmware", "sonoff-classic", "tasmota-lite")
+  std::string esp32_build;  // empty: no ESP32 image at this checkpoint
+  std::string dir;          // folder on the OTA server ("release_6.7.1"), or empty for GitHub downloads
+  std::string github;       // path under the GitHub release downloads ("v4.2.0/firmware.bin")
+  bool entry_only = false;  // 1.0.11: where the path starts, never a hop
+};
+
+class Catalog {
+ public:
+  static Catalog parse(std::string_view json_text);  // throws CatalogError naming the problem
+  static const Catalog& builtin();
+  // Adds the other catalog's releases, checkpoints, builds and aliases; its URL bases win when set.
+  void merge(const Catalog& other);
+
+  const std::vector<Checkpoint>& checkpoints() const { return checkpoints_; }
+  const std::vector<Version>& releases() const { return releases_; }
+  const Version& latest() const;
+  bool has_release(const Version& v) const;
+
+  // Image names a chip can run; an alias maps an old or short build name to today's image name.
+  bool build_exists(Chip chip, const std::string& image) const;
+  std::string image_name(const std::string& build) const;  // "sensors" → "tasmota-sensors", "sonoff" → "tasmota"
+  std::string default_build(Chip chip) const;               // "tasmota", "tasmota32", "tasmota32c3"
+
+  std::optional<int> image_kb(const std::string& image) const;  // typical size, when the catalog knows it
+
+  const std::string& ota_base() const { return ota_base_; }
+  const std::string& github_base() const { return github_base_; }
+  void set_ota_base(std::string base);
+
+ private:
+  std::string ota_base_;
+  std::string github_base_;
+  std::vector<Checkpoint> checkpoints_;
+  std::vector<Version> releases_;
+  std::vector<std::string> esp8266_builds_;
+  std::map<std::string, std::vector<std::string>> esp32_builds_;  // by chip name ("ESP32-C3")
+  std::map<std::string, std::string> aliases_;
+  std::map<std::string, int> image_kb_;
+};
+
+}  // namespace fleet::planner
