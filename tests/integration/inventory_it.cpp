@@ -61,7 +61,7 @@ const char* kFleet = R"J({"devices": [
   {"version": "9.1.0", "build": "lite", "topic": "dev910", "mac": "5C:CF:7F:00:00:05", "settings": {"set_option4": true}},
   {"version": "9.5.0", "build": "tasmota", "topic": "dev950", "mac": "5C:CF:7F:00:00:06", "flash_kb": 1024},
   {"version": "12.5.0", "build": "sensors", "topic": "dev1250", "mac": "5C:CF:7F:00:00:07"},
-  {"version": "14.2.0", "build": "tasmota32", "chip": "ESP32-C3", "topic": "c3", "mac": "5C:CF:7F:00:00:08",
+  {"version": "14.2.0", "build": "tasmota32c3", "chip": "ESP32-C3", "topic": "c3", "mac": "5C:CF:7F:00:00:08",
    "program_flash_kb": 2880, "program_kb": 1650, "free_kb": 1230},
   {"version": "15.0.1", "build": "tasmota", "topic": "new", "mac": "5C:CF:7F:00:00:09", "ip": "127.0.0.99",
    "settings": {"friendly_name": "Kitchen", "ota_url": "http://127.0.0.1:8080/tasmota.bin.gz"}},
@@ -105,7 +105,7 @@ TEST(Inventory, MixedFleetIsRecordedAsTheDevicesReportIt) {
   EXPECT_EQ("12.5.0(release-sensors)", d("5C:CF:7F:00:00:07")["firmware"]);
   EXPECT_EQ("sensors", d("5C:CF:7F:00:00:07")["build"]);
   EXPECT_EQ("ESP32-C3", d("5C:CF:7F:00:00:08")["chip"]);
-  EXPECT_EQ("tasmota32", d("5C:CF:7F:00:00:08")["build"]);
+  EXPECT_EQ("tasmota32c3", d("5C:CF:7F:00:00:08")["build"]);
   EXPECT_EQ(1230, d("5C:CF:7F:00:00:08")["free_kb"]);
   auto n = d("5C:CF:7F:00:00:09");
   EXPECT_EQ("new", n["topic"]);
@@ -259,4 +259,65 @@ TEST(Inventory, KilledDaemonRestartsFromItsDatabase) {
   fleet = start_fleet(dir, {"--broker", broker.url()});
   EXPECT_TRUE(it::wait_until([&] { return fleet->log().find("10 devices from the store") != std::string::npos; }, 10s)) << fleet->log();
   EXPECT_TRUE(it::wait_until([&] { return complete(db, 10); }, 20s));
+}
+
+// `tasmota-fleet plan` on the live inventory: every device of the mixed fleet planned, JSON as agreed.
+TEST(Plan, EveryDeviceOfTheInventory) {
+  KnownFleet f;
+  auto& [dir, broker, sim, fleet, db] = f;
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  auto r = it::run({it::fleet_bin(), "plan", "--db", db, "--all", "--to", "latest", "--json"});
+  ASSERT_EQ(0, r.status) << r.out << r.err;
+  auto plans = json::parse(r.out);
+  ASSERT_EQ(10u, plans.size());
+  for (const auto& p : plans) {
+    ASSERT_TRUE(p.contains("hops")) << p.dump();
+    EXPECT_EQ("15.6.0", p["target"]);
+    EXPECT_EQ("15.6.0", p["hops"].back()["version"]);
+  }
+  auto by_device = [&](const char* name) {
+    for (const auto& p : plans)
+      if (p["device"] == name) return p;
+    return json();
+  };
+  std::vector<std::string> path;
+  json old = by_device("old514");
+  for (const auto& h : old["hops"]) path.push_back(h["version"]);
+  EXPECT_EQ((std::vector<std::string>{"6.7.1", "7.2.0", "8.5.1", "9.1.0", "15.6.0"}), path);
+  EXPECT_EQ("http://ota.tasmota.com/tasmota32/release-15.6.0/tasmota32c3.bin", by_device("c3")["hops"][0]["url"]);
+  EXPECT_EQ("tasmota-lite", by_device("dev910")["hops"][0]["build"]);  // keeps its build
+
+  // A device that cannot go there: non-zero exit, the reason named, the others still planned.
+  auto down = it::run({it::fleet_bin(), "plan", "--db", db, "--to", "8.5.1", "dev1250", "dev720", "nosuch"});
+  EXPECT_EQ(3, down.status);
+  EXPECT_NE(std::string::npos, down.out.find("dev1250: refusing 12.5.0 -> 8.5.1")) << down.out;
+  EXPECT_NE(std::string::npos, down.out.find("GPIO mapping"));
+  EXPECT_NE(std::string::npos, down.out.find("dev720: 7.2.0 (tasmota, ESP8266) -> 8.5.1"));
+  EXPECT_NE(std::string::npos, down.out.find("nosuch: no such device"));
+}
+
+TEST(Plan, HypotheticalDeviceWithoutABroker) {
+  it::TempDir dir;
+  // --build before --to is the device's, after --to the target's.
+  auto r = it::run({it::fleet_bin(), "plan", "--from", "6.7.1", "--build", "sonoff-sensors", "--free-kb", "300", "--to",
+                    "9.1.0", "--build", "tasmota", "--json", "--ota-base", "http://127.0.0.1:8080"});
+  ASSERT_EQ(0, r.status) << r.err;
+  auto p = json::parse(r.out)[0];
+  EXPECT_EQ("sonoff-sensors", p["from_build"]);
+  EXPECT_EQ("tasmota", p["target_build"]);
+  ASSERT_EQ(3u, p["hops"].size());
+  EXPECT_EQ("http://127.0.0.1:8080/tasmota/release-7.2.0/tasmota-lite.bin", p["hops"][0]["url"]);
+  EXPECT_EQ("http://127.0.0.1:8080/tasmota/release-7.2.0/tasmota-minimal.bin", p["hops"][0]["minimal_url"]);
+  EXPECT_EQ("http://127.0.0.1:8080/tasmota/release-9.1.0/tasmota.bin.gz", p["hops"][2]["url"]);
+  // A local catalog adds a release without rebuilding.
+  it::write_file(dir.path("local.json"), R"J({"releases": ["16.0.0"]})J");
+  auto local = it::run({it::fleet_bin(), "plan", "--from", "15.0.1", "--to", "latest", "--catalog", dir.path("local.json")});
+  EXPECT_EQ(0, local.status) << local.err;
+  EXPECT_NE(std::string::npos, local.out.find("-> 16.0.0 (tasmota)")) << local.out;
+  auto refused = it::run({it::fleet_bin(), "plan", "--from", "1.0.9", "--to", "latest"});
+  EXPECT_EQ(3, refused.status);
+  EXPECT_NE(std::string::npos, refused.out.find("not migratable over the air"));
+  auto bad = it::run({it::fleet_bin(), "plan", "--from", "nine", "--to", "latest"});
+  EXPECT_EQ(2, bad.status);
+  EXPECT_NE(std::string::npos, bad.err.find("'nine' is not a version"));
 }
