@@ -84,6 +84,27 @@ Catalog Catalog::parse(std::string_view json_text) {
       c.image_kb_[image] = kb.get<int>();
     }
   }
+  if (auto it = root.find("eras"); it != root.end()) {
+    if (!it->is_array()) throw CatalogError("catalog.eras must be an array");
+    for (const auto& e : *it) {
+      if (!e.is_object()) throw CatalogError("catalog.eras entries must be objects");
+      Era era;
+      era.before = version_of(e.value("before", json()), "catalog.eras");
+      era.all = text(e, "all", "catalog.eras");
+      if (auto pf = e.find("prefix"); pf != e.end()) {
+        auto pair = strings(*pf, "catalog.eras.prefix");
+        if (pair.size() != 2) throw CatalogError("catalog.eras.prefix must be [from, to]");
+        era.prefix_from = pair[0];
+        era.prefix_to = pair[1];
+      }
+      if (auto rn = e.find("rename"); rn != e.end()) {
+        if (!rn->is_object()) throw CatalogError("catalog.eras.rename must be an object");
+        for (const auto& [k, v] : rn->items()) era.rename[k] = v.get<std::string>();
+      }
+      c.eras_.push_back(era);
+    }
+    std::sort(c.eras_.begin(), c.eras_.end(), [](const Era& a, const Era& b) { return a.before < b.before; });
+  }
   std::sort(c.releases_.begin(), c.releases_.end());
   c.releases_.erase(std::unique(c.releases_.begin(), c.releases_.end()), c.releases_.end());
   std::sort(c.checkpoints_.begin(), c.checkpoints_.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
@@ -119,6 +140,19 @@ void Catalog::merge(const Catalog& o) {
         esp32_builds_[chip].push_back(b);
   for (const auto& [k, v] : o.aliases_) aliases_[k] = v;
   for (const auto& [k, v] : o.image_kb_) image_kb_[k] = v;
+  if (!o.eras_.empty()) eras_ = o.eras_;
+}
+
+std::string Catalog::era_image(const std::string& image, const Version& release) const {
+  for (const auto& era : eras_) {
+    if (release >= era.before) continue;
+    if (!era.all.empty()) return era.all;
+    if (auto it = era.rename.find(image); it != era.rename.end()) return it->second;
+    if (!era.prefix_from.empty() && image.rfind(era.prefix_from, 0) == 0 && image.rfind("tasmota32", 0) != 0)
+      return era.prefix_to + image.substr(era.prefix_from.size());
+    return image;
+  }
+  return image;
 }
 
 std::optional<int> Catalog::image_kb(const std::string& image) const {

@@ -45,6 +45,8 @@ class Catalog {
   std::string default_build(Chip chip) const;               // "tasmota", "tasmota32", "tasmota32c3"
 
   std::optional<int> image_kb(const std::string& image) const;  // typical size, when the catalog knows it
+  // The file name a release published an ESP8266 image under ("tasmota-sensors" at 6.7.1: "sonoff-sensors").
+  std::string era_image(const std::string& image, const Version& release) const;
 
   const std::string& ota_base() const { return ota_base_; }
   const std::string& github_base() const { return github_base_; }
@@ -59,6 +61,13 @@ class Catalog {
   std::map<std::string, std::vector<std::string>> esp32_builds_;  // by chip name ("ESP32-C3")
   std::map<std::string, std::string> aliases_;
   std::map<std::string, int> image_kb_;
+  struct Era {
+    Version before;
+    std::string all;                          // every image had this one name
+    std::string prefix_from, prefix_to;       // else: renamed prefix
+    std::map<std::string, std::string> rename;  // and single renames
+  };
+  std::vector<Era> eras_;  // ascending by `before`
 };
 
 }  // namespace fleet::planner

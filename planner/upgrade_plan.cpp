@@ -53,20 +53,10 @@ Version release_of(const Version& v) { return Version{v.major, v.minor, v.patch,
 
 bool is_minimal_image(const std::string& image) { return image == "tasmota-minimal" || image.ends_with("-minimal"); }
 
-std::string era_image(const Version& v, const std::string& build) {
+std::string reported_image(const Version& v, const std::string& build) {
   // 5.x reported no build at all: they all ran the classic "sonoff" family.
   if (build.empty()) return v < Version{6, 0, 0, 0} ? "sonoff" : "tasmota";
   return build;
-}
-
-// Image names changed over time: 3.x/4.x published one "firmware.bin", 5.x and 6.x "sonoff*.bin"
-// (the small build was "sonoff-basic"), 7.0 renamed everything to "tasmota*". A hop to an old release
-// must name the file as that release published it.
-std::string era_file_image(const std::string& image, const Version& v) {
-  if (v < Version{5, 0, 0, 0}) return "firmware";
-  if (v >= Version{7, 0, 0, 0} || image.rfind("tasmota", 0) != 0 || image.rfind("tasmota32", 0) == 0) return image;
-  if (image == "tasmota-lite") return "sonoff-basic";
-  return "sonoff" + image.substr(7);  // tasmota → sonoff, tasmota-sensors → sonoff-sensors
 }
 
 }  // namespace
@@ -128,7 +118,7 @@ UpgradePlan Planner::plan(const DeviceState& dev, const PlanRequest& req) const 
     return fail(dev.name + ": " + p.target.str() + " is not a release in the catalog");
 
   // What runs now, under today's image names.
-  p.from_build = era_image(dev.version, dev.build);
+  p.from_build = reported_image(dev.version, dev.build);
   std::string running_image = catalog_.image_name(p.from_build);
   if (!catalog_.build_exists(dev.chip, running_image)) {
     bool other_family = esp32 ? catalog_.build_exists(Chip::ESP8266, running_image) : running_image.rfind("tasmota32", 0) == 0;
@@ -209,13 +199,13 @@ UpgradePlan Planner::plan(const DeviceState& dev, const PlanRequest& req) const 
   for (const auto& w : wants) {
     Hop h;
     h.version = w.version;
-    h.build = esp32 ? w.image : era_file_image(w.image, w.version);
+    const std::string file_image = esp32 ? w.image : catalog_.era_image(w.image, w.version);
+    h.build = file_image;
     h.running = running;
     h.reasons.push_back(w.why);
     bool gz = !esp32 && running >= kGzFrom && w.version >= kGzFrom;
     if (!esp32) h.reasons.push_back(gz ? std::string(".bin.gz: the running ") + running.str() + " is at least 8.2 (" + kRuleGz + ")"
                                        : std::string(".bin: the running ") + running.str() + " is older than 8.2 (" + kRuleGz + ")");
-    std::string file_image = esp32 ? w.image : era_file_image(w.image, w.version);
     std::string file = file_image + (gz ? ".bin.gz" : ".bin");
     if (w.checkpoint && !w.checkpoint->github.empty()) {
       h.url = catalog_.ota_base() == "http://ota.tasmota.com" ? catalog_.github_base() + "/" + w.checkpoint->github
