@@ -118,7 +118,9 @@ UpgradePlan Planner::plan(const DeviceState& dev, const PlanRequest& req) const 
     return fail(dev.name + ": " + p.target.str() + " is not a release in the catalog");
 
   // What runs now, under today's image names.
-  p.from_build = reported_image(dev.version, dev.build);
+  // No build reported (5.x, or a hypothetical device without --build): ESP32 devices run their chip's
+  // default image, ESP8266 ones the classic family of their era.
+  p.from_build = dev.build.empty() && esp32 ? catalog_.default_build(dev.chip) : reported_image(dev.version, dev.build);
   std::string running_image = catalog_.image_name(p.from_build);
   if (!catalog_.build_exists(dev.chip, running_image)) {
     bool other_family = esp32 ? catalog_.build_exists(Chip::ESP8266, running_image) : running_image.rfind("tasmota32", 0) == 0;

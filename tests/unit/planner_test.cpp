@@ -242,6 +242,15 @@ TEST(Planner, Esp32ImagesNoGzNoMinimal) {
   EXPECT_EQ("tasmota32", q.hops[0].build);
 }
 
+TEST(Planner, Esp32WithoutAReportedBuildRunsItsChipsDefaultImage) {
+  // A hypothetical device given only a version and a chip (plan --from 9.1.0 --chip esp32c3).
+  auto p = plan(device("9.1.0", "", Chip::ESP32C3), "12.5.0");
+  ASSERT_TRUE(p.ok()) << p.error;
+  EXPECT_EQ("tasmota32c3", p.from_build);
+  EXPECT_EQ("tasmota32c3", p.target_build);
+  EXPECT_EQ("http://ota.tasmota.com/tasmota32/release-12.5.0/tasmota32c3.bin", p.hops.back().url);
+}
+
 TEST(Planner, Esp32PreSafebootLayoutCannotReach13OverTheAir) {
   // docs Safeboot.md: the layout arrived with v12 (pre-12: two 1856 KB slots on 4 MB); release notes 13.0.0:
   // "ESP32 Safeboot partition is now enforced" (Partition Wizard or serial flash).
@@ -319,8 +328,12 @@ TEST(PlannerProperties, OverTheWholeCatalog) {
       for (const auto& h : p.hops) {
         EXPECT_TRUE(known.count(h.version)) << h.version.str();  // only catalog entries
         bool fallback = at >= Version{8, 1, 0, 0} && h.version == Version{7, 2, 0, 0} && to == h.version;
-        if (h.version < at) EXPECT_TRUE(fallback || (to < from && h.version == to)) << from.str() << " -> " << to.str();
-        if (h.version < at && at >= Version{8, 1, 0, 0} && h.version < Version{8, 1, 0, 0}) EXPECT_TRUE(fallback);
+        if (h.version < at) {
+          EXPECT_TRUE(fallback || (to < from && h.version == to)) << from.str() << " -> " << to.str();
+        }
+        if (h.version < at && at >= Version{8, 1, 0, 0} && h.version < Version{8, 1, 0, 0}) {
+          EXPECT_TRUE(fallback);
+        }
         bool gz_allowed = at >= Version{8, 2, 0, 0} && h.version >= Version{8, 2, 0, 0};
         EXPECT_EQ(gz_allowed, h.url.ends_with(".gz")) << at.str() << " -> " << h.version.str() << ": " << h.url;
         EXPECT_FALSE(h.build.ends_with("minimal")) << h.build;
@@ -331,9 +344,10 @@ TEST(PlannerProperties, OverTheWholeCatalog) {
       // Never skips a checkpoint on the way up.
       if (to > from)
         for (const auto& cp : cat.checkpoints())
-          if (!cp.entry_only && cp.version > from && cp.version < to)
+          if (!cp.entry_only && cp.version > from && cp.version < to) {
             EXPECT_TRUE(std::any_of(p.hops.begin(), p.hops.end(), [&](const auto& h) { return h.version == cp.version; }))
                 << from.str() << " -> " << to.str() << " skips " << cp.version.str();
+          }
     }
   }
   EXPECT_GT(planned, 1000);
