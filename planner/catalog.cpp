@@ -189,4 +189,20 @@ void Catalog::set_ota_base(std::string base) {
   ota_base_ = std::move(base);
 }
 
+std::string Catalog::image_path(const Version& release, const std::string& file, bool esp32) const {
+  for (const auto& cp : checkpoints_) {
+    if (cp.entry_only || cp.version != release) continue;
+    if (!cp.github.empty()) return "github/" + cp.github;
+    if (!cp.dir.empty()) return std::string(esp32 ? "tasmota32/" : "tasmota/") + cp.dir + "/" + file;
+  }
+  return std::string(esp32 ? "tasmota32/" : "tasmota/") + "release-" + release.str() + "/" + file;
+}
+
+bool Catalog::official_base() const { return ota_base_ == "http://ota.tasmota.com"; }
+
+std::string Catalog::image_url(const std::string& path) const {
+  if (path.rfind("github/", 0) == 0 && official_base()) return github_base_ + "/" + path.substr(7);
+  return ota_base_ + "/" + path;
+}
+
 }  // namespace fleet::planner

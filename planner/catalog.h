@@ -48,6 +48,14 @@ class Catalog {
   // The file name a release published an ESP8266 image under ("tasmota-sensors" at 6.7.1: "sonoff-sensors").
   std::string era_image(const std::string& image, const Version& release) const;
 
+  // Where an image lives below the OTA base, the same on ota.tasmota.com, a mirror and tasmota-fleet's
+  // own firmware store: "tasmota/release_6.7.1/sonoff.bin", "tasmota32/release-14.2.0/tasmota32c3.bin",
+  // "github/v4.2.0/firmware.bin" (the oldest checkpoints, published only as GitHub release downloads).
+  std::string image_path(const Version& release, const std::string& file, bool esp32) const;
+  // The full URL of that path: GitHub paths go to github_base while the OTA base is the official one.
+  std::string image_url(const std::string& path) const;
+  bool official_base() const;
+
   const std::string& ota_base() const { return ota_base_; }
   const std::string& github_base() const { return github_base_; }
   void set_ota_base(std::string base);

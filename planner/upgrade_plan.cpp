@@ -209,13 +209,7 @@ UpgradePlan Planner::plan(const DeviceState& dev, const PlanRequest& req) const 
     if (!esp32) h.reasons.push_back(gz ? std::string(".bin.gz: the running ") + running.str() + " is at least 8.2 (" + kRuleGz + ")"
                                        : std::string(".bin: the running ") + running.str() + " is older than 8.2 (" + kRuleGz + ")");
     std::string file = file_image + (gz ? ".bin.gz" : ".bin");
-    if (w.checkpoint && !w.checkpoint->github.empty()) {
-      h.url = catalog_.ota_base() == "http://ota.tasmota.com" ? catalog_.github_base() + "/" + w.checkpoint->github
-                                                               : catalog_.ota_base() + "/github/" + w.checkpoint->github;
-    } else {
-      std::string dir = w.checkpoint ? w.checkpoint->dir : "release-" + w.version.str();
-      h.url = catalog_.ota_base() + (esp32 ? "/tasmota32/" : "/tasmota/") + dir + "/" + file;
-    }
+    h.url = catalog_.image_url(catalog_.image_path(w.version, file, esp32));
     if (h.url.rfind("https://", 0) == 0 && !esp32)
       p.notes.push_back("hop " + w.version.str() + ": " + h.url + " is https, which ESP8266 OTA cannot fetch: serve it over http (--ota-base)");
     if (esp32) {

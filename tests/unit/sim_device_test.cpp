@@ -137,7 +137,9 @@ TEST(SimDevice, EveryVersionOfTheMixRoundTripsThroughTheInventoryParser) {
     }
     EXPECT_EQ(s.mac, merged.mac) << s.version;
     EXPECT_EQ(fleet::planner::Version::parse(s.version)->str(), merged.version);
-    if (d.traits().build_in_version) EXPECT_EQ(s.build, merged.build) << s.version;
+    if (d.traits().build_in_version) {
+      EXPECT_EQ(s.build, merged.build) << s.version;
+    }
     EXPECT_EQ(s.chip, merged.chip) << s.version;
     EXPECT_EQ(s.free_kb, merged.free_kb);
     EXPECT_EQ(s.ip, merged.ip);

@@ -63,6 +63,9 @@ TEST_F(TempDb, UpgradesADatabaseCreatedAtEveryEarlierLevel) {
       if (level >= 1) {  // the devices table exists from 0001 on: data written then must survive
         db.exec("INSERT INTO devices (mac, topic, version, first_seen_ms) VALUES ('AA:BB:CC:DD:EE:FF', 'old', '8.5.1', 5)");
       }
+      if (level >= 2) {  // daemon_status from 0002: 0003 adds ota_base, empty for the old row
+        db.exec("INSERT INTO daemon_status (id, pid, started_ms, heartbeat_ms, broker) VALUES (1, 7, 1, 2, 'mqtt://x')");
+      }
     }
     Database db(p);
     EXPECT_EQ(latest, migrate(db)) << "from level " << level;
@@ -74,6 +77,12 @@ TEST_F(TempDb, UpgradesADatabaseCreatedAtEveryEarlierLevel) {
       EXPECT_EQ("old", devices[0].topic);
       EXPECT_EQ("8.5.1", devices[0].version);
       EXPECT_EQ(5, devices[0].first_seen_ms);
+    }
+    if (level >= 2) {
+      auto status = store.daemon_status();
+      ASSERT_TRUE(status);
+      EXPECT_EQ(7, status->pid);
+      EXPECT_EQ("", status->ota_base);
     }
     EXPECT_EQ(latest, migrate(db));  // applying again changes nothing
     auto q = db.prepare("SELECT count(*) FROM schema_version");
@@ -126,10 +135,11 @@ TEST_F(TempDb, DaemonStatusRow) {
   migrate(db);
   SqliteInventoryStore store(db);
   EXPECT_FALSE(store.daemon_status());
-  store.save_daemon_status({42, 1, 2, "mqtt://127.0.0.1:1883 as 'x'", true, 10, 1, 3});
-  store.save_daemon_status({42, 1, 5, "mqtt://127.0.0.1:1883 as 'x'", false, 20, 2, 4});
+  store.save_daemon_status({42, 1, 2, "mqtt://127.0.0.1:1883 as 'x'", true, 10, 1, 3, ""});
+  store.save_daemon_status({42, 1, 5, "mqtt://127.0.0.1:1883 as 'x'", false, 20, 2, 4, "http://10.0.0.2:8070"});
   auto s = store.daemon_status();
   ASSERT_TRUE(s);
+  EXPECT_EQ("http://10.0.0.2:8070", s->ota_base);
   EXPECT_EQ(5, s->heartbeat_ms);
   EXPECT_FALSE(s->connected);
   EXPECT_EQ(20, s->messages);
