@@ -15,6 +15,14 @@
 #include <thread>
 
 #include "cli/device_table.h"
+#include "cli/firmware_cmd.h"
+#include "firmware/firmware_store.h"
+#include "firmware/ota_server.h"
+#include "store/sqlite_firmware_index.h"
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <arpa/inet.h>
+#include <mutex>
 #include "cli/plan_view.h"
 #include "planner/catalog.h"
 #include "planner/upgrade_plan.h"
@@ -51,7 +59,43 @@ struct Settings {
   std::string to = "latest", to_build, from, from_build, chip = "esp8266";
   int free_kb = -1, program_kb = -1, program_flash_kb = -1;
   bool all = false;
+  // firmware store and OTA server
+  fleet::cli::FirmwareOptions fw;
+  std::string ota_listen = "0.0.0.0:8070";
+  std::string ota_url;  // advertised base; empty: derived from ota_listen
+  int ota_threads = 128;
+  bool no_ota = false;
 };
+
+// The address devices reach us at when the server listens on every interface: the first IPv4 address
+// of an interface that is up and not loopback (else loopback). --ota-url overrides it.
+std::string primary_ipv4() {
+  ifaddrs* list = nullptr;
+  std::string found = "127.0.0.1";
+  if (getifaddrs(&list) != 0) return found;
+  for (auto* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || (a->ifa_flags & IFF_LOOPBACK) || !(a->ifa_flags & IFF_UP)) continue;
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, buf, sizeof buf);
+    found = buf;
+    break;
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+std::pair<std::string, int> split_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("--ota-listen: '" + listen + "' is not HOST:PORT");
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) throw std::runtime_error("--ota-listen: bad port in '" + listen + "'");
+  return {listen.substr(0, colon), port};
+}
 
 fleet::log::Level parse_level(const std::string& s) {
   if (s == "debug") return fleet::log::Level::Debug;
@@ -117,8 +161,70 @@ int serve(Settings& st) {
   std::int64_t deadline = st.exit_after_s > 0 ? clock.now_ms() + static_cast<std::int64_t>(st.exit_after_s * 1000) : 0;
   std::int64_t last_stats = clock.now_ms();
 
+  // The built-in OTA server: its own database connection and thread pool; downloads come back to this
+  // loop, which maps the client address to a device and logs them.
+  std::unique_ptr<fs_store::Database> ota_db;
+  std::unique_ptr<fs_store::SqliteFirmwareIndex> ota_index;
+  std::unique_ptr<fleet::firmware::FirmwareStore> ota_store;
+  std::unique_ptr<fleet::firmware::OtaServer> ota;
+  std::mutex ota_mu, downloads_mu;
+  std::vector<fleet::firmware::DownloadRecord> downloads;
+  fs_store::SqliteDownloadLog download_log(db);
+  if (!st.no_ota) {
+    auto [host, port] = split_listen(st.ota_listen);
+    ota_db = std::make_unique<fs_store::Database>(st.db_path);
+    ota_index = std::make_unique<fs_store::SqliteFirmwareIndex>(*ota_db);
+    ota_store = std::make_unique<fleet::firmware::FirmwareStore>(st.fw.dir, *ota_index);
+    ota = std::make_unique<fleet::firmware::OtaServer>(
+        fleet::firmware::OtaServerOptions{host, port, st.ota_threads, 60},
+        [&](const std::string& path) {
+          std::lock_guard lock(ota_mu);
+          try {
+            return ota_store->resolve(path);
+          } catch (const std::exception& e) {
+            log::warn("ota: index lookup failed: {}", e.what());
+            return std::optional<fleet::firmware::FirmwareEntry>();
+          }
+        },
+        [&](const fleet::firmware::FirmwareEntry& e) { return ota_store->file_of(e); },
+        [&](fleet::firmware::DownloadRecord r) {
+          std::lock_guard lock(downloads_mu);
+          downloads.push_back(std::move(r));
+        });
+    std::string error;
+    if (!ota->start(error)) throw std::runtime_error(error + " (use --ota-listen, or --no-ota)");
+    status.ota_base = !st.ota_url.empty() ? st.ota_url
+                      : fmt::format("http://{}:{}", host == "0.0.0.0" || host.empty() ? primary_ipv4() : host, ota->port());
+    while (status.ota_base.ends_with("/")) status.ota_base.pop_back();
+    log::info("serve: OTA server on {}:{} serving {} as {}", host, ota->port(), st.fw.dir, status.ota_base);
+  }
+
   orchestrator::ServiceHooks hooks;
   hooks.maintain_connection = [&](std::int64_t now) { transport.maintain(now); };
+  hooks.tick = [&](std::int64_t) {
+    std::vector<fleet::firmware::DownloadRecord> batch;
+    {
+      std::lock_guard lock(downloads_mu);
+      batch.swap(downloads);
+    }
+    if (batch.empty()) return;
+    auto devices = inv.devices();
+    std::vector<fs_store::DownloadRow> rows;
+    for (auto& r : batch) {
+      fs_store::DownloadRow row{0, r.path, r.served_path, r.client_ip, std::nullopt, r.status, r.bytes_sent, r.bytes_total,
+                                r.started_ms, r.finished_ms, r.completed};
+      for (const auto& d : devices)
+        if (d.ip && *d.ip == r.client_ip) row.device_mac = d.mac;
+      log::info("ota: {} ({}) {} {}: {} of {} bytes{}", r.client_ip, row.device_mac.value_or("unknown device"), r.status, r.path,
+                r.bytes_sent, r.bytes_total, r.completed ? ", complete" : (r.status == 200 ? ", INCOMPLETE" : ""));
+      rows.push_back(std::move(row));
+    }
+    try {
+      download_log.append(rows);
+    } catch (const std::exception& e) {
+      log::warn("ota: download log not written: {}", e.what());
+    }
+  };
   hooks.heartbeat = [&](std::int64_t now) {
     const auto& s = inv.stats();
     status.heartbeat_ms = now;
@@ -147,6 +253,8 @@ int serve(Settings& st) {
             scheme.full_topic());
   transport.start();
   service.run(g_stop);
+  if (ota) ota->stop();
+  hooks.tick(clock.now_ms());
   transport.stop();
   events.close();
   status.connected = false;
@@ -211,7 +319,16 @@ int plan(const Settings& st, const std::vector<std::string>& names) {
   namespace fs_store = fleet::store;
   fp::Catalog catalog = fp::Catalog::builtin();
   if (!st.catalog_file.empty()) catalog.merge(fp::Catalog::parse(read_text(st.catalog_file)));
-  if (!st.ota_base.empty()) catalog.set_ota_base(st.ota_base);
+  if (!st.ota_base.empty()) {
+    catalog.set_ota_base(st.ota_base);
+  } else if (std::filesystem::exists(st.db_path)) {
+    // While `serve` runs its OTA server, plans point at it.
+    fs_store::Database db(st.db_path);
+    fs_store::migrate(db);
+    auto d = fs_store::SqliteInventoryStore(db).daemon_status();
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (d && !d->ota_base.empty() && now - d->heartbeat_ms < 15000) catalog.set_ota_base(d->ota_base);
+  }
   fp::PlanRequest req;
   if (st.to != "latest") {
     auto v = fp::Version::parse(st.to);
@@ -323,6 +440,13 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--exit-after", st.exit_after_s, "stop cleanly after this many seconds (0 = run until signalled)");
   serve_cmd->add_option("--stats-every", st.stats_every_s, "log ingest figures every N seconds (0 = never)");
   serve_cmd->add_option("--metrics-file", st.metrics_file, "write ingest figures and peak memory here (JSON) on exit");
+  serve_cmd->add_option("--ota-listen", st.ota_listen, "the built-in OTA server's HOST:PORT (port 0: any free port)")
+      ->envname(env("OTA_LISTEN"))
+      ->capture_default_str();
+  serve_cmd->add_option("--ota-url", st.ota_url, "the URL base devices reach the OTA server at (default: http://<this host's IPv4>:PORT)")
+      ->envname(env("OTA_URL"));
+  serve_cmd->add_option("--ota-threads", st.ota_threads, "concurrent downloads the OTA server serves")->capture_default_str();
+  serve_cmd->add_flag("--no-ota", st.no_ota, "do not run the built-in OTA server")->envname(env("NO_OTA"));
 
   auto* devices_cmd = app.add_subcommand("devices", "show the inventory (works whether or not the daemon runs)");
   devices_cmd->fallthrough();
@@ -344,6 +468,21 @@ int main(int argc, char** argv) {
   plan_cmd->add_flag("--all", st.all, "every device of the inventory");
   plan_cmd->add_flag("--json", st.json, "one JSON object per device");
   plan_cmd->add_option("device", plan_names, "devices of the inventory (MAC, topic or hostname)");
+  st.fw.dir = "tasmota-fleet-firmware";
+  app.add_option("--firmware-dir", st.fw.dir, "the firmware store's folder")->envname(env("FIRMWARE_DIR"))->capture_default_str();
+  auto* fw_cmd = app.add_subcommand("firmware", "the local firmware store: add, list, verify");
+  fw_cmd->require_subcommand(1);
+  auto* fw_add = fw_cmd->add_subcommand("add", "check an image and add it to the store");
+  std::string fw_file;
+  fw_add->add_option("file", fw_file, "the image (.bin or .bin.gz)")->required();
+  fw_add->add_option("--version", st.fw.version, "its Tasmota version")->required();
+  fw_add->add_option("--build", st.fw.build, "its build (tasmota, tasmota-lite, tasmota-minimal, tasmota32c3, …)")->required();
+  fw_add->add_option("--chip", st.fw.chip, "its chip (default: read from the image)");
+  fw_add->add_option("--path", st.fw.path, "where below the store (default: the OTA server's layout, from the catalog)");
+  fw_add->add_option("--sha256", st.fw.sha256, "refuse the file unless it has this SHA-256");
+  auto* fw_list = fw_cmd->add_subcommand("list", "the images in the store");
+  fw_list->add_flag("--json", st.fw.json, "one JSON array");
+  auto* fw_verify = fw_cmd->add_subcommand("verify", "re-hash every image and report mismatches");
   app.add_option("--catalog", st.catalog_file, "local catalog file adding releases/builds (docs/planner.md)")->envname(env("CATALOG"));
   app.add_option("--ota-base", st.ota_base, "serve every image from this base URL (your OTA server or mirror)")->envname(env("OTA_BASE"));
 
@@ -363,6 +502,15 @@ int main(int argc, char** argv) {
     if (*serve_cmd) return serve(st);
     if (*devices_cmd) return devices(st, filter);
     if (*plan_cmd) return plan(st, plan_names);
+    if (*fw_cmd) {
+      auto o = st.fw;
+      o.db_path = st.db_path;
+      fleet::planner::Catalog catalog = fleet::planner::Catalog::builtin();
+      if (!st.catalog_file.empty()) catalog.merge(fleet::planner::Catalog::parse(read_text(st.catalog_file)));
+      if (*fw_add) return fleet::cli::firmware_add(o, catalog, fw_file);
+      if (*fw_list) return fleet::cli::firmware_list(o);
+      if (*fw_verify) return fleet::cli::firmware_verify(o);
+    }
   } catch (const std::exception& e) {
     std::cerr << "tasmota-fleet: " << e.what() << "\n";
     return 2;

@@ -34,6 +34,7 @@ void FleetService::run(const std::atomic<bool>& stop) {
     auto now = clock_.now_ms();
     if (hooks_.maintain_connection) hooks_.maintain_connection(now);
     inventory_.tick();
+    if (hooks_.tick) hooks_.tick(now);
     if (hooks_.heartbeat && now - last_beat >= hooks_.heartbeat_ms) {
       last_beat = now;
       hooks_.heartbeat(now);
@@ -41,6 +42,7 @@ void FleetService::run(const std::atomic<bool>& stop) {
   }
   // Drain what already arrived, then persist it: a clean stop loses nothing it had received.
   for (auto& e : events_.pop_all(std::chrono::milliseconds(0))) handle(e);
+  if (hooks_.tick) hooks_.tick(clock_.now_ms());
   inventory_.flush();
 }
 

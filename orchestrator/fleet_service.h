@@ -14,6 +14,7 @@ namespace fleet::orchestrator {
 struct ServiceHooks {
   std::function<void(std::int64_t now_ms)> maintain_connection;  // reconnect with backoff
   std::function<void(std::int64_t now_ms)> heartbeat;           // every heartbeat_ms
+  std::function<void(std::int64_t now_ms)> tick;                // every loop turn (≤ 50 ms): other event sources
   std::int64_t heartbeat_ms = 2000;
 };
 
