@@ -169,6 +169,7 @@ Outgoing SimDevice::state(std::int64_t now_ms) const {
 }
 
 void SimDevice::reboot(std::int64_t now_ms, std::string reason) {
+  apply_pending();
   boot_ms_ = now_ms;
   ++spec_.boot_count;
   spec_.restart_reason = std::move(reason);
@@ -361,7 +362,7 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
   if (cmd == "UPGRADE") {
     if (arg == "1") {
       reply(out, "UPGRADE", ojson{{"Upgrade", fmt::format("Version {} from {}", version_.str(), ota_url())}}.dump());
-      out.upgrade_requested = true;
+      if (!ota_active_) start_ota(out, ota_url());
     } else {
       reply(out, "UPGRADE", ojson{{"Upgrade", fmt::format("Version {} from {}", version_.str(), ota_url())}}.dump());
     }

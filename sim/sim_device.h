@@ -3,6 +3,7 @@
 // publishes and whether it restarts. The runner (sim_runner) owns the network side. Payload shapes
 // follow the version it pretends to run (FirmwareTraits).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,7 +23,15 @@ struct Outgoing {
 struct Reaction {
   std::vector<Outgoing> publish;
   bool restart = false;         // Restart, Reset, Topic, Module…: reconnect as a freshly booted device
-  bool upgrade_requested = false;  // Upgrade 1: the OTA itself arrives with the firmware issue
+  std::optional<std::string> fetch;  // OTA: download this URL over HTTP, then call ota_downloaded()
+  bool bricked = false;         // flashed an image it cannot boot: drops off and never comes back
+};
+
+// The outcome of an OTA download (the runner does the HTTP).
+struct OtaDownload {
+  std::string url;
+  int http_status = 0;  // 0: no connection
+  std::vector<std::uint8_t> body;
 };
 
 class SimDevice {
@@ -46,6 +55,13 @@ class SimDevice {
 
   std::string firmware_string() const;  // "9.1.0(tasmota)", "12.5.0(release-sensors)", "5.14.0"
 
+  // What Tasmota does with a downloaded image (sim_ota.cpp): refuse it with the core's error text,
+  // retry with the -minimal image when it does not fit, or report success and restart into it.
+  Reaction ota_downloaded(const OtaDownload& download, std::int64_t now_ms);
+  // A minimal build booted for the minimal step fetches the original OtaUrl again by itself.
+  std::optional<std::string> take_boot_fetch();
+  bool ota_in_progress() const { return ota_active_; }
+
  private:
   std::string full(int prefix, std::string_view suffix) const;
   std::string hostname() const;
@@ -66,6 +82,20 @@ class SimDevice {
   FirmwareTraits traits_;
   std::int64_t boot_ms_;
   bool announced_ = false;
+
+  // OTA state (Tasmota: ota_state_flag, RtcSettings.ota_loader)
+  struct PendingImage {
+    std::string version;
+    std::string build;  // code image as the version string reports it
+    int program_kb = 0;
+  };
+  bool ota_active_ = false;
+  bool ota_loader_ = false;         // this download is the -minimal retry
+  std::string ota_original_url_;
+  std::optional<PendingImage> pending_;
+  std::optional<std::string> boot_fetch_;
+  void start_ota(Reaction& out, const std::string& url);
+  void apply_pending();
 };
 
 }  // namespace fleet::sim

@@ -1,5 +1,9 @@
 #include "sim/sim_runner.h"
 
+#include <sys/socket.h>
+
+#include "sim/http_fetch.h"
+
 #include <mosquitto.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -93,7 +97,9 @@ struct SimRunner::Impl {
     std::string will_topic;
     std::uint64_t flood_left = 0;
     bool restart_pending = false;  // restarts happen after the callback: libmosquitto only queues inside one
+    bool bricked = false;          // flashed an image it cannot boot: gone for good
   };
+  static constexpr std::uint32_t kFetchTag = 0xFFFFFFFFu;  // epoll data of the OTA fetcher's eventfd
 
   RunnerOptions opt;
   std::vector<Slot> slots;
@@ -104,6 +110,7 @@ struct SimRunner::Impl {
   bool ready_written = false;
   std::mt19937 rng{12345};
   std::int64_t flood_started = 0;
+  std::unique_ptr<HttpFetcher> fetcher;
 
   Impl(std::vector<DeviceSpec> devices, RunnerOptions o) : opt(std::move(o)) {
     mosquitto_lib_init();
@@ -136,6 +143,11 @@ struct SimRunner::Impl {
       // Ramp the connections up rather than opening 10,000 at once.
       timers.push({now + static_cast<std::int64_t>(i * 1000.0 / opt.connects_per_s), i, TimerKind::Connect, 0});
     }
+    fetcher = std::make_unique<HttpFetcher>(opt.ota_threads);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = kFetchTag;
+    epoll_ctl(epfd, EPOLL_CTL_ADD, fetcher->event_fd(), &ev);
   }
 
   ~Impl() {
@@ -198,6 +210,7 @@ struct SimRunner::Impl {
 
   void lost(Slot& s) {
     detach(s);
+    if (s.bricked) return;
     if (s.connected) ++stats.disconnects;
     s.connected = false;
     ++s.generation;
@@ -228,6 +241,7 @@ struct SimRunner::Impl {
     for (const auto& f : s.device->command_filters()) mosquitto_subscribe(s.mosq, nullptr, f.c_str(), 0);
     auto now = now_ms();
     for (const auto& o : s.device->on_connected(now)) publish(s, o.topic, o.payload, o.retain, o.retain ? 1 : 0);
+    if (auto url = s.device->take_boot_fetch()) fetcher->request(s.index, s.generation, *url);
     if (opt.flood_per_device == 0 && s.device->spec().settings.tele_period > 0)
       timers.push({now + opt.first_state_ms + std::uniform_int_distribution<int>(0, 250)(rng), s.index, TimerKind::State,
                    s.generation});
@@ -238,7 +252,39 @@ struct SimRunner::Impl {
     std::string payload(static_cast<const char*>(m->payload), static_cast<std::size_t>(std::max(0, m->payloadlen)));
     auto reaction = s.device->handle(m->topic, payload, now_ms());
     for (const auto& o : reaction.publish) publish(s, o.topic, o.payload, o.retain);
+    if (reaction.fetch) fetcher->request(s.index, s.generation, *reaction.fetch);
     if (reaction.restart) s.restart_pending = true;
+  }
+
+  // OTA downloads finished on the fetcher's threads: the device decides, on this thread.
+  void fetched() {
+    for (auto& r : fetcher->take()) {
+      Slot& s = slots[r.device];
+      if (s.bricked) continue;
+      auto reaction = s.device->ota_downloaded(r.download, now_ms());
+      ++stats.ota_downloads;
+      for (const auto& o : reaction.publish) publish(s, o.topic, o.payload, o.retain);
+      if (reaction.fetch) fetcher->request(s.index, s.generation, *reaction.fetch);
+      if (s.fd >= 0) mosquitto_loop_write(s.mosq, 1);
+      if (reaction.bricked) {
+        brick(s);
+      } else if (reaction.restart) {
+        if (s.fd >= 0) restart(s);
+        else s.device->reboot(now_ms());  // offline anyway: boots into the new image when it reconnects
+      } else {
+        watch(s);
+      }
+    }
+  }
+
+  void brick(Slot& s) {
+    // No DISCONNECT: the socket just dies, so the broker publishes the LWT "Offline" will.
+    log::warn("sim: {} flashed an image it cannot boot: it stays off the network", s.device->topic());
+    s.bricked = true;
+    if (s.fd >= 0) ::shutdown(s.fd, SHUT_RDWR);
+    detach(s);
+    s.connected = false;
+    ++s.generation;
   }
 
   void restart(Slot& s) {
@@ -354,7 +400,8 @@ struct SimRunner::Impl {
           // Let the last packets leave before the process (and every session) ends.
           for (int i = 0; i < 50; ++i) {
             int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), 20);
-            for (int k = 0; k < n; ++k) service(slots[events[k].data.u32], events[k].events);
+            for (int k = 0; k < n; ++k)
+              if (events[k].data.u32 != kFetchTag) service(slots[events[k].data.u32], events[k].events);
           }
           return 0;
         }
@@ -362,7 +409,10 @@ struct SimRunner::Impl {
       int timeout = flooding ? 0 : 100;
       if (!flooding && !timers.empty()) timeout = static_cast<int>(std::clamp<std::int64_t>(timers.top().at - now_ms(), 0, 100));
       int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), timeout);
-      for (int k = 0; k < n; ++k) service(slots[events[k].data.u32], events[k].events);
+      for (int k = 0; k < n; ++k) {
+        if (events[k].data.u32 == kFetchTag) fetched();
+        else service(slots[events[k].data.u32], events[k].events);
+      }
       if (now_ms() - last_misc >= 1000) {
         last_misc = now_ms();
         for (auto& s : slots) {

@@ -29,6 +29,7 @@ struct RunnerOptions {
   std::uint64_t flood_per_device = 0;  // bench: publish this many STATE per device as fast as possible
   const std::atomic<bool>* flood_trigger = nullptr;  // flood once this is set (null: as soon as all connected)
   bool exit_after_flood = true;                      // false: the devices stay connected afterwards
+  int ota_threads = 8;                               // concurrent OTA downloads (HTTP worker threads)
 };
 
 struct RunnerStats {
@@ -37,6 +38,7 @@ struct RunnerStats {
   std::uint64_t published = 0;
   std::uint64_t commands = 0;
   std::uint64_t restarts = 0;
+  std::uint64_t ota_downloads = 0;
   std::int64_t flood_ms = 0;
 };
 

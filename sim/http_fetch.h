@@ -1,0 +1,32 @@
+#pragma once
+// HTTP downloads for simulated OTA, off the MQTT loop: a few worker threads take requests, results are
+// collected and an eventfd wakes the epoll loop. Plain http:// only, as ESP8266 Tasmota fetches.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/sim_device.h"
+
+namespace fleet::sim {
+
+struct FetchResult {
+  std::uint32_t device = 0;
+  std::uint32_t generation = 0;
+  OtaDownload download;
+};
+
+class HttpFetcher {
+ public:
+  explicit HttpFetcher(int threads = 8);
+  ~HttpFetcher();
+  void request(std::uint32_t device, std::uint32_t generation, std::string url);
+  std::vector<FetchResult> take();  // finished downloads; clears the eventfd
+  int event_fd() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fleet::sim
