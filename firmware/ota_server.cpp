@@ -94,7 +94,8 @@ bool OtaServer::start(std::string& error) {
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
   s.set_read_timeout(10, 0);
   s.set_write_timeout(impl_->opt.send_timeout_s, 0);
-  s.set_keep_alive_max_count(4);
+  s.set_keep_alive_max_count(1);  // one download per connection, as the device does it
+  s.set_keep_alive_timeout(1);
   s.set_payload_max_length(0);  // nothing is ever uploaded here
   auto handler = [this](const httplib::Request& req, httplib::Response& res) { impl_->serve(req, res); };
   s.Get(R"(/.*)", handler);

@@ -1,10 +1,15 @@
 #include "sim/http_fetch.h"
 
-#include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -16,10 +21,12 @@ namespace {
 
 struct Job {
   std::uint32_t device, generation;
-  std::string url;
+  std::string url, source_ip;
 };
 
-OtaDownload fetch(const std::string& url) {
+// HTTP/1.0 GET as the ESP8266 updater does it (useHTTP10), from the device's own address: on Linux all
+// of 127.0.0.0/8 is local, so simulated devices with 127.x addresses are told apart by the server.
+OtaDownload fetch(const std::string& url, const std::string& source_ip) {
   OtaDownload d;
   d.url = url;
   const std::string scheme = "http://";
@@ -37,22 +44,57 @@ OtaDownload fetch(const std::string& url) {
       return d;
     }
   }
-  httplib::Client client(host, port);
-  client.set_connection_timeout(5, 0);
-  client.set_read_timeout(30, 0);
-  std::vector<std::uint8_t> body;
-  bool too_big = false;
-  auto res = client.Get(path.c_str(), [&](const char* data, std::size_t n) {
-    if (body.size() + n > firmware::kMaxImageBytes) {
-      too_big = true;
-      return false;
-    }
-    body.insert(body.end(), data, data + n);
-    return true;
-  });
-  if (!res) return d;
-  d.http_status = too_big ? 413 : res->status;
-  if (d.http_status == 200) d.body = std::move(body);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &to.sin_addr) != 1) return d;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return d;
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  if (source_ip.rfind("127.", 0) == 0 && inet_pton(AF_INET, source_ip.c_str(), &from.sin_addr) == 1)
+    (void)::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return d;
+  }
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host_port + "\r\nUser-Agent: ESP8266-http-Update\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return d;
+  }
+  std::string raw;
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    raw.append(buf, static_cast<std::size_t>(n));
+    if (raw.size() > firmware::kMaxImageBytes + 65536) break;
+  }
+  ::close(fd);
+  auto head_end = raw.find("\r\n\r\n");
+  if (raw.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || raw.size() < 12) return d;
+  try {
+    d.http_status = std::stoi(raw.substr(9, 3));
+  } catch (...) {
+    return d;
+  }
+  if (d.http_status != 200) return d;
+  // The updater needs the size (Content-Length) and reads exactly that much.
+  std::string head = raw.substr(0, head_end);
+  for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto cl = head.find("content-length:");
+  if (cl == std::string::npos) return d;
+  std::size_t length = std::strtoull(head.c_str() + cl + 15, nullptr, 10);
+  std::size_t have = raw.size() - head_end - 4;
+  if (have < length) {
+    d.http_status = 0;  // connection dropped mid-download
+    return d;
+  }
+  d.body.assign(raw.begin() + static_cast<std::ptrdiff_t>(head_end + 4), raw.begin() + static_cast<std::ptrdiff_t>(head_end + 4 + length));
   return d;
 }
 
@@ -77,7 +119,7 @@ struct HttpFetcher::Impl {
         job = std::move(jobs.front());
         jobs.pop_front();
       }
-      FetchResult r{job.device, job.generation, fetch(job.url)};
+      FetchResult r{job.device, job.generation, fetch(job.url, job.source_ip)};
       {
         std::lock_guard lock(mu);
         done.push_back(std::move(r));
@@ -103,10 +145,10 @@ HttpFetcher::~HttpFetcher() {
   if (impl_->efd >= 0) ::close(impl_->efd);
 }
 
-void HttpFetcher::request(std::uint32_t device, std::uint32_t generation, std::string url) {
+void HttpFetcher::request(std::uint32_t device, std::uint32_t generation, std::string url, std::string source_ip) {
   {
     std::lock_guard lock(impl_->mu);
-    impl_->jobs.push_back({device, generation, std::move(url)});
+    impl_->jobs.push_back({device, generation, std::move(url), std::move(source_ip)});
   }
   impl_->cv.notify_one();
 }

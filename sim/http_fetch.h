@@ -20,7 +20,7 @@ class HttpFetcher {
  public:
   explicit HttpFetcher(int threads = 8);
   ~HttpFetcher();
-  void request(std::uint32_t device, std::uint32_t generation, std::string url);
+  void request(std::uint32_t device, std::uint32_t generation, std::string url, std::string source_ip);
   std::vector<FetchResult> take();  // finished downloads; clears the eventfd
   int event_fd() const;
 

@@ -1,5 +1,10 @@
 #include "harness.h"
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -187,5 +192,48 @@ void Broker::stop() {
 }
 
 std::string Broker::url() const { return std::string(opt_.tls ? "mqtts://127.0.0.1:" : "mqtt://127.0.0.1:") + std::to_string(port_); }
+
+nlohmann::json devices(const std::string& db) {
+  auto r = run({fleet_bin(), "devices", "--db", db, "--json"});
+  if (r.status != 0) return nlohmann::json::array();
+  return nlohmann::json::parse(r.out, nullptr, false);
+}
+
+nlohmann::json by_mac(const nlohmann::json& list, const std::string& mac) {
+  for (const auto& d : list)
+    if (d["mac"] == mac) return d;
+  return {};
+}
+
+bool complete(const std::string& db, size_t n) {
+  auto list = devices(db);
+  if (!list.is_array() || list.size() != n) return false;
+  for (const auto& d : list)
+    if (d["version"].is_null() || d["free_kb"].is_null() || !d["online"].get<bool>()) return false;
+  return true;
+}
+
+std::unique_ptr<Process> start_sim(const TempDir& dir, const std::string& url, std::vector<std::string> extra,
+                                   std::map<std::string, std::string> env) {
+  std::vector<std::string> argv{sim_bin(), "--broker", url, "--ready-file", dir.path("sim.ready"),
+                                "--reconnect-delay-ms", "300", "--restart-delay-ms", "500", "--first-state-ms", "200"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto p = std::make_unique<Process>(argv, dir.path("sim.log"), env);
+  EXPECT_TRUE(wait_until([&] { return std::filesystem::exists(dir.path("sim.ready")); }, std::chrono::seconds(20))) << p->log();
+  return p;
+}
+
+std::unique_ptr<Process> start_fleet(const TempDir& dir, std::vector<std::string> args, std::map<std::string, std::string> env) {
+  std::vector<std::string> argv{fleet_bin(), "serve", "--db", dir.path("fleet.db"), "--log-level", "info"};
+  bool ota_given = std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.rfind("--ota-listen", 0) == 0 || a == "--no-ota"; });
+  if (!ota_given) argv.insert(argv.end(), {"--ota-listen", "127.0.0.1:0"});
+  argv.insert(argv.end(), args.begin(), args.end());
+  return std::make_unique<Process>(argv, dir.path("fleet.log"), env);
+}
+
+void publish(int broker_port, const std::string& topic, const std::string& payload) {
+  auto r = run({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker_port), "-t", topic, "-m", payload, "-q", "1"});
+  EXPECT_EQ(0, r.status) << r.err;
+}
 
 }  // namespace it

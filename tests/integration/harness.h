@@ -10,6 +10,8 @@
 
 #include <sys/types.h>
 
+#include <nlohmann/json.hpp>
+
 namespace it {
 
 std::string fleet_bin();
@@ -78,5 +80,16 @@ class Broker {
   std::string conf_, ca_;
   std::unique_ptr<Process> proc_;
 };
+
+// tasmota-fleet and tasmota-sim as the tests drive them.
+nlohmann::json devices(const std::string& db);  // `devices --json`, or [] when it fails
+nlohmann::json by_mac(const nlohmann::json& list, const std::string& mac);
+bool complete(const std::string& db, size_t n);  // n devices known, each with its firmware, online
+// tasmota-sim with fast restarts, waiting until every device is connected.
+std::unique_ptr<Process> start_sim(const TempDir& dir, const std::string& url, std::vector<std::string> extra,
+                                   std::map<std::string, std::string> env = {});
+// `serve` on dir/fleet.db; its OTA server on a free loopback port unless the args say otherwise.
+std::unique_ptr<Process> start_fleet(const TempDir& dir, std::vector<std::string> args, std::map<std::string, std::string> env = {});
+void publish(int broker_port, const std::string& topic, const std::string& payload);  // mosquitto_pub
 
 }  // namespace it
