@@ -16,6 +16,7 @@
 
 #include "cli/device_table.h"
 #include "cli/firmware_cmd.h"
+#include "cli/firmware_plan_cmd.h"
 #include "firmware/firmware_store.h"
 #include "firmware/ota_server.h"
 #include "store/sqlite_firmware_index.h"
@@ -313,6 +314,71 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+fleet::firmware::DeviceFit fit_of(const fleet::inventory::DeviceRecord& d) {
+  fleet::firmware::DeviceFit f;
+  f.chip = d.chip ? fleet::planner::parse_chip(*d.chip) : fleet::planner::Chip::Unknown;
+  if (d.free_kb) f.free_kb = static_cast<int>(*d.free_kb);
+  if (d.program_kb) f.program_kb = static_cast<int>(*d.program_kb);
+  if (d.flash_kb) f.flash_kb = static_cast<int>(*d.flash_kb);
+  return f;
+}
+
+// The plans for the devices named (or --all, or the hypothetical --from device), with what each device
+// reported about its room for images.
+std::vector<fleet::cli::PlannedDevice> collect_plans(const Settings& st, const std::vector<std::string>& names,
+                                                     const fleet::planner::Catalog& catalog) {
+  namespace fp = fleet::planner;
+  namespace fs_store = fleet::store;
+  fp::PlanRequest req;
+  if (st.to != "latest") {
+    auto v = fp::Version::parse(st.to);
+    if (!v) throw std::runtime_error("--to: '" + st.to + "' is not a version (or 'latest')");
+    req.target = *v;
+  }
+  req.target_build = st.to_build;
+  fp::Planner planner(catalog);
+  std::vector<fleet::cli::PlannedDevice> plans;
+  if (!st.from.empty()) {
+    auto v = fp::Version::parse(st.from);
+    if (!v) throw std::runtime_error("--from: '" + st.from + "' is not a version");
+    fp::DeviceState d;
+    d.name = "(" + st.from + ")";
+    d.version = *v;
+    d.build = st.from_build.empty() ? "" : fleet::planner::normalize_build(st.from_build);
+    d.chip = fp::parse_chip(st.chip);
+    if (d.chip == fp::Chip::Unknown) throw std::runtime_error("--chip: '" + st.chip + "' is not a chip (esp8266, esp32, esp32c3, …)");
+    fleet::firmware::DeviceFit fit;
+    fit.chip = d.chip;
+    if (st.free_kb >= 0) d.free_kb = fit.free_kb = st.free_kb;
+    if (st.program_kb >= 0) d.program_kb = fit.program_kb = st.program_kb;
+    if (st.program_flash_kb >= 0) d.program_flash_kb = st.program_flash_kb;
+    plans.push_back({planner.plan(d, req), fit});
+    return plans;
+  }
+  if (names.empty() && !st.all) throw std::runtime_error("name devices (MAC, topic or hostname), or --all, or --from VERSION");
+  if (!std::filesystem::exists(st.db_path)) throw std::runtime_error("no inventory at " + st.db_path + ": run 'tasmota-fleet serve' first (or --from)");
+  fs_store::Database db(st.db_path);
+  fs_store::migrate(db);
+  fs_store::SqliteInventoryStore store(db);
+  auto all = store.load_devices();
+  if (st.all) {
+    for (const auto& d : all) plans.push_back({fleet::cli::plan_device(planner, d, req), fit_of(d)});
+    return plans;
+  }
+  for (const auto& n : names) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const auto& d) { return d.mac == n || d.topic == n || d.hostname == n; });
+    if (it == all.end()) {
+      fp::UpgradePlan missing;
+      missing.device = n;
+      missing.error = n + ": no such device in the inventory";
+      plans.push_back({missing, {}});
+    } else {
+      plans.push_back({fleet::cli::plan_device(planner, *it, req), fit_of(*it)});
+    }
+  }
+  return plans;
+}
+
 // Exit status: 0 every device planned, 3 when any could not be (each says why), 2 bad usage.
 int plan(const Settings& st, const std::vector<std::string>& names) {
   namespace fp = fleet::planner;
@@ -329,51 +395,8 @@ int plan(const Settings& st, const std::vector<std::string>& names) {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (d && !d->ota_base.empty() && now - d->heartbeat_ms < 15000) catalog.set_ota_base(d->ota_base);
   }
-  fp::PlanRequest req;
-  if (st.to != "latest") {
-    auto v = fp::Version::parse(st.to);
-    if (!v) throw std::runtime_error("--to: '" + st.to + "' is not a version (or 'latest')");
-    req.target = *v;
-  }
-  req.target_build = st.to_build;
-  fp::Planner planner(catalog);
   std::vector<fp::UpgradePlan> plans;
-  if (!st.from.empty()) {
-    auto v = fp::Version::parse(st.from);
-    if (!v) throw std::runtime_error("--from: '" + st.from + "' is not a version");
-    fp::DeviceState d;
-    d.name = "(" + st.from + ")";
-    d.version = *v;
-    d.build = st.from_build.empty() ? "" : fleet::planner::normalize_build(st.from_build);
-    d.chip = fp::parse_chip(st.chip);
-    if (d.chip == fp::Chip::Unknown) throw std::runtime_error("--chip: '" + st.chip + "' is not a chip (esp8266, esp32, esp32c3, …)");
-    if (st.free_kb >= 0) d.free_kb = st.free_kb;
-    if (st.program_kb >= 0) d.program_kb = st.program_kb;
-    if (st.program_flash_kb >= 0) d.program_flash_kb = st.program_flash_kb;
-    plans.push_back(planner.plan(d, req));
-  } else {
-    if (names.empty() && !st.all) throw std::runtime_error("name devices (MAC, topic or hostname), or --all, or --from VERSION");
-    if (!std::filesystem::exists(st.db_path)) throw std::runtime_error("no inventory at " + st.db_path + ": run 'tasmota-fleet serve' first (or --from)");
-    fs_store::Database db(st.db_path);
-    fs_store::migrate(db);
-    fs_store::SqliteInventoryStore store(db);
-    auto all = store.load_devices();
-    if (st.all) {
-      for (const auto& d : all) plans.push_back(fleet::cli::plan_device(planner, d, req));
-    } else {
-      for (const auto& n : names) {
-        auto it = std::find_if(all.begin(), all.end(), [&](const auto& d) { return d.mac == n || d.topic == n || d.hostname == n; });
-        if (it == all.end()) {
-          fp::UpgradePlan missing;
-          missing.device = n;
-          missing.error = n + ": no such device in the inventory";
-          plans.push_back(missing);
-        } else {
-          plans.push_back(fleet::cli::plan_device(planner, *it, req));
-        }
-      }
-    }
-  }
+  for (auto& pd : collect_plans(st, names, catalog)) plans.push_back(std::move(pd.plan));
   std::cout << (st.json ? fleet::cli::render_plans_json(plans) : fleet::cli::render_plans_text(plans));
   bool any_failed = std::any_of(plans.begin(), plans.end(), [](const auto& p) { return !p.ok(); });
   return any_failed ? 3 : 0;
@@ -385,7 +408,7 @@ std::vector<std::string> rewrite_plan_args(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
   bool in_plan = false, seen_to = false, seen_from = false;
   for (auto& a : args) {
-    if (a == "plan") in_plan = true;
+    if (a == "plan" || a == "fetch" || a == "check") in_plan = true;
     if (!in_plan) continue;
     if (a == "--to" || a.rfind("--to=", 0) == 0) seen_to = true;
     if (a == "--from" || a.rfind("--from=", 0) == 0) seen_from = true;
@@ -457,21 +480,26 @@ int main(int argc, char** argv) {
   auto* plan_cmd = app.add_subcommand("plan", "show what exactly will happen to each device to get it to a version or build");
   plan_cmd->fallthrough();
   std::vector<std::string> plan_names;
-  plan_cmd->add_option("--to", st.to, "target version, or latest")->capture_default_str();
-  plan_cmd->add_option("--to-build", st.to_build, "target build (default: keep the device's; --build after --to)");
-  plan_cmd->add_option("--from", st.from, "plan a hypothetical device running this version (no broker needed)");
-  plan_cmd->add_option("--from-build", st.from_build, "its build (--build before --to)");
-  plan_cmd->add_option("--chip", st.chip, "its chip: esp8266, esp8285, esp32, esp32s2, esp32s3, esp32c3, …")->capture_default_str();
-  plan_cmd->add_option("--free-kb", st.free_kb, "its free program space (Status 4 Free)");
-  plan_cmd->add_option("--program-kb", st.program_kb, "its running image size (Status 4 ProgramSize)");
-  plan_cmd->add_option("--program-flash-kb", st.program_flash_kb, "its program partition (Status 4 ProgramFlashSize)");
-  plan_cmd->add_flag("--all", st.all, "every device of the inventory");
+  // The plan's options, shared by plan, firmware fetch and firmware check.
+  auto plan_options = [&](CLI::App* cmd) {
+    cmd->add_option("--to", st.to, "target version, or latest")->capture_default_str();
+    cmd->add_option("--to-build", st.to_build, "target build (default: keep the device's; --build after --to)");
+    cmd->add_option("--from", st.from, "plan a hypothetical device running this version (no broker needed)");
+    cmd->add_option("--from-build", st.from_build, "its build (--build before --to)");
+    cmd->add_option("--chip", st.chip, "its chip: esp8266, esp8285, esp32, esp32s2, esp32s3, esp32c3, …")->capture_default_str();
+    cmd->add_option("--free-kb", st.free_kb, "its free program space (Status 4 Free)");
+    cmd->add_option("--program-kb", st.program_kb, "its running image size (Status 4 ProgramSize)");
+    cmd->add_option("--program-flash-kb", st.program_flash_kb, "its program partition (Status 4 ProgramFlashSize)");
+    cmd->add_flag("--all", st.all, "every device of the inventory");
+    cmd->add_option("device", plan_names, "devices of the inventory (MAC, topic or hostname)");
+  };
+  plan_options(plan_cmd);
   plan_cmd->add_flag("--json", st.json, "one JSON object per device");
-  plan_cmd->add_option("device", plan_names, "devices of the inventory (MAC, topic or hostname)");
   st.fw.dir = "tasmota-fleet-firmware";
   app.add_option("--firmware-dir", st.fw.dir, "the firmware store's folder")->envname(env("FIRMWARE_DIR"))->capture_default_str();
   auto* fw_cmd = app.add_subcommand("firmware", "the local firmware store: add, list, verify");
   fw_cmd->require_subcommand(1);
+  fw_cmd->fallthrough();
   auto* fw_add = fw_cmd->add_subcommand("add", "check an image and add it to the store");
   std::string fw_file;
   fw_add->add_option("file", fw_file, "the image (.bin or .bin.gz)")->required();
@@ -483,6 +511,13 @@ int main(int argc, char** argv) {
   auto* fw_list = fw_cmd->add_subcommand("list", "the images in the store");
   fw_list->add_flag("--json", st.fw.json, "one JSON array");
   auto* fw_verify = fw_cmd->add_subcommand("verify", "re-hash every image and report mismatches");
+  auto* fw_fetch = fw_cmd->add_subcommand("fetch", "download the images a plan needs from upstream into the store");
+  plan_options(fw_fetch);
+  std::string upstream;
+  fw_fetch->add_option("--upstream", upstream, "download from this base URL instead of the catalog's (a mirror)");
+  auto* fw_check = fw_cmd->add_subcommand("check", "check that every image a plan needs is in the store and fits its device");
+  plan_options(fw_check);
+  for (auto* c : {fw_add, fw_list, fw_verify, fw_fetch, fw_check}) c->fallthrough();
   app.add_option("--catalog", st.catalog_file, "local catalog file adding releases/builds (docs/planner.md)")->envname(env("CATALOG"));
   app.add_option("--ota-base", st.ota_base, "serve every image from this base URL (your OTA server or mirror)")->envname(env("OTA_BASE"));
 
@@ -510,6 +545,15 @@ int main(int argc, char** argv) {
       if (*fw_add) return fleet::cli::firmware_add(o, catalog, fw_file);
       if (*fw_list) return fleet::cli::firmware_list(o);
       if (*fw_verify) return fleet::cli::firmware_verify(o);
+      if (*fw_fetch) {
+        fleet::planner::Catalog up = catalog;
+        if (!upstream.empty()) up.set_ota_base(upstream);
+        return fleet::cli::firmware_fetch(o, up, collect_plans(st, plan_names, up));
+      }
+      if (*fw_check) {
+        fleet::planner::Catalog local = catalog;
+        return fleet::cli::firmware_check(o, local, collect_plans(st, plan_names, local));
+      }
     }
   } catch (const std::exception& e) {
     std::cerr << "tasmota-fleet: " << e.what() << "\n";

@@ -84,6 +84,15 @@ Catalog Catalog::parse(std::string_view json_text) {
       c.image_kb_[image] = kb.get<int>();
     }
   }
+  if (auto it = root.find("sha256"); it != root.end()) {
+    if (!it->is_object()) throw CatalogError("catalog.sha256 must map image paths to SHA-256 hex digests");
+    for (const auto& [path, hex] : it->items()) {
+      bool ok = hex.is_string() && hex.get<std::string>().size() == 64 &&
+                hex.get<std::string>().find_first_not_of("0123456789abcdef") == std::string::npos;
+      if (!ok) throw CatalogError("catalog.sha256." + path + " must be 64 lower-case hex digits");
+      c.sha256_[path] = hex.get<std::string>();
+    }
+  }
   if (auto it = root.find("eras"); it != root.end()) {
     if (!it->is_array()) throw CatalogError("catalog.eras must be an array");
     for (const auto& e : *it) {
@@ -140,6 +149,7 @@ void Catalog::merge(const Catalog& o) {
         esp32_builds_[chip].push_back(b);
   for (const auto& [k, v] : o.aliases_) aliases_[k] = v;
   for (const auto& [k, v] : o.image_kb_) image_kb_[k] = v;
+  for (const auto& [k, v] : o.sha256_) sha256_[k] = v;
   if (!o.eras_.empty()) eras_ = o.eras_;
 }
 
@@ -196,6 +206,12 @@ std::string Catalog::image_path(const Version& release, const std::string& file,
     if (!cp.dir.empty()) return std::string(esp32 ? "tasmota32/" : "tasmota/") + cp.dir + "/" + file;
   }
   return std::string(esp32 ? "tasmota32/" : "tasmota/") + "release-" + release.str() + "/" + file;
+}
+
+std::optional<std::string> Catalog::sha256_of(const std::string& path) const {
+  auto it = sha256_.find(path);
+  if (it == sha256_.end()) return std::nullopt;
+  return it->second;
 }
 
 bool Catalog::official_base() const { return ota_base_ == "http://ota.tasmota.com"; }

@@ -55,6 +55,8 @@ class Catalog {
   // The full URL of that path: GitHub paths go to github_base while the OTA base is the official one.
   std::string image_url(const std::string& path) const;
   bool official_base() const;
+  // The SHA-256 an image must have, when the catalog pins it (key: image_path()).
+  std::optional<std::string> sha256_of(const std::string& path) const;
 
   const std::string& ota_base() const { return ota_base_; }
   const std::string& github_base() const { return github_base_; }
@@ -69,6 +71,7 @@ class Catalog {
   std::map<std::string, std::vector<std::string>> esp32_builds_;  // by chip name ("ESP32-C3")
   std::map<std::string, std::string> aliases_;
   std::map<std::string, int> image_kb_;
+  std::map<std::string, std::string> sha256_;
   struct Era {
     Version before;
     std::string all;                          // every image had this one name

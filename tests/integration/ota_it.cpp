@@ -186,3 +186,89 @@ TEST(Ota, ServerServesOnlyTheStore) {
   EXPECT_GE(status_of(raw_http(port, "garbage\r\n\r\n")), 400);
   EXPECT_TRUE(fleet->running());
 }
+
+#include <httplib.h>
+
+namespace {
+
+// An upstream OTA server (ota.tasmota.com's layout) on loopback, serving a folder.
+struct Upstream {
+  it::TempDir dir;
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  Upstream() {
+    server.set_mount_point("/", dir.str());
+    port = server.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server.listen_after_bind(); });
+  }
+  ~Upstream() {
+    server.stop();
+    thread.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+  void put(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+    std::filesystem::create_directories(std::filesystem::path(dir.path(path)).parent_path());
+    write_bytes(dir.path(path), bytes);
+  }
+};
+
+}  // namespace
+
+TEST(FirmwareFetch, DownloadsWhatThePlanNeedsAndSaysWhatIsMissing) {
+  Upstream up;
+  it::TempDir dir;
+  std::string db = dir.path("fleet.db"), fw = dir.path("fw");
+  auto full = make_image({Chip::ESP8266, "9.1.0", "tasmota", 300 * 1024, true});
+  up.put("tasmota/release-9.1.0/tasmota.bin.gz", full);
+  up.put("tasmota/release-8.5.1/tasmota-lite.bin", make_image({Chip::ESP8266, "8.5.1", "tasmota-lite", 480 * 1024}));
+  auto fetch = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv{it::fleet_bin(), "--db", db, "--firmware-dir", fw, "firmware", "fetch", "--upstream", up.url()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return it::run(argv);
+  };
+  // 7.2.0 -> 9.1.0: the 8.5.1 checkpoint (tasmota-lite, may need its minimal) and 9.1.0 (.gz from 8.5.1).
+  auto r = fetch({"--from", "7.2.0", "--free-kb", "300", "--program-kb", "550", "--to", "9.1.0"});
+  EXPECT_EQ(0, r.status) << r.out << r.err;  // the minimal image is missing upstream, but only optional
+  EXPECT_NE(std::string::npos, r.out.find("missing (only for the -minimal step) tasmota/release-8.5.1/tasmota-minimal.bin")) << r.out;
+  auto list = json::parse(it::run({it::fleet_bin(), "--db", db, "--firmware-dir", fw, "firmware", "list", "--json"}).out);
+  ASSERT_EQ(2u, list.size()) << list.dump();
+  EXPECT_EQ("tasmota/release-8.5.1/tasmota-lite.bin", list[0]["path"]);
+  EXPECT_EQ("tasmota/release-9.1.0/tasmota.bin.gz", list[1]["path"]);
+  EXPECT_NE(std::string::npos, list[1]["source"].get<std::string>().find("fetch " + up.url())) << list[1].dump();
+  // Again: nothing to download.
+  r = fetch({"--from", "8.5.1", "--to", "9.1.0"});
+  EXPECT_EQ(0, r.status);
+  EXPECT_NE(std::string::npos, r.out.find("1 already in the store, 0 fetched")) << r.out;
+  // A required image upstream does not have: named, with where to put it; exit 1.
+  r = fetch({"--from", "9.1.0", "--to", "12.5.0"});
+  EXPECT_EQ(1, r.status);
+  EXPECT_NE(std::string::npos, r.out.find("MISSING tasmota/release-12.5.0/tasmota.bin.gz")) << r.out;
+  EXPECT_NE(std::string::npos, r.out.find("put it at " + fw + "/tasmota/release-12.5.0/tasmota.bin.gz")) << r.out;
+  // A corrupt upstream file never enters the store, neither does one whose pinned SHA-256 differs.
+  up.put("tasmota/release-12.5.0/tasmota.bin.gz", std::vector<std::uint8_t>(1000, 0x1f));
+  r = fetch({"--from", "9.1.0", "--to", "12.5.0"});
+  EXPECT_EQ(1, r.status);
+  EXPECT_NE(std::string::npos, r.out.find("refused")) << r.out;
+  up.put("tasmota/release-12.5.0/tasmota.bin.gz", make_image({Chip::ESP8266, "12.5.0", "tasmota", 300 * 1024, true}));
+  it::write_file(dir.path("pin.json"), R"({"sha256": {"tasmota/release-12.5.0/tasmota.bin.gz": ")" + std::string(64, 'a') + R"("}})");
+  r = fetch({"--from", "9.1.0", "--to", "12.5.0", "--catalog", dir.path("pin.json")});
+  EXPECT_EQ(1, r.status);
+  EXPECT_NE(std::string::npos, r.out.find("SHA-256 mismatch")) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(fw + "/tasmota/release-12.5.0/tasmota.bin.gz"));
+  for (auto& e : std::filesystem::recursive_directory_iterator(fw)) EXPECT_EQ(std::string::npos, e.path().string().find(".part")) << e.path();
+  // No network at all: the same clear list.
+  r = it::run({it::fleet_bin(), "--db", db, "--firmware-dir", fw, "firmware", "fetch", "--upstream", "http://127.0.0.1:1", "--from", "9.1.0",
+               "--to", "12.5.0"});
+  EXPECT_EQ(1, r.status);
+  EXPECT_NE(std::string::npos, r.out.find("MISSING tasmota/release-12.5.0/tasmota.bin.gz")) << r.out;
+  // check: the plan's images are there and fit, or it says why not.
+  auto check = it::run({it::fleet_bin(), "--db", db, "--firmware-dir", fw, "firmware", "check", "--from", "8.5.1", "--free-kb", "500",
+                        "--program-kb", "500", "--to", "9.1.0"});
+  EXPECT_EQ(0, check.status) << check.out;
+  EXPECT_NE(std::string::npos, check.out.find("ready")) << check.out;
+  check = it::run({it::fleet_bin(), "--db", db, "--firmware-dir", fw, "firmware", "check", "--from", "8.5.1", "--free-kb", "100",
+                   "--program-kb", "500", "--to", "9.1.0"});
+  EXPECT_EQ(1, check.status) << check.out;
+  EXPECT_NE(std::string::npos, check.out.find("free program space")) << check.out;
+}
