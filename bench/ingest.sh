@@ -28,7 +28,7 @@ pids+=($!)
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
 build/cli/tasmota-fleet serve --broker "mqtt://127.0.0.1:$port" --db "$run/fleet.db" --status-rate 5000 \
-  --log-level warn --stats-every 0 --metrics-file "$run/metrics.json" 2>"$run/fleet.log" &
+  --log-level warn --stats-every 0 --no-ota --metrics-file "$run/metrics.json" 2>"$run/fleet.log" &
 fleet_pid=$!
 pids+=($fleet_pid)
 

@@ -97,6 +97,13 @@ bool OtaServer::start(std::string& error) {
   s.set_keep_alive_max_count(1);  // one download per connection, as the device does it
   s.set_keep_alive_timeout(1);
   s.set_payload_max_length(0);  // nothing is ever uploaded here
+  // A small send buffer per connection (inherited from the listening socket): a hundred slow devices
+  // cost little memory, and the bytes counted as sent are close to what the device has really taken.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1, sndbuf = 32 * 1024;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  });
   auto handler = [this](const httplib::Request& req, httplib::Response& res) { impl_->serve(req, res); };
   s.Get(R"(/.*)", handler);
   auto read_only = [this](const httplib::Request& req, httplib::Response& res) { impl_->refuse(req, res, 405, "read-only\n"); };

@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <condition_variable>
+#include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
@@ -26,7 +27,7 @@ struct Job {
 
 // HTTP/1.0 GET as the ESP8266 updater does it (useHTTP10), from the device's own address: on Linux all
 // of 127.0.0.0/8 is local, so simulated devices with 127.x addresses are told apart by the server.
-OtaDownload fetch(const std::string& url, const std::string& source_ip) {
+OtaDownload fetch(const std::string& url, const std::string& source_ip, int kbps) {
   OtaDownload d;
   d.url = url;
   const std::string scheme = "http://";
@@ -53,6 +54,12 @@ OtaDownload fetch(const std::string& url, const std::string& source_ip) {
   timeval tv{30, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (kbps > 0) {
+    // An ESP8266's lwIP offers a window of a few KB: a small receive buffer makes the server see the
+    // same slow reader instead of handing the whole image to loopback's large buffers at once.
+    int rcvbuf = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  }
   sockaddr_in from{};
   from.sin_family = AF_INET;
   if (source_ip.rfind("127.", 0) == 0 && inet_pton(AF_INET, source_ip.c_str(), &from.sin_addr) == 1)
@@ -68,10 +75,14 @@ OtaDownload fetch(const std::string& url, const std::string& source_ip) {
   }
   std::string raw;
   char buf[16384];
+  // A real ESP8266 takes its image at tens of KB/s: --ota-kbps paces the reads the same way.
+  std::size_t chunk = kbps > 0 ? std::min<std::size_t>(sizeof buf, static_cast<std::size_t>(kbps) * 1024 / 10 + 1) : sizeof buf;
+  auto started = std::chrono::steady_clock::now();
   for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ssize_t n = ::recv(fd, buf, chunk, 0);
     if (n <= 0) break;
     raw.append(buf, static_cast<std::size_t>(n));
+    if (kbps > 0) std::this_thread::sleep_until(started + std::chrono::microseconds(raw.size() * 1000000 / (static_cast<std::size_t>(kbps) * 1024)));
     if (raw.size() > firmware::kMaxImageBytes + 65536) break;
   }
   ::close(fd);
@@ -107,6 +118,7 @@ struct HttpFetcher::Impl {
   std::vector<FetchResult> done;
   std::vector<std::thread> workers;
   bool stopping = false;
+  int kbps = 0;
   int efd = -1;
 
   void work() {
@@ -119,7 +131,7 @@ struct HttpFetcher::Impl {
         job = std::move(jobs.front());
         jobs.pop_front();
       }
-      FetchResult r{job.device, job.generation, fetch(job.url, job.source_ip)};
+      FetchResult r{job.device, job.generation, fetch(job.url, job.source_ip, kbps)};
       {
         std::lock_guard lock(mu);
         done.push_back(std::move(r));
@@ -130,7 +142,8 @@ struct HttpFetcher::Impl {
   }
 };
 
-HttpFetcher::HttpFetcher(int threads) : impl_(std::make_unique<Impl>()) {
+HttpFetcher::HttpFetcher(int threads, int kbps) : impl_(std::make_unique<Impl>()) {
+  impl_->kbps = kbps;
   impl_->efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   for (int i = 0; i < threads; ++i) impl_->workers.emplace_back([this] { impl_->work(); });
 }

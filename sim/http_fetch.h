@@ -18,7 +18,7 @@ struct FetchResult {
 
 class HttpFetcher {
  public:
-  explicit HttpFetcher(int threads = 8);
+  explicit HttpFetcher(int threads = 8, int kbps = 0);  // kbps 0: as fast as loopback goes
   ~HttpFetcher();
   void request(std::uint32_t device, std::uint32_t generation, std::string url, std::string source_ip);
   std::vector<FetchResult> take();  // finished downloads; clears the eventfd

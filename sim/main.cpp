@@ -3,7 +3,10 @@
 
 #include <atomic>
 #include <csignal>
+#include <fstream>
 #include <iostream>
+
+#include "firmware/synthetic_image.h"
 
 #include "inventory/log.h"
 #include "mqtt/broker_config.h"
@@ -42,8 +45,32 @@ int main(int argc, char** argv) {
   app.add_option("--flood", opt.flood_per_device, "bench: every device publishes N STATE as fast as possible, then exit");
   bool flood_on_signal = false;
   app.add_flag("--flood-on-signal", flood_on_signal, "bench: start the flood on SIGUSR1 and keep the devices connected after it");
+  app.add_option("--ota-threads", opt.ota_threads, "concurrent OTA downloads")->check(CLI::Range(1, 1000));
+  app.add_option("--ota-kbps", opt.ota_kbps, "OTA download speed per device in KB/s (0: unlimited)");
   app.add_option("--log-level", log_level, "debug, info, warn, error");
+  // Test images: small files with valid headers that simulated devices boot as the version they name.
+  std::string make_image_file, image_chip = "esp8266";
+  fleet::firmware::SyntheticImage image;
+  int image_kb = 0;
+  app.add_option("--make-image", make_image_file, "write a synthetic firmware image to FILE and exit (see docs/simulator.md)");
+  app.add_option("--image-chip", image_chip, "its chip: esp8266, esp32, esp32c3, …");
+  app.add_option("--image-version", image.version, "the version it boots as");
+  app.add_option("--image-build", image.build, "its image name: tasmota, tasmota-minimal, tasmota32c3, …");
+  app.add_option("--image-kb", image_kb, "its size in KB (before gzip)");
+  app.add_flag("--gzip", image.gzip, "gzip it (.bin.gz)");
   CLI11_PARSE(app, argc, argv);
+  if (!make_image_file.empty()) {
+    image.chip = fleet::planner::parse_chip(image_chip);
+    if (image.chip == fleet::planner::Chip::Unknown) {
+      std::cerr << "tasmota-sim: --image-chip: unknown chip '" << image_chip << "'\n";
+      return 2;
+    }
+    if (image_kb > 0) image.bytes = static_cast<std::size_t>(image_kb) * 1024;
+    auto bytes = fleet::firmware::make_image(image);
+    std::ofstream(make_image_file, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    std::cout << make_image_file << ": " << bytes.size() << " bytes\n";
+    return 0;
+  }
 
   fleet::log::set_threshold(log_level == "debug" ? fleet::log::Level::Debug
                             : log_level == "warn" ? fleet::log::Level::Warn
@@ -85,7 +112,7 @@ int main(int argc, char** argv) {
     int rc = runner.run(g_stop);
     const auto& st = runner.stats();
     std::cout << "sim: connects=" << st.connects << " disconnects=" << st.disconnects << " published=" << st.published
-              << " commands=" << st.commands << " restarts=" << st.restarts;
+              << " commands=" << st.commands << " restarts=" << st.restarts << " ota_downloads=" << st.ota_downloads;
     if (opt.flood_per_device > 0) std::cout << " flood_ms=" << st.flood_ms;
     std::cout << std::endl;
     return rc;

@@ -143,7 +143,7 @@ struct SimRunner::Impl {
       // Ramp the connections up rather than opening 10,000 at once.
       timers.push({now + static_cast<std::int64_t>(i * 1000.0 / opt.connects_per_s), i, TimerKind::Connect, 0});
     }
-    fetcher = std::make_unique<HttpFetcher>(opt.ota_threads);
+    fetcher = std::make_unique<HttpFetcher>(opt.ota_threads, opt.ota_kbps);
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u32 = kFetchTag;

@@ -30,6 +30,7 @@ struct RunnerOptions {
   const std::atomic<bool>* flood_trigger = nullptr;  // flood once this is set (null: as soon as all connected)
   bool exit_after_flood = true;                      // false: the devices stay connected afterwards
   int ota_threads = 8;                               // concurrent OTA downloads (HTTP worker threads)
+  int ota_kbps = 0;                                  // download speed per device (0: unlimited)
 };
 
 struct RunnerStats {
