@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: a local mosquitto on a free loopback port, a simulated fleet of 20 Tasmota devices of
-# mixed versions, the tasmota-fleet daemon taking the inventory, then the inventory table.
-# Everything runs in demo-run/ and stops when the script ends.
+# mixed versions, the tasmota-fleet daemon taking the inventory, the inventory table; then a firmware
+# image in the store, the plan for one 8.5.1 device, and that device upgraded over the built-in OTA
+# server. Everything runs in demo-run/ and stops when the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
@@ -32,8 +33,40 @@ pids+=($!)
 for _ in $(seq 100); do [ -f "$run/sim.ready" ] && break; sleep 0.1; done
 echo "== $DEVICES simulated Tasmota devices online (versions 5.14 to 15.0, ESP8266 and ESP32)"
 
-echo "== tasmota-fleet serve for ${SECONDS_TO_RUN}s"
-build/cli/tasmota-fleet serve --broker "mqtt://127.0.0.1:$port" --db "$run/fleet.db" \
-  --exit-after "$SECONDS_TO_RUN" --log-level warn
+F=build/cli/tasmota-fleet
+ota_port=""
+for candidate in $(shuf -i 20000-60000 -n 50); do
+  if [ "$candidate" != "$port" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then ota_port=$candidate; break; fi
+done
+echo "== a test image (9.1.0, tasmota.bin.gz) into the firmware store"
+build/sim/tasmota-sim --make-image "$run/tasmota-9.1.0.bin.gz" --image-version 9.1.0 --image-build tasmota --image-kb 600 --gzip
+$F --db "$run/fleet.db" --firmware-dir "$run/firmware" firmware add "$run/tasmota-9.1.0.bin.gz" --version 9.1.0 --build tasmota
+
+echo "== tasmota-fleet serve (inventory, OTA server on 127.0.0.1:$ota_port)"
+$F serve --broker "mqtt://127.0.0.1:$port" --db "$run/fleet.db" --firmware-dir "$run/firmware" \
+  --ota-listen "127.0.0.1:$ota_port" --log-level warn 2>"$run/fleet.log" &
+pids+=($!)
+sleep "$SECONDS_TO_RUN"
 echo "== tasmota-fleet devices"
-build/cli/tasmota-fleet devices --db "$run/fleet.db"
+$F devices --db "$run/fleet.db"
+
+device=$(sqlite3 "$run/fleet.db" "SELECT topic FROM devices WHERE version = '8.5.1' AND chip = 'ESP8266' LIMIT 1" 2>/dev/null || true)
+if [ -z "$device" ]; then
+  echo "(no 8.5.1 device in this fleet: no upgrade shown)"
+  exit 0
+fi
+echo "== tasmota-fleet plan --to 9.1.0 $device   (the URL points at the built-in OTA server)"
+$F plan --db "$run/fleet.db" --to 9.1.0 "$device" || true
+echo "== tasmota-fleet firmware check --to 9.1.0 $device"
+$F --db "$run/fleet.db" --firmware-dir "$run/firmware" firmware check --to 9.1.0 "$device" || true
+url=$($F plan --db "$run/fleet.db" --to 9.1.0 "$device" --json | sed -n 's/.*"url": "\(.*\)".*/\1/p' | head -1)
+echo "== OtaUrl $url; Upgrade 1 on $device"
+mosquitto_pub -p "$port" -t "cmnd/$device/OtaUrl" -m "$url"
+mosquitto_pub -p "$port" -t "cmnd/$device/Upgrade" -m 1
+for _ in $(seq 150); do
+  [ "$(sqlite3 "$run/fleet.db" "SELECT version || '/' || online FROM devices WHERE topic = '$device'" 2>/dev/null)" = "9.1.0/1" ] && break
+  sleep 0.2
+done
+$F devices --db "$run/fleet.db" "$device"
+echo "== what the OTA server logged"
+sqlite3 -header -column "$run/fleet.db" "SELECT client_ip, device_mac, path, status, bytes_sent, completed FROM ota_downloads"
