@@ -1,0 +1,403 @@
+#include "backup/settings_layouts.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+namespace fleet::backup {
+
+extern const char* const kBuiltinLayouts;
+
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+// One field definition as layouts.json describes it (see tools/extract_dmp_layouts.py).
+struct FieldDef {
+  std::string type;  // u8 i8 u16 i16 u32 i32 u64 i64 f32 str text; empty for a group
+  std::size_t at = 0;
+  std::size_t len = 0;  // str/text: bytes
+  int index = -1;       // text: index into the text pool
+  int pool = 0;         // text: number of strings in the pool (SET_MAX)
+  int bits = 0;         // bit field width (0: the whole value)
+  int shift = 0;
+  std::vector<int> count, stride;  // array shape and the byte stride of each dimension
+  std::vector<std::pair<std::string, FieldDef>> group;
+  std::string read;     // value conversion: plus1, micro, ipv4, gpio32_user, rules
+};
+
+struct FieldRun {
+  int first = 0, last = 0;  // layout indexes
+  unsigned platforms = 0;   // bit per platform number
+  FieldDef def;
+};
+
+FieldDef parse_def(const json& j) {
+  FieldDef d;
+  d.type = j.value("type", "");
+  if (j.contains("at") && !j["at"].is_null()) d.at = j["at"].get<std::size_t>();
+  d.len = j.value("len", std::size_t{0});
+  d.index = j.value("index", -1);
+  d.pool = j.value("pool", 0);
+  d.bits = j.value("bits", 0);
+  d.shift = j.value("shift", 0);
+  if (j.contains("count")) d.count = j["count"].get<std::vector<int>>();
+  if (j.contains("stride")) d.stride = j["stride"].get<std::vector<int>>();
+  if (d.count.size() != d.stride.size()) throw std::runtime_error("count and stride differ in length");
+  d.read = j.value("read", "");
+  if (j.contains("group"))
+    for (auto& [name, sub] : j["group"].items()) d.group.emplace_back(name, parse_def(sub));
+  if (d.group.empty() && d.type.empty()) throw std::runtime_error("a field without a type");
+  return d;
+}
+
+std::size_t type_size(const std::string& t) {
+  if (t == "u8" || t == "i8") return 1;
+  if (t == "u16" || t == "i16") return 2;
+  if (t == "u32" || t == "i32" || t == "f32") return 4;
+  if (t == "u64" || t == "i64") return 8;
+  return 0;
+}
+
+std::uint64_t read_le(const std::vector<std::uint8_t>& b, std::size_t at, std::size_t n) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t(b[at + i]) << (8 * i);
+  return v;
+}
+void write_le(std::vector<std::uint8_t>& b, std::size_t at, std::size_t n, std::uint64_t v) {
+  for (std::size_t i = 0; i < n; ++i) b[at + i] = std::uint8_t(v >> (8 * i));
+}
+
+// Printable text as decode-config shows it: cut at the first NUL, invalid UTF-8 and control
+// characters other than tab/newline/return dropped.
+std::string clean_text(const std::uint8_t* p, std::size_t n) {
+  std::string s(reinterpret_cast<const char*>(p), strnlen(reinterpret_cast<const char*>(p), n));
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+    if (!ok) {
+      ++i;
+      continue;
+    }
+    if (len == 1 && (c < 0x20 || c == 0x7F) && c != '\t' && c != '\n' && c != '\r') {
+      ++i;
+      continue;
+    }
+    out.append(s, i, len);
+    i += len;
+  }
+  return out;
+}
+
+// The text pool: `pool` NUL-separated strings in `len` bytes (Tasmota's SettingsText).
+std::vector<std::string> split_pool(const std::vector<std::uint8_t>& b, const FieldDef& d) {
+  std::vector<std::string> parts;
+  std::size_t i = d.at, end = std::min(d.at + d.len, b.size());
+  std::string cur;
+  while (i < end) {
+    if (b[i] == 0) {
+      parts.push_back(cur);
+      cur.clear();
+      if (static_cast<int>(parts.size()) > d.pool) break;
+    } else {
+      cur.push_back(static_cast<char>(b[i]));
+    }
+    ++i;
+  }
+  if (!cur.empty()) parts.push_back(cur);
+  return parts;
+}
+
+std::string ipv4(std::uint32_t v) { return fmt::format("{}.{}.{}.{}", v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF, v >> 24); }
+
+struct Context {
+  const std::vector<std::uint8_t>& b;
+  bool rules_compressible;
+  std::vector<std::string>& notes;
+};
+
+ordered_json decode_value(const FieldDef& d, std::size_t dim, std::size_t offset, int text_offset, const std::string& name, Context& cx);
+
+ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offset, const std::string& name, Context& cx) {
+  if (!d.group.empty()) {
+    ordered_json o = ordered_json::object();
+    for (auto& [sub, sd] : d.group) o[sub] = decode_value(sd, 0, offset, text_offset, name + "." + sub, cx);
+    return o;
+  }
+  std::size_t at = d.at + offset;
+  if (d.type == "text") {
+    auto parts = split_pool(cx.b, d);
+    auto idx = static_cast<std::size_t>(d.index + text_offset);
+    if (idx >= parts.size()) return "";
+    auto& s = parts[idx];
+    return clean_text(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+  }
+  if (d.type == "str") {
+    if (at + d.len > cx.b.size()) return nullptr;
+    if (d.read == "rules" && cx.rules_compressible && cx.b[at] == 0 && d.len > 1 && cx.b[at + 1] != 0) {
+      cx.notes.push_back(name + ": compressed with Unishox (SetOption93): kept byte for byte in the .dmp, not decoded");
+      return nullptr;
+    }
+    return clean_text(&cx.b[at], d.len);
+  }
+  std::size_t n = type_size(d.type);
+  if (n == 0 || at + n > cx.b.size()) return nullptr;
+  std::uint64_t raw = read_le(cx.b, at, n);
+  if (d.type == "f32") {
+    float f;
+    auto u = static_cast<std::uint32_t>(raw);
+    std::memcpy(&f, &u, 4);
+    return std::isfinite(f) ? ordered_json(static_cast<double>(f)) : ordered_json(nullptr);
+  }
+  if (d.bits > 0) {
+    raw >>= d.shift;
+    raw &= (d.bits >= 64) ? ~0ull : ((1ull << d.bits) - 1);
+  }
+  bool is_signed = d.type[0] == 'i' && d.bits == 0;
+  std::int64_t value = static_cast<std::int64_t>(raw);
+  if (is_signed && n < 8 && (raw >> (8 * n - 1)) & 1) value = static_cast<std::int64_t>(raw | (~0ull << (8 * n)));
+  if (d.read == "plus1") return value + 1;
+  if (d.read == "micro") return static_cast<double>(value) / 1000000.0;
+  if (d.read == "ipv4") return ipv4(static_cast<std::uint32_t>(raw));
+  if (d.read == "gpio32_user") return value == 65504 ? 1 : value;
+  if (is_signed) return value;
+  return raw;
+}
+
+ordered_json decode_value(const FieldDef& d, std::size_t dim, std::size_t offset, int text_offset, const std::string& name, Context& cx) {
+  if (dim >= d.count.size()) return decode_scalar(d, offset, text_offset, name, cx);
+  ordered_json arr = ordered_json::array();
+  for (int i = 0; i < d.count[dim]; ++i) {
+    if (d.type == "text")
+      arr.push_back(decode_value(d, dim + 1, offset, text_offset + i, name, cx));
+    else
+      arr.push_back(decode_value(d, dim + 1, offset + static_cast<std::size_t>(i * d.stride[dim]), text_offset, fmt::format("{}[{}]", name, i + 1), cx));
+  }
+  return arr;
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    out.emplace_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+std::optional<int> as_index(const std::string& s) {
+  if (s.empty() || s.size() > 4 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  return std::stoi(s);
+}
+
+}  // namespace
+
+struct SettingsLayouts::Impl {
+  std::vector<std::uint32_t> layout_ids;
+  std::vector<std::string> layout_names;
+  std::vector<std::string> platforms;
+  std::vector<std::pair<std::string, std::vector<FieldRun>>> fields;
+
+  int layout_index(std::uint32_t id) const {
+    auto it = std::upper_bound(layout_ids.begin(), layout_ids.end(), id);
+    if (it == layout_ids.begin()) return -1;
+    return static_cast<int>(it - layout_ids.begin()) - 1;
+  }
+  const FieldDef* find(const std::string& name, int layout, unsigned platform) const {
+    for (auto& [n, runs] : fields) {
+      if (n != name) continue;
+      for (auto& r : runs)
+        if (layout >= r.first && layout <= r.last && (r.platforms >> platform) & 1) return &r.def;
+    }
+    return nullptr;
+  }
+  // Platforms beyond the table (ESP32-C5) read as the plain ESP32 layout.
+  unsigned platform_of(const DmpFile& f) const {
+    auto p = f.platform().value_or(0);
+    return p < platforms.size() ? p : 1;
+  }
+};
+
+SettingsLayouts::SettingsLayouts() : impl_(std::make_unique<Impl>()) {}
+SettingsLayouts::SettingsLayouts(SettingsLayouts&&) noexcept = default;
+SettingsLayouts& SettingsLayouts::operator=(SettingsLayouts&&) noexcept = default;
+SettingsLayouts::~SettingsLayouts() = default;
+
+SettingsLayouts SettingsLayouts::parse(std::string_view text) {
+  SettingsLayouts s;
+  auto& im = *s.impl_;
+  try {
+    auto j = json::parse(text);
+    im.platforms = j.at("platforms").get<std::vector<std::string>>();
+    std::map<std::string, int> index_of;
+    for (auto& l : j.at("layouts")) {
+      auto id = static_cast<std::uint32_t>(std::stoul(l.at("id").get<std::string>(), nullptr, 16));
+      if (!im.layout_ids.empty() && id <= im.layout_ids.back()) throw std::runtime_error("layouts out of order");
+      index_of[l.at("version").get<std::string>()] = static_cast<int>(im.layout_ids.size());
+      im.layout_ids.push_back(id);
+      im.layout_names.push_back(l.at("version").get<std::string>());
+    }
+    for (auto& [name, runs] : j.at("fields").items()) {
+      std::vector<FieldRun> out;
+      for (auto& r : runs) {
+        FieldRun fr;
+        auto from = index_of.find(r.at("from").get<std::string>());
+        auto to = index_of.find(r.at("to").get<std::string>());
+        if (from == index_of.end() || to == index_of.end()) throw std::runtime_error(name + ": unknown layout version");
+        fr.first = from->second;
+        fr.last = to->second;
+        for (auto& p : r.at("platforms")) {
+          auto it = std::find(im.platforms.begin(), im.platforms.end(), p.get<std::string>());
+          if (it == im.platforms.end()) throw std::runtime_error(name + ": unknown platform " + p.get<std::string>());
+          fr.platforms |= 1u << (it - im.platforms.begin());
+        }
+        try {
+          fr.def = parse_def(r);
+        } catch (const std::exception& e) {
+          throw std::runtime_error("settings layouts: " + name + ": " + e.what());
+        }
+        out.push_back(std::move(fr));
+      }
+      im.fields.emplace_back(name, std::move(out));
+    }
+  } catch (const std::runtime_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("settings layouts: ") + e.what());
+  }
+  if (im.layout_ids.empty()) throw std::runtime_error("settings layouts: no layouts");
+  return s;
+}
+
+const SettingsLayouts& SettingsLayouts::builtin() {
+  static const SettingsLayouts layouts = parse(kBuiltinLayouts);
+  return layouts;
+}
+
+std::string SettingsLayouts::newest_layout() const { return impl_->layout_names.back(); }
+
+std::string SettingsLayouts::layout_for(std::uint32_t id) const {
+  int i = impl_->layout_index(id);
+  return i < 0 ? std::string() : impl_->layout_names[static_cast<std::size_t>(i)];
+}
+
+DecodedSettings SettingsLayouts::decode(const DmpFile& file) const {
+  DecodedSettings out;
+  int layout = impl_->layout_index(file.version_id());
+  unsigned platform = impl_->platform_of(file);
+  out.platform = platform_name(file.platform().value_or(0));
+  out.fields = ordered_json::object();
+  if (layout < 0) {
+    out.notes.push_back(fmt::format("no layout for Tasmota {}", file.version().str()));
+    return out;
+  }
+  out.layout = impl_->layout_names[static_cast<std::size_t>(layout)];
+  bool compressible = false;
+  if (auto* flag4 = impl_->find("flag4", layout, platform))
+    compressible = std::any_of(flag4->group.begin(), flag4->group.end(), [](auto& g) { return g.first == "compress_rules_cpu"; });
+  Context cx{file.settings, compressible, out.notes};
+  for (auto& [name, runs] : impl_->fields) {
+    if (auto* d = impl_->find(name, layout, platform)) out.fields[name] = decode_value(*d, 0, 0, 0, name, cx);
+  }
+  return out;
+}
+
+std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlohmann::json& value) const {
+  auto parts = split_path(path);
+  int layout = impl_->layout_index(file.version_id());
+  if (layout < 0) return fmt::format("no layout for Tasmota {}", file.version().str());
+  const FieldDef* d = impl_->find(parts[0], layout, impl_->platform_of(file));
+  if (!d) return fmt::format("{}: no such field in the {} layout", parts[0], impl_->layout_names[static_cast<std::size_t>(layout)]);
+  std::size_t offset = 0, dim = 0;
+  int text_offset = 0;
+  for (std::size_t k = 1; k < parts.size(); ++k) {
+    if (dim < d->count.size()) {
+      auto i = as_index(parts[k]);
+      if (!i || *i >= d->count[dim]) return fmt::format("{}: index {} out of range", path, parts[k]);
+      if (d->type == "text") text_offset += *i;
+      else offset += static_cast<std::size_t>(*i * d->stride[dim]);
+      ++dim;
+      continue;
+    }
+    auto it = std::find_if(d->group.begin(), d->group.end(), [&](auto& g) { return g.first == parts[k]; });
+    if (it == d->group.end()) return fmt::format("{}: no member {}", path, parts[k]);
+    d = &it->second;
+    dim = 0;
+  }
+  if (dim < d->count.size() || !d->group.empty()) return fmt::format("{}: names a whole array or group, not one value", path);
+  auto& b = file.settings;
+  std::size_t at = d->at + offset;
+  if (d->type == "str" || d->type == "text") {
+    if (!value.is_string()) return fmt::format("{}: expects a string", path);
+    auto s = value.get<std::string>();
+    if (s.find('\0') != std::string::npos) return fmt::format("{}: NUL inside a string", path);
+    if (d->type == "str") {
+      if (s.size() + 1 > d->len) return fmt::format("{}: {} bytes do not fit {}", path, s.size(), d->len - 1);
+      std::fill(b.begin() + static_cast<std::ptrdiff_t>(at), b.begin() + static_cast<std::ptrdiff_t>(at + d->len), 0);
+      std::copy(s.begin(), s.end(), b.begin() + static_cast<std::ptrdiff_t>(at));
+      return {};
+    }
+    auto pool = split_pool(b, *d);
+    pool.resize(static_cast<std::size_t>(std::max<int>(d->pool, static_cast<int>(pool.size()))));
+    pool[static_cast<std::size_t>(d->index + text_offset)] = s;
+    std::string joined;
+    for (int i = 0; i < d->pool; ++i) joined += pool[static_cast<std::size_t>(i)] + '\0';
+    if (joined.size() > d->len) return fmt::format("{}: the text pool would need {} bytes of {}", path, joined.size(), d->len);
+    std::fill(b.begin() + static_cast<std::ptrdiff_t>(d->at), b.begin() + static_cast<std::ptrdiff_t>(d->at + d->len), 0);
+    std::copy(joined.begin(), joined.end(), b.begin() + static_cast<std::ptrdiff_t>(d->at));
+    return {};
+  }
+  std::size_t n = type_size(d->type);
+  if (n == 0 || at + n > b.size()) return fmt::format("{}: outside the settings", path);
+  if (d->type == "f32") {
+    if (!value.is_number()) return fmt::format("{}: expects a number", path);
+    float f = value.get<float>();
+    std::uint32_t u;
+    std::memcpy(&u, &f, 4);
+    write_le(b, at, 4, u);
+    return {};
+  }
+  std::int64_t v = 0;
+  if (d->read == "ipv4") {
+    unsigned a, b2, c, e;
+    if (!value.is_string() || std::sscanf(value.get<std::string>().c_str(), "%u.%u.%u.%u", &a, &b2, &c, &e) != 4 || a > 255 || b2 > 255 || c > 255 || e > 255)
+      return fmt::format("{}: expects an IPv4 address", path);
+    v = a | b2 << 8 | c << 16 | std::int64_t(e) << 24;
+  } else if (d->read == "micro") {
+    if (!value.is_number()) return fmt::format("{}: expects a number", path);
+    v = std::llround(value.get<double>() * 1000000.0);
+  } else {
+    if (!value.is_number_integer()) return fmt::format("{}: expects an integer", path);
+    v = value.get<std::int64_t>();
+    if (d->read == "plus1") v -= 1;
+    if (d->read == "gpio32_user" && v == 1) v = 65504;
+  }
+  if (d->bits > 0) {
+    std::uint64_t mask = (d->bits >= 64) ? ~0ull : ((1ull << d->bits) - 1);
+    if (v < 0 || static_cast<std::uint64_t>(v) > mask) return fmt::format("{}: {} does not fit {} bits", path, v, d->bits);
+    std::uint64_t raw = read_le(b, at, n);
+    raw = (raw & ~(mask << d->shift)) | (static_cast<std::uint64_t>(v) << d->shift);
+    write_le(b, at, n, raw);
+    return {};
+  }
+  bool is_signed = d->type[0] == 'i';
+  if (n < 8) {
+    std::int64_t lo = is_signed ? -(std::int64_t(1) << (8 * n - 1)) : 0;
+    std::int64_t hi = is_signed ? (std::int64_t(1) << (8 * n - 1)) - 1 : (std::int64_t(1) << (8 * n)) - 1;
+    if (v < lo || v > hi) return fmt::format("{}: {} out of range {}..{}", path, v, lo, hi);
+  }
+  write_le(b, at, n, static_cast<std::uint64_t>(v));
+  return {};
+}
+
+}  // namespace fleet::backup

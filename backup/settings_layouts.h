@@ -1,0 +1,57 @@
+#pragma once
+// The named fields of a Tasmota settings image, for every layout from 6.0 to the newest that
+// decode-config knows, ESP8266 and the ESP32 family. The layouts are data (backup/layouts.json:
+// field, offset, type, array shape, bit position, text-pool index, first/last layout version,
+// platforms), derived from decode-config's tables by tools/extract_dmp_layouts.py; names are
+// decode-config's, so decoded files compare field by field with its JSON.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backup/dmp_file.h"
+
+namespace fleet::backup {
+
+struct DecodedSettings {
+  std::string layout;              // the layout version used ("14.6.0.1" for a 15.0.1 file)
+  std::string platform;            // "ESP8266", "ESP32-C3", …
+  nlohmann::ordered_json fields;   // decode-config's names and value shapes (numbers stay numbers)
+  std::vector<std::string> notes;  // what could not be decoded, and why
+};
+
+class SettingsLayouts {
+ public:
+  // The layouts built into the program. Throws std::runtime_error if the embedded data is broken.
+  static const SettingsLayouts& builtin();
+  // Parses a layouts file (same format); throws std::runtime_error naming the problem.
+  static SettingsLayouts parse(std::string_view json);
+
+  SettingsLayouts(SettingsLayouts&&) noexcept;
+  SettingsLayouts& operator=(SettingsLayouts&&) noexcept;
+  ~SettingsLayouts();
+
+  // Decodes every field this project names (see tools/extract_dmp_layouts.py) present in the file's
+  // layout and platform.
+  DecodedSettings decode(const DmpFile& file) const;
+
+  // Writes one field, given as a path of names and indexes ("friendlyname/0", "user_template/gpio/3",
+  // "timer/0/arm", "flag/mqtt_response", "mqtt_topic") and a value in the decoded representation.
+  // Returns an empty string, or why it could not (unknown field for this layout, too long, out of range).
+  // The caller seals the file afterwards.
+  std::string set(DmpFile& file, std::string_view path, const nlohmann::json& value) const;
+
+  std::string newest_layout() const;
+  std::string layout_for(std::uint32_t version_id) const;  // empty before the first layout
+
+ private:
+  SettingsLayouts();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fleet::backup

@@ -1,0 +1,278 @@
+// The .dmp codec and the settings decoder, checked against decode-config's decoding of the vectors in
+// ../shared/reference/dmp-vectors (README there: decode-config v15.0.1 is an independent implementation
+// of the format). Format facts (tasmota-facts.md, "The .dmp format"; Tasmota settings.ino
+// SettingsConfigRestore/SettingsSave): XOR 0x5A + i from byte 2, version at 0x008, platform at 0xF36,
+// CRC-32 at 0xFFC after 6.6.0.10, else a 16-bit weighted sum at 0x00E; both written on every save.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+
+#include "backup/dmp_file.h"
+#include "backup/settings_layouts.h"
+
+using namespace fleet::backup;
+using fleet::planner::Chip;
+using fleet::planner::Version;
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+namespace {
+
+std::string vector_path(const std::string& name) { return std::string(FLEET_DMP_VECTORS) + "/" + name; }
+
+std::vector<std::uint8_t> load(const std::string& name) {
+  std::ifstream in(vector_path(name), std::ios::binary);
+  if (!in) ADD_FAILURE() << "missing test vector " << vector_path(name) << " (../shared beside the checkout)";
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+json load_json(const std::string& name) {
+  std::ifstream in(vector_path(name));
+  return json::parse(in);
+}
+
+DmpFile read_ok(const std::vector<std::uint8_t>& bytes) {
+  auto r = read_dmp(bytes);
+  EXPECT_TRUE(r.file) << r.error;
+  return r.file ? *r.file : DmpFile{};
+}
+
+// decode-config prints some numbers as "0x…"/"0b…" strings; the decoder keeps them numbers.
+std::optional<std::int64_t> number_of(const json& j) {
+  if (j.is_number_integer()) return j.get<std::int64_t>();
+  if (!j.is_string()) return std::nullopt;
+  auto s = j.get<std::string>();
+  try {
+    if (s.rfind("0x", 0) == 0) return std::stoll(s.substr(2), nullptr, 16);
+    if (s.rfind("0b", 0) == 0) return std::stoll(s.substr(2), nullptr, 2);
+  } catch (...) {
+  }
+  return std::nullopt;
+}
+
+void compare(const ordered_json& ours, const json& theirs, const std::string& path, std::vector<std::string>& diffs, int& leaves) {
+  if (ours.is_object()) {
+    if (!theirs.is_object()) return diffs.push_back(path + ": decode-config has no object here");
+    for (auto& [k, v] : ours.items()) {
+      if (!theirs.contains(k)) diffs.push_back(path + "." + k + ": not in decode-config's JSON");
+      else compare(v, theirs[k], path + "." + k, diffs, leaves);
+    }
+    return;
+  }
+  if (ours.is_array()) {
+    if (!theirs.is_array() || theirs.size() != ours.size())
+      return diffs.push_back(path + ": arrays differ in shape: " + ours.dump() + " vs " + theirs.dump());
+    for (std::size_t i = 0; i < ours.size(); ++i) compare(ours[i], theirs[i], path + "[" + std::to_string(i) + "]", diffs, leaves);
+    return;
+  }
+  ++leaves;
+  if (ours.is_number_float() || theirs.is_number_float()) {
+    if (!ours.is_number() || !theirs.is_number() || std::fabs(ours.get<double>() - theirs.get<double>()) > 1e-6)
+      diffs.push_back(path + ": " + ours.dump() + " vs " + theirs.dump());
+    return;
+  }
+  if (ours.is_number_integer()) {
+    auto t = number_of(theirs);
+    if (!t || *t != ours.get<std::int64_t>()) diffs.push_back(path + ": " + ours.dump() + " vs " + theirs.dump());
+    return;
+  }
+  if (ours != ordered_json(theirs)) diffs.push_back(path + ": " + ours.dump() + " vs " + theirs.dump());
+}
+
+void expect_agrees_with_decode_config(const std::string& dmp, const std::string& decoded, int min_leaves) {
+  auto file = read_ok(load(dmp));
+  auto d = SettingsLayouts::builtin().decode(file);
+  auto theirs = load_json(decoded);
+  std::vector<std::string> diffs;
+  int leaves = 0;
+  compare(d.fields, theirs, "", diffs, leaves);
+  for (auto& x : diffs) ADD_FAILURE() << dmp << x;
+  EXPECT_GE(leaves, min_leaves) << "too few values compared";
+  EXPECT_TRUE(d.notes.empty());
+}
+
+}  // namespace
+
+TEST(Dmp, ReadsTheVectorsHeaderAsDecodeConfigDoes) {
+  auto f = read_ok(load("sample-15.0.1.dmp"));
+  auto dc = load_json("sample-15.0.1.json")["header"]["data"];
+  EXPECT_EQ(0x0F000100u, f.version_id());
+  EXPECT_EQ("15.0.1", f.version().str());
+  EXPECT_EQ(4096, f.cfg_size());
+  EXPECT_EQ(0u, f.platform().value());
+  EXPECT_TRUE(f.uses_crc32());
+  EXPECT_EQ(number_of(dc["crc32"]).value(), f.stored_crc32());
+  EXPECT_EQ(number_of(dc["crc32"]).value(), f.computed_crc32());
+  EXPECT_EQ(number_of(dc["crc"]).value(), f.computed_crc16());  // decode-config shows the computed sum
+  auto f8 = read_ok(load("sample-8.5.1.dmp"));
+  EXPECT_EQ("8.5.1", f8.version().str());
+  EXPECT_EQ(number_of(load_json("sample-8.5.1.json")["header"]["data"]["crc32"]).value(), f8.stored_crc32());
+  auto f32 = read_ok(load("sample-15.0.1-esp32.dmp"));
+  EXPECT_EQ(1u, f32.platform().value());  // README: an ESP32 (platform 1) image
+}
+
+TEST(Dmp, WritesBackTheSameBytes) {
+  for (auto name : {"sample-15.0.1.dmp", "sample-8.5.1.dmp", "sample-15.0.1-esp32.dmp"}) {
+    auto bytes = load(name);
+    EXPECT_EQ(bytes, read_ok(bytes).bytes()) << name;
+  }
+}
+
+TEST(Dmp, DecodesEveryFieldLikeDecodeConfig_15_0_1) { expect_agrees_with_decode_config("sample-15.0.1.dmp", "sample-15.0.1.json", 500); }
+TEST(Dmp, DecodesEveryFieldLikeDecodeConfig_8_5_1) { expect_agrees_with_decode_config("sample-8.5.1.dmp", "sample-8.5.1.json", 380); }
+
+TEST(Dmp, DecodesTheFieldsThatDefineADevice) {
+  auto d = SettingsLayouts::builtin().decode(read_ok(load("sample-15.0.1.dmp")));
+  auto& f = d.fields;
+  EXPECT_EQ("14.6.0.1", d.layout);  // the newest layout not newer than 15.0.1
+  EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]);
+  EXPECT_EQ("kitchen_plug", f["mqtt_topic"]);
+  EXPECT_EQ("broker.example.lan", f["mqtt_host"]);
+  EXPECT_EQ(1883, f["mqtt_port"]);
+  EXPECT_EQ(json::array({"cmnd", "stat", "tele"}), json(f["mqtt_prefix"]));
+  EXPECT_EQ("ON Power1#State=1 DO Publish stat/kitchen_plug/ON 1 ENDON", f["rules"][0]);
+  EXPECT_EQ(1, f["user_template"]["base"]);  // stored 0, shown +1 as Tasmota's Template BASE
+  EXPECT_EQ(32, f["user_template"]["gpio"][0]);  // Button1 in the 9.1+ numbering
+  EXPECT_EQ(420, f["timer"][0]["time"]);
+  EXPECT_EQ(300, f["tele_period"]);
+  EXPECT_EQ(18u, f["my_gp"].size());  // ESP8266: 18 GPIOs (decode-config also lists its my_gp_esp32 alias)
+  // The same device on 8.5.1: the old 8-bit GPIO numbering (README: Button1=17, Relay1=21, Led1i=56).
+  auto old = SettingsLayouts::builtin().decode(read_ok(load("sample-8.5.1.dmp"))).fields;
+  EXPECT_EQ(17, old["user_template"]["gpio"][0]);
+  EXPECT_EQ(21, old["my_gp"][12]);
+}
+
+TEST(Dmp, DecodesAnEsp32FileWithTheEsp32Fields) {
+  auto d = SettingsLayouts::builtin().decode(read_ok(load("sample-15.0.1-esp32.dmp")));
+  EXPECT_EQ("ESP32", d.platform);
+  EXPECT_TRUE(d.fields.contains("my_gp_esp32"));
+  EXPECT_TRUE(d.fields.contains("user_template_esp32"));
+  EXPECT_FALSE(d.fields.contains("my_gp"));
+  EXPECT_FALSE(d.fields.contains("user_template"));
+}
+
+TEST(Dmp, RefusesCorruptTruncatedAndForeignFiles) {
+  auto bytes = load("sample-15.0.1.dmp");
+  auto flipped = bytes;
+  flipped[0x100] ^= 0x01;
+  EXPECT_NE(std::string::npos, read_dmp(flipped).error.find("CRC-32 mismatch")) << read_dmp(flipped).error;
+  std::vector<std::uint8_t> truncated(bytes.begin(), bytes.begin() + 2000);
+  EXPECT_NE(std::string::npos, read_dmp(truncated).error.find("truncated")) << read_dmp(truncated).error;
+  EXPECT_FALSE(read_dmp(std::vector<std::uint8_t>(7, 0)).file);
+  std::vector<std::uint8_t> text(4096, 'A');
+  EXPECT_FALSE(read_dmp(text).file);
+  auto longer = bytes;
+  longer.push_back(0);
+  EXPECT_FALSE(read_dmp(longer).file);
+}
+
+TEST(Dmp, ABackupMustMatchTheDeviceThatGaveIt) {
+  auto f = read_ok(load("sample-15.0.1.dmp"));
+  EXPECT_TRUE(check_backup(f, Version{15, 0, 1, 0}, Chip::ESP8266).empty());
+  EXPECT_TRUE(check_backup(f, Version{15, 0, 1, 0}, Chip::ESP8285).empty());
+  auto wrong_version = check_backup(f, Version{14, 2, 0, 0}, Chip::ESP8266);
+  ASSERT_EQ(1u, wrong_version.size());
+  EXPECT_NE(std::string::npos, wrong_version[0].find("reports 14.2.0"));
+  auto wrong_chip = check_backup(f, Version{15, 0, 1, 0}, Chip::ESP32C3);
+  ASSERT_EQ(1u, wrong_chip.size());
+  EXPECT_NE(std::string::npos, wrong_chip[0].find("for ESP8266"));
+  auto esp32 = read_ok(load("sample-15.0.1-esp32.dmp"));
+  EXPECT_TRUE(check_backup(esp32, Version{15, 0, 1, 0}, Chip::ESP32).empty());
+  EXPECT_FALSE(check_backup(esp32, Version{15, 0, 1, 0}, Chip::ESP8266).empty());
+}
+
+TEST(Dmp, RestoreTakesOlderFilesOfTheSameChipOnly) {
+  // tasmota-facts.md: Tasmota accepts an uploaded .dmp of any older version for the same chip.
+  auto f8 = read_ok(load("sample-8.5.1.dmp"));
+  EXPECT_TRUE(check_restorable(f8, Version{15, 0, 1, 0}, Chip::ESP8266).empty());
+  EXPECT_TRUE(check_restorable(f8, Version{8, 5, 1, 0}, Chip::ESP8266).empty());
+  auto newer = check_restorable(read_ok(load("sample-15.0.1.dmp")), Version{9, 1, 0, 0}, Chip::ESP8266);
+  ASSERT_EQ(1u, newer.size());
+  EXPECT_NE(std::string::npos, newer[0].find("newer than the device's 9.1.0"));
+  EXPECT_FALSE(check_restorable(f8, Version{15, 0, 1, 0}, Chip::ESP32).empty());
+}
+
+TEST(Dmp, SetWritesFieldsThatDecodeBack) {
+  auto& layouts = SettingsLayouts::builtin();
+  auto f = read_ok(load("sample-15.0.1.dmp"));
+  EXPECT_EQ("", layouts.set(f, "friendlyname/1", "Kitchen Light; Backlog Reset 1"));
+  EXPECT_EQ("", layouts.set(f, "mqtt_topic", "kitchen"));
+  EXPECT_EQ("", layouts.set(f, "user_template/base", 18));
+  EXPECT_EQ("", layouts.set(f, "user_template/gpio/3", 224));
+  EXPECT_EQ("", layouts.set(f, "timer/2/arm", 1));
+  EXPECT_EQ("", layouts.set(f, "flag/mqtt_response", 1));
+  EXPECT_EQ("", layouts.set(f, "latitude", 48.858));
+  EXPECT_EQ("", layouts.set(f, "rules/1", "ON System#Boot DO Power 1 ENDON"));
+  f.seal();
+  auto reread = read_ok(f.bytes());
+  auto d = layouts.decode(reread).fields;
+  EXPECT_EQ("Kitchen Plug", d["friendlyname"][0]);  // the neighbour in the text pool is untouched
+  EXPECT_EQ("Kitchen Light; Backlog Reset 1", d["friendlyname"][1]);
+  EXPECT_EQ("kitchen", d["mqtt_topic"]);
+  EXPECT_EQ("broker.example.lan", d["mqtt_host"]);
+  EXPECT_EQ(18, d["user_template"]["base"]);
+  EXPECT_EQ(224, d["user_template"]["gpio"][3]);
+  EXPECT_EQ(1, d["timer"][2]["arm"]);
+  EXPECT_EQ(0, d["timer"][2]["days"]);
+  EXPECT_EQ(1, d["flag"]["mqtt_response"]);
+  EXPECT_NEAR(48.858, d["latitude"].get<double>(), 1e-6);
+  EXPECT_EQ("ON System#Boot DO Power 1 ENDON", d["rules"][1]);
+}
+
+TEST(Dmp, SetRefusesWhatDoesNotFit) {
+  auto& layouts = SettingsLayouts::builtin();
+  auto f = read_ok(load("sample-15.0.1.dmp"));
+  auto before = f.settings;
+  EXPECT_NE("", layouts.set(f, "no_such_field", 1));
+  EXPECT_NE("", layouts.set(f, "friendlyname/8", "x"));
+  EXPECT_NE("", layouts.set(f, "mqtt_port", 70000));
+  EXPECT_NE("", layouts.set(f, "mqtt_port", "1883"));
+  EXPECT_NE("", layouts.set(f, "timer/0/mode", 4));  // 2 bits
+  EXPECT_NE("", layouts.set(f, "rules/0", std::string(600, 'x')));
+  EXPECT_NE("", layouts.set(f, "friendlyname/0", std::string(800, 'x')));  // the text pool holds 699 bytes
+  EXPECT_NE("", layouts.set(f, "user_template", 1));
+  EXPECT_EQ(before, f.settings);
+}
+
+TEST(Dmp, OlderErasUseTheSixteenBitChecksum) {
+  // 6.0 … 6.6.0.6: 0xE00 bytes; up to 6.6.0.10 a weighted 16-bit sum (tasmota-facts.md).
+  DmpFile f;
+  f.settings.assign(0xE00, 0);
+  f.settings[0x002] = 0x00;
+  f.settings[0x003] = 0x0E;
+  f.settings[0x008] = 0x00;  // 6.5.0.0 → 0x06050000
+  f.settings[0x00A] = 0x05;
+  f.settings[0x00B] = 0x06;
+  EXPECT_EQ("", SettingsLayouts::builtin().set(f, "mqtt_topic", "attic"));
+  f.seal();
+  auto r = read_dmp(f.bytes());
+  ASSERT_TRUE(r.file) << r.error;
+  EXPECT_FALSE(r.file->uses_crc32());
+  EXPECT_EQ("attic", SettingsLayouts::builtin().decode(*r.file).fields["mqtt_topic"]);
+  EXPECT_FALSE(r.file->platform());
+  EXPECT_TRUE(check_backup(*r.file, Version{6, 5, 0, 0}, Chip::ESP8266).empty());
+  auto bytes = f.bytes();
+  bytes[0x300] ^= 0x10;
+  EXPECT_NE(std::string::npos, read_dmp(bytes).error.find("checksum mismatch"));
+  // Before 6.0 the file is not read: the snapshot over MQTT covers those devices.
+  f.settings[0x00B] = 0x05;
+  EXPECT_NE(std::string::npos, read_dmp(f.bytes()).error.find("before 6.0"));
+}
+
+TEST(Dmp, FilesWithTheSettingsHeaderAreObfuscatedFromByteEighteen) {
+  auto plain = read_ok(load("sample-15.0.1.dmp"));
+  DmpFile f = plain;
+  f.header.assign(16, 0);
+  std::string name = "/.settings";
+  std::copy(name.begin(), name.end(), f.header.begin());
+  f.header[14] = 0x10;  // 16 + 4096 = 0x1010
+  f.header[15] = 0x10;
+  auto bytes = f.bytes();
+  EXPECT_EQ(16u + 4096u, bytes.size());
+  EXPECT_EQ(plain.settings[2] ^ std::uint8_t(0x5A + 18), bytes[18]);
+  auto r = read_dmp(bytes);
+  ASSERT_TRUE(r.file) << r.error;
+  EXPECT_EQ(plain.settings, r.file->settings);
+}
