@@ -10,7 +10,9 @@
 #include <iterator>
 
 #include "backup/dmp_file.h"
+#include "backup/gpio_numbering.h"
 #include "backup/settings_layouts.h"
+#include "backup/settings_migration.h"
 
 using namespace fleet::backup;
 using fleet::planner::Chip;
@@ -275,4 +277,50 @@ TEST(Dmp, FilesWithTheSettingsHeaderAreObfuscatedFromByteEighteen) {
   auto r = read_dmp(bytes);
   ASSERT_TRUE(r.file) << r.error;
   EXPECT_EQ(plain.settings, r.file->settings);
+}
+
+TEST(Dmp, UpgradingAcross91RenumbersTheGpiosOfTheSameDevice) {
+  // The vectors are the same device on 8.5.1 and 15.0.1 (README): migrating the 8.5.1 file the way the
+  // firmware does must give the 15.0.1 file's GPIOs and template.
+  auto f8 = read_ok(load("sample-8.5.1.dmp"));
+  auto migrated = migrate_settings(f8, Version{15, 0, 1, 0});
+  auto r = read_dmp(migrated.bytes());
+  ASSERT_TRUE(r.file) << r.error;
+  auto got = SettingsLayouts::builtin().decode(*r.file).fields;
+  auto want = SettingsLayouts::builtin().decode(read_ok(load("sample-15.0.1.dmp"))).fields;
+  EXPECT_EQ(want["user_template"]["gpio"], got["user_template"]["gpio"]);
+  EXPECT_EQ(want["templatename"], got["templatename"]);
+  EXPECT_EQ(want["friendlyname"], got["friendlyname"]);
+  EXPECT_EQ(want["rules"], got["rules"]);
+  EXPECT_EQ(want["timer"], got["timer"]);
+  for (std::size_t i = 0; i < 17; ++i) EXPECT_EQ(want["my_gp"][i], got["my_gp"][i]) << "GPIO" << i;
+  EXPECT_EQ(Version(15, 0, 1, 0), r.file->version());
+  EXPECT_EQ(0, gpio_from_legacy(0));
+  EXPECT_EQ(kGpioUser, gpio_from_legacy(255));
+  EXPECT_TRUE(same_gpio_function(1, kGpioUser));
+}
+
+TEST(Dmp, AnEsp8266RestoreOfAFileBefore80KeepsOnlyWifiAndMqtt) {
+  // tasmota-facts.md: "on ESP8266 a file older than 8.0 comes back as Wi-Fi + MQTT only".
+  auto& layouts = SettingsLayouts::builtin();
+  auto old = blank_settings(Version{7, 2, 0, 0}, 0);
+  ASSERT_EQ("", layouts.set(old, "mqtt_host", "broker.lan"));
+  ASSERT_EQ("", layouts.set(old, "mqtt_topic", "attic"));
+  ASSERT_EQ("", layouts.set(old, "sta_ssid/0", "home"));
+  ASSERT_EQ("", layouts.set(old, "friendlyname/0", "Attic"));
+  ASSERT_EQ("", layouts.set(old, "tele_period", 60));
+  old.seal();
+  auto on9 = layouts.decode(migrate_settings(old, Version{9, 1, 0, 0})).fields;
+  EXPECT_EQ("broker.lan", on9["mqtt_host"]);
+  EXPECT_EQ("attic", on9["mqtt_topic"]);
+  EXPECT_EQ("home", on9["sta_ssid"][0]);
+  EXPECT_EQ("", on9["friendlyname"][0]);
+  EXPECT_EQ(0, on9["tele_period"]);
+  // From 8.x everything comes along.
+  auto f8 = blank_settings(Version{8, 5, 1, 0}, 0);
+  ASSERT_EQ("", layouts.set(f8, "friendlyname/0", "Attic"));
+  ASSERT_EQ("", layouts.set(f8, "tele_period", 60));
+  auto on9b = layouts.decode(migrate_settings(f8, Version{9, 1, 0, 0})).fields;
+  EXPECT_EQ("Attic", on9b["friendlyname"][0]);
+  EXPECT_EQ(60, on9b["tele_period"]);
 }

@@ -1,0 +1,74 @@
+#include "backup/settings_migration.h"
+
+#include <set>
+
+#include "backup/gpio_numbering.h"
+
+namespace fleet::backup {
+namespace {
+
+const std::set<std::string> kHeader = {"version", "cfg_size", "cfg_crc", "cfg_crc32", "config_version", "cfg_timestamp", "save_flag"};
+// What survives an ESP8266 restore of a pre-8.0 file (tasmota-facts.md).
+const std::set<std::string> kWifiMqtt = {"sta_ssid", "sta_pwd", "mqtt_host", "mqtt_port", "mqtt_user", "mqtt_pwd", "mqtt_topic"};
+
+void copy_leaves(const nlohmann::ordered_json& value, const std::string& path, DmpFile& to, const SettingsLayouts& layouts,
+                 bool renumber_gpio) {
+  if (value.is_object()) {
+    for (auto& [k, v] : value.items()) copy_leaves(v, path + "/" + k, to, layouts, renumber_gpio);
+    return;
+  }
+  if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i) copy_leaves(value[i], path + "/" + std::to_string(i), to, layouts, renumber_gpio);
+    return;
+  }
+  if (value.is_null()) return;
+  if (renumber_gpio && value.is_number_integer() && (path.rfind("my_gp/", 0) == 0 || path.rfind("user_template/gpio/", 0) == 0)) {
+    auto legacy = value.get<std::int64_t>();
+    std::uint16_t now = gpio_from_legacy(static_cast<std::uint16_t>(legacy));
+    // Template JSON spells User as 1 (decode-config shows it so); keep that spelling in the template.
+    if (now == kGpioUser && path.rfind("user_template/", 0) == 0) now = 1;
+    layouts.set(to, path, now);
+    return;
+  }
+  layouts.set(to, path, value);  // a field the new layout no longer has is dropped, as the firmware does
+}
+
+}  // namespace
+
+DmpFile blank_settings(const planner::Version& version, std::uint8_t platform, const SettingsLayouts& layouts) {
+  DmpFile f;
+  auto id = version_id(version);
+  auto size = settings_size_for(id).value_or(0x1000);
+  f.settings.assign(size, 0);
+  f.settings[0] = 0xC1;  // cfg_holder as in the vectors (0x4AC1); any value the firmware accepts as its own
+  f.settings[1] = 0x4A;
+  f.settings[2] = static_cast<std::uint8_t>(size);
+  f.settings[3] = static_cast<std::uint8_t>(size >> 8);
+  for (int i = 0; i < 4; ++i) f.settings[8 + i] = static_cast<std::uint8_t>(id >> (8 * i));
+  if (id >= 0x08020004 && size > 0xF36) f.settings[0xF36] = platform;
+  (void)layouts;
+  f.seal();
+  return f;
+}
+
+bool crosses_gpio_renumbering(const planner::Version& from, const planner::Version& to, std::uint8_t platform) {
+  planner::Version v91{9, 1, 0, 0};
+  return platform == 0 && from < v91 && to >= v91;
+}
+
+DmpFile migrate_settings(const DmpFile& from, const planner::Version& to_version, const SettingsLayouts& layouts) {
+  std::uint8_t platform = from.platform().value_or(0);
+  DmpFile to = blank_settings(to_version, platform, layouts);
+  auto decoded = layouts.decode(from);
+  bool old_esp8266 = platform == 0 && from.version() < planner::Version{8, 0, 0, 0};
+  bool renumber = crosses_gpio_renumbering(from.version(), to_version, platform);
+  for (auto& [name, value] : decoded.fields.items()) {
+    if (kHeader.count(name)) continue;
+    if (old_esp8266 && !kWifiMqtt.count(name)) continue;
+    copy_leaves(value, name, to, layouts, renumber);
+  }
+  to.seal();
+  return to;
+}
+
+}  // namespace fleet::backup
