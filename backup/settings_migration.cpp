@@ -56,11 +56,11 @@ bool crosses_gpio_renumbering(const planner::Version& from, const planner::Versi
   return platform == 0 && from < v91 && to >= v91;
 }
 
-DmpFile migrate_settings(const DmpFile& from, const planner::Version& to_version, const SettingsLayouts& layouts) {
+DmpFile migrate_settings(const DmpFile& from, const planner::Version& to_version, Migration kind, const SettingsLayouts& layouts) {
   std::uint8_t platform = from.platform().value_or(0);
   DmpFile to = blank_settings(to_version, platform, layouts);
   auto decoded = layouts.decode(from);
-  bool old_esp8266 = platform == 0 && from.version() < planner::Version{8, 0, 0, 0};
+  bool old_esp8266 = kind == Migration::Restore && platform == 0 && from.version() < planner::Version{8, 0, 0, 0};
   bool renumber = crosses_gpio_renumbering(from.version(), to_version, platform);
   for (auto& [name, value] : decoded.fields.items()) {
     if (kHeader.count(name)) continue;

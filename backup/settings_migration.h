@@ -15,8 +15,13 @@ namespace fleet::backup {
 // decoded fields go: zeros and the header).
 DmpFile blank_settings(const planner::Version& version, std::uint8_t platform, const SettingsLayouts& layouts = SettingsLayouts::builtin());
 
+// Upgrade: the firmware boots a newer version over its own settings. Restore: it takes an uploaded file
+// (the pre-8.0 ESP8266 limit applies only there).
+enum class Migration { Upgrade, Restore };
+
 // The settings `from` becomes on a device of `to_version` (same platform), sealed.
-DmpFile migrate_settings(const DmpFile& from, const planner::Version& to_version, const SettingsLayouts& layouts = SettingsLayouts::builtin());
+DmpFile migrate_settings(const DmpFile& from, const planner::Version& to_version, Migration kind = Migration::Restore,
+                         const SettingsLayouts& layouts = SettingsLayouts::builtin());
 
 // Whether the 9.1 GPIO renumbering applies between these versions on this platform.
 bool crosses_gpio_renumbering(const planner::Version& from, const planner::Version& to, std::uint8_t platform);

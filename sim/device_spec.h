@@ -21,11 +21,14 @@ struct DeviceSettings {
   int tele_period = 300;
   bool set_option4 = false;
   std::string ota_url;      // empty: the firmware's default
+  int webserver = 2;        // WebServer mode: 0 off, 1 user, 2 admin (/dl and /u2 need admin); Tasmota's default 2
+  std::string web_password; // empty: no basic auth on the web server
   // Kept by Reset 6 (tasmota-facts.md: SSIDs/passwords, MQTT host, port, user, password, topic).
   std::string ssid1 = "fleet-wifi";
   std::string mqtt_host = "127.0.0.1";
   int mqtt_port = 1883;
   std::string mqtt_user;
+  std::string mqtt_password;  // the device's MqttPassword: FileDownload/FileUpload must quote it
   std::string mqtt_client;  // empty: DVES_XXXXXX
 };
 

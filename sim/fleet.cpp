@@ -49,7 +49,18 @@ void apply_settings(const json& s, DeviceSettings& st, const std::string& who) {
   take(s, "ota_url", st.ota_url, who);
   take(s, "timers", st.timers_enabled, who);
   take(s, "mqtt_user", st.mqtt_user, who);
+  take(s, "mqtt_password", st.mqtt_password, who);
+  take(s, "webserver", st.webserver, who);
+  take(s, "web_password", st.web_password, who);
+  if (st.webserver < 0 || st.webserver > 2) throw std::runtime_error(who + ": webserver must be 0, 1 or 2");
   if (s.contains("friendly_name")) take(s, "friendly_name", st.friendly_names[0], who);
+  if (auto it = s.find("friendly_names"); it != s.end()) {
+    if (!it->is_array() || it->size() > 4) throw std::runtime_error(who + ": friendly_names must be an array of up to 4 strings");
+    for (size_t i = 0; i < it->size(); ++i) {
+      if (!(*it)[i].is_string()) throw std::runtime_error(who + ": friendly_names must be strings");
+      st.friendly_names[i] = (*it)[i].get<std::string>();
+    }
+  }
   if (s.contains("template")) st.template_json = s["template"].dump();
   if (auto it = s.find("rules"); it != s.end()) {
     if (!it->is_array() || it->size() > 3) throw std::runtime_error(who + ": rules must be an array of up to 3 strings");

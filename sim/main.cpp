@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   app.add_flag("--flood-on-signal", flood_on_signal, "bench: start the flood on SIGUSR1 and keep the devices connected after it");
   app.add_option("--ota-threads", opt.ota_threads, "concurrent OTA downloads")->check(CLI::Range(1, 1000));
   app.add_option("--ota-kbps", opt.ota_kbps, "OTA download speed per device in KB/s (0: unlimited)");
+  app.add_option("--web-port", opt.web_port, "the devices' web servers (/dl, /rs, /u2) on this port of each device's 127.x address (0: any free port; default off)");
+  app.add_option("--web-port-file", opt.web_port_file, "write the web port here once listening");
   app.add_option("--log-level", log_level, "debug, info, warn, error");
   // Test images: small files with valid headers that simulated devices boot as the version they name.
   std::string make_image_file, image_chip = "esp8266";

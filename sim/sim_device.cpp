@@ -289,8 +289,11 @@ void SimDevice::reset_settings(int level) {
   kept.mqtt_host = st.mqtt_host;
   kept.mqtt_port = st.mqtt_port;
   kept.mqtt_user = st.mqtt_user;
+  kept.mqtt_password = st.mqtt_password;
   kept.topic = level == 6 ? st.topic : "tasmota_" + mac_hex(spec_.mac).substr(6);
   st = kept;
+  stored_.reset();  // the whole settings area is erased: fields the simulator does not model go too
+  transfer_.reset();
 }
 
 Reaction SimDevice::handle(std::string_view topic, std::string_view payload, std::int64_t now_ms) {
@@ -298,6 +301,7 @@ Reaction SimDevice::handle(std::string_view topic, std::string_view payload, std
   auto slash = topic.rfind('/');
   std::string_view name = slash == std::string_view::npos ? topic : topic.substr(slash + 1);
   if (name.empty() || payload.size() > 4096) return out;  // Tasmota refuses over-long input silently
+  via_group_ = topic.rfind(full(0, ""), 0) != 0;          // came in on the group topic
   command(name, trim(payload), now_ms, out, 0);
   return out;
 }
@@ -444,6 +448,8 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
     reply(out, "RESET", R"({"Command":"Error"})");
     return;
   }
+  if (cmd == "FILEDOWNLOAD" && has_mqtt_file()) return file_download(arg, via_group_, out);
+  if (cmd == "FILEUPLOAD" && has_mqtt_file()) return file_upload(arg, via_group_, out);
   reply(out, "COMMAND", R"({"Command":"Unknown"})");
 }
 

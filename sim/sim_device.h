@@ -3,11 +3,14 @@
 // publishes and whether it restarts. The runner (sim_runner) owns the network side. Payload shapes
 // follow the version it pretends to run (FirmwareTraits).
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "backup/dmp_file.h"
 #include "planner/version.h"
 #include "sim/device_spec.h"
 #include "sim/firmware_traits.h"
@@ -25,6 +28,22 @@ struct Reaction {
   bool restart = false;         // Restart, Reset, Topic, Module…: reconnect as a freshly booted device
   std::optional<std::string> fetch;  // OTA: download this URL over HTTP, then call ota_downloaded()
   bool bricked = false;         // flashed an image it cannot boot: drops off and never comes back
+};
+
+// A request to the device's web server (the runner does the HTTP; the device only decides).
+struct WebRequest {
+  std::string method;  // GET, POST
+  std::string path;    // "/dl", "/rs", "/u2"
+  std::optional<std::pair<std::string, std::string>> basic_auth;  // user, password
+  std::optional<std::vector<std::uint8_t>> upload;  // the multipart field "u2" of a POST /u2
+};
+
+struct WebReply {
+  int status = 200;
+  std::string content_type = "text/html";
+  std::vector<std::uint8_t> body;
+  std::map<std::string, std::string> headers;
+  bool restart = false;  // after an accepted settings upload
 };
 
 // The outcome of an OTA download (the runner does the HTTP).
@@ -62,6 +81,16 @@ class SimDevice {
   std::optional<std::string> take_boot_fetch();
   bool ota_in_progress() const { return ota_active_; }
 
+  // Configuration files (sim_config.cpp). The settings file (.dmp) as /dl and FileDownload hand it out,
+  // named as Tasmota names it.
+  std::vector<std::uint8_t> config_file() const;
+  std::string config_filename() const;
+  // Takes an uploaded settings file as Tasmota's SettingsConfigRestore does: empty on success (the
+  // device must then restart), else why it refused it.
+  std::string restore_config(std::span<const std::uint8_t> bytes);
+  // The device's web server: GET /dl (backup), GET /rs (arms the settings upload), POST /u2 (upload).
+  WebReply web(const WebRequest& request);
+
  private:
   std::string full(int prefix, std::string_view suffix) const;
   std::string hostname() const;
@@ -76,12 +105,16 @@ class SimDevice {
   void status(int which, std::int64_t now_ms, Reaction& out);
   std::string status_part(int which, std::int64_t now_ms) const;
   void reset_settings(int level);
+  void file_download(std::string_view arg, bool group, Reaction& out);
+  void file_upload(std::string_view arg, bool group, Reaction& out);
+  bool has_mqtt_file() const;
 
   DeviceSpec spec_;
   planner::Version version_;
   FirmwareTraits traits_;
   std::int64_t boot_ms_;
   bool announced_ = false;
+  bool via_group_ = false;  // the command being handled came in on the group topic
 
   // OTA state (Tasmota: ota_state_flag, RtcSettings.ota_loader)
   struct PendingImage {
@@ -96,6 +129,19 @@ class SimDevice {
   std::optional<std::string> boot_fetch_;
   void start_ota(Reaction& out, const std::string& url);
   void apply_pending();
+
+  // Settings the struct does not model, as the last file taken (sim_settings.h); none after Reset 6.
+  std::optional<backup::DmpFile> stored_;
+  // An MQTT file transfer in progress (Tasmota's FMqtt).
+  struct FileTransfer {
+    bool upload = false;
+    int id = 0;
+    std::vector<std::uint8_t> buffer;
+    std::size_t pos = 0;
+    std::string md5;  // upload: announced by the client
+  };
+  std::optional<FileTransfer> transfer_;
+  bool web_upload_armed_ = false;  // GET /rs? seen: the next /u2 is a settings file
 };
 
 }  // namespace fleet::sim

@@ -21,7 +21,9 @@
 #include "firmware/synthetic_image.h"
 #include "planner/chip.h"
 #include "planner/upgrade_plan.h"
+#include "backup/settings_migration.h"
 #include "sim/sim_device.h"
+#include "sim/sim_settings.h"
 
 namespace fleet::sim {
 namespace {
@@ -69,6 +71,12 @@ std::optional<std::string> SimDevice::take_boot_fetch() {
 void SimDevice::apply_pending() {
   if (!pending_) return;
   auto v = planner::Version::parse(pending_->version);
+  // The new firmware migrates the settings it finds (backup/settings_migration.h), GPIOs across 9.1 too.
+  planner::Version v6{6, 0, 0, 0};
+  if (v && version_ >= v6 && *v >= v6 && *v != version_) {
+    stored_ = backup::migrate_settings(settings_file(spec_, version_, stored_), *v, backup::Migration::Upgrade);
+    settings_from_file(*stored_, spec_.settings);
+  }
   if (v) {
     version_ = *v;
     spec_.version = v->str();

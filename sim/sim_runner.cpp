@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include "sim/http_fetch.h"
+#include "sim/web_server.h"
 
 #include <mosquitto.h>
 #include <sys/epoll.h>
@@ -100,6 +101,7 @@ struct SimRunner::Impl {
     bool bricked = false;          // flashed an image it cannot boot: gone for good
   };
   static constexpr std::uint32_t kFetchTag = 0xFFFFFFFFu;  // epoll data of the OTA fetcher's eventfd
+  static constexpr std::uint32_t kWebTag = 0xFFFFFFFEu;    // … and of the web server's
 
   RunnerOptions opt;
   std::vector<Slot> slots;
@@ -111,6 +113,7 @@ struct SimRunner::Impl {
   std::mt19937 rng{12345};
   std::int64_t flood_started = 0;
   std::unique_ptr<HttpFetcher> fetcher;
+  std::unique_ptr<WebServer> web;
 
   Impl(std::vector<DeviceSpec> devices, RunnerOptions o) : opt(std::move(o)) {
     mosquitto_lib_init();
@@ -125,6 +128,8 @@ struct SimRunner::Impl {
         Slot& s = slots[i];
         s.owner = this;
         s.index = i;
+        // The device's MqttPassword is the one it connects with (FileDownload/FileUpload quote it).
+        if (devices[i].settings.mqtt_password.empty()) devices[i].settings.mqtt_password = opt.password;
         s.device = std::make_unique<SimDevice>(std::move(devices[i]), now);
         s.mosq = mosquitto_new(s.device->client_id().c_str(), true, &s);
         if (!s.mosq) throw std::runtime_error("mosquitto_new failed");
@@ -148,6 +153,19 @@ struct SimRunner::Impl {
     ev.events = EPOLLIN;
     ev.data.u32 = kFetchTag;
     epoll_ctl(epfd, EPOLL_CTL_ADD, fetcher->event_fd(), &ev);
+    if (opt.web_port >= 0) {
+      std::unordered_map<std::string, std::uint32_t> by_ip;
+      for (auto& s : slots) by_ip[s.device->spec().ip] = s.index;
+      web = std::make_unique<WebServer>(opt.web_port, std::move(by_ip));
+      std::string error;
+      if (!web->start(error)) throw std::runtime_error(error);
+      log::info("sim: devices' web servers on port {}", web->port());
+      if (!opt.web_port_file.empty()) std::ofstream(opt.web_port_file) << web->port() << "\n";
+      epoll_event wev{};
+      wev.events = EPOLLIN;
+      wev.data.u32 = kWebTag;
+      epoll_ctl(epfd, EPOLL_CTL_ADD, web->event_fd(), &wev);
+    }
   }
 
   ~Impl() {
@@ -277,6 +295,23 @@ struct SimRunner::Impl {
     }
   }
 
+  // Web requests for the devices, answered on this thread.
+  void web_requests() {
+    for (auto& job : web->take()) {
+      Slot& s = slots[job->device];
+      if (s.bricked || s.fd < 0) {  // off the network: no web server either
+        WebReply r;
+        r.status = 503;
+        job->reply.set_value(std::move(r));
+        continue;
+      }
+      auto reply = s.device->web(job->request);
+      bool restart_after = reply.restart;
+      job->reply.set_value(std::move(reply));
+      if (restart_after) restart(s);
+    }
+  }
+
   void brick(Slot& s) {
     // No DISCONNECT: the socket just dies, so the broker publishes the LWT "Offline" will.
     log::warn("sim: {} flashed an image it cannot boot: it stays off the network", s.device->topic());
@@ -401,7 +436,7 @@ struct SimRunner::Impl {
           for (int i = 0; i < 50; ++i) {
             int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), 20);
             for (int k = 0; k < n; ++k)
-              if (events[k].data.u32 != kFetchTag) service(slots[events[k].data.u32], events[k].events);
+              if (events[k].data.u32 < kWebTag) service(slots[events[k].data.u32], events[k].events);
           }
           return 0;
         }
@@ -411,6 +446,7 @@ struct SimRunner::Impl {
       int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), timeout);
       for (int k = 0; k < n; ++k) {
         if (events[k].data.u32 == kFetchTag) fetched();
+        else if (events[k].data.u32 == kWebTag) web_requests();
         else service(slots[events[k].data.u32], events[k].events);
       }
       if (now_ms() - last_misc >= 1000) {

@@ -31,6 +31,8 @@ struct RunnerOptions {
   bool exit_after_flood = true;                      // false: the devices stay connected afterwards
   int ota_threads = 8;                               // concurrent OTA downloads (HTTP worker threads)
   int ota_kbps = 0;                                  // download speed per device (0: unlimited)
+  int web_port = -1;                                 // the devices' web servers (/dl, /rs, /u2): -1 off, 0 any free port
+  std::string web_port_file;                         // written with the port once the web server listens
 };
 
 struct RunnerStats {

@@ -1,0 +1,118 @@
+#include "sim/sim_settings.h"
+
+#include <nlohmann/json.hpp>
+
+#include "backup/settings_layouts.h"
+#include "backup/settings_migration.h"
+#include "planner/chip.h"
+
+namespace fleet::sim {
+namespace {
+
+using nlohmann::json;
+
+bool is_esp32(const DeviceSpec& spec) { return planner::is_esp32_family(planner::parse_chip(spec.chip)); }
+
+}  // namespace
+
+std::uint8_t platform_of_spec(const DeviceSpec& spec) { return backup::platform_of(planner::parse_chip(spec.chip)).value_or(0); }
+
+backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& version, const std::optional<backup::DmpFile>& stored) {
+  auto& layouts = backup::SettingsLayouts::builtin();
+  backup::DmpFile f = stored && stored->version() == version ? *stored : backup::blank_settings(version, platform_of_spec(spec));
+  auto& st = spec.settings;
+  // Best effort per field: a field the layout of this version does not have is simply not written.
+  auto set = [&](const std::string& path, const json& v) { (void)layouts.set(f, path, v); };
+  set("bootcount", spec.boot_count & 0xFFFF);
+  set("sta_ssid/0", st.ssid1);
+  set("mqtt_host", st.mqtt_host);
+  set("mqtt_port", st.mqtt_port);
+  set("mqtt_user", st.mqtt_user);
+  set("mqtt_pwd", st.mqtt_password);
+  set("mqtt_client", st.mqtt_client);
+  set("mqtt_topic", st.topic);
+  set("mqtt_fulltopic", st.full_topic);
+  for (int i = 0; i < 3; ++i) set("mqtt_prefix/" + std::to_string(i), st.prefixes[static_cast<std::size_t>(i)]);
+  set("mqtt_grptopic", st.group_topic);
+  for (int i = 0; i < 4; ++i) set("friendlyname/" + std::to_string(i), st.friendly_names[static_cast<std::size_t>(i)]);
+  set("hostname", st.hostname);
+  set("webserver", st.webserver);
+  set("web_password", st.web_password);
+  set("ota_url", st.ota_url);
+  set(is_esp32(spec) ? "module_esp32" : "module", (st.module_id - 1) & 0xFF);
+  set("module", (st.module_id - 1) & 0xFF);
+  for (int i = 0; i < 3; ++i) set("rules/" + std::to_string(i), st.rules[static_cast<std::size_t>(i)]);
+  set("tele_period", st.tele_period);
+  set("flag/mqtt_response", st.set_option4 ? 1 : 0);
+  set("flag3/timers_enable", st.timers_enabled ? 1 : 0);
+  if (!st.template_json.empty()) {
+    auto t = json::parse(st.template_json, nullptr, false);
+    if (t.is_object()) {
+      std::string base = is_esp32(spec) ? "user_template_esp32" : "user_template";
+      if (t.contains("NAME") && t["NAME"].is_string()) {
+        if (!layouts.set(f, "templatename", t["NAME"]).empty()) set(base + "/name", t["NAME"]);
+      }
+      if (t.contains("GPIO") && t["GPIO"].is_array())
+        for (std::size_t i = 0; i < t["GPIO"].size(); ++i)
+          if (t["GPIO"][i].is_number_integer()) set(base + "/gpio/" + std::to_string(i), t["GPIO"][i]);
+      if (t.contains("FLAG") && t["FLAG"].is_number_integer()) {
+        if (!layouts.set(f, base + "/flag", t["FLAG"]).empty()) set(base + "/flag/adc0", t["FLAG"]);
+      }
+      if (t.contains("BASE") && t["BASE"].is_number_integer()) set(base + "/base", t["BASE"]);
+    }
+  }
+  f.seal();
+  return f;
+}
+
+void settings_from_file(const backup::DmpFile& file, DeviceSettings& st) {
+  auto d = backup::SettingsLayouts::builtin().decode(file).fields;
+  auto str = [&](const char* name, std::string& out) {
+    if (d.contains(name) && d[name].is_string()) out = d[name].get<std::string>();
+  };
+  auto num = [&](const char* name, auto& out) {
+    if (d.contains(name) && d[name].is_number_integer()) out = d[name].get<std::remove_reference_t<decltype(out)>>();
+  };
+  if (d.contains("sta_ssid") && d["sta_ssid"].is_array() && !d["sta_ssid"].empty()) st.ssid1 = d["sta_ssid"][0].get<std::string>();
+  str("mqtt_host", st.mqtt_host);
+  num("mqtt_port", st.mqtt_port);
+  str("mqtt_user", st.mqtt_user);
+  str("mqtt_pwd", st.mqtt_password);
+  str("mqtt_client", st.mqtt_client);
+  str("mqtt_topic", st.topic);
+  str("mqtt_fulltopic", st.full_topic);
+  if (d.contains("mqtt_prefix"))
+    for (std::size_t i = 0; i < 3 && i < d["mqtt_prefix"].size(); ++i) st.prefixes[i] = d["mqtt_prefix"][i].get<std::string>();
+  str("mqtt_grptopic", st.group_topic);
+  if (d.contains("friendlyname"))
+    for (std::size_t i = 0; i < 4 && i < d["friendlyname"].size(); ++i) st.friendly_names[i] = d["friendlyname"][i].get<std::string>();
+  str("hostname", st.hostname);
+  num("webserver", st.webserver);
+  str("web_password", st.web_password);
+  str("ota_url", st.ota_url);
+  const char* module_field = d.contains("module_esp32") ? "module_esp32" : "module";
+  if (d.contains(module_field) && d[module_field].is_number_integer()) st.module_id = (d[module_field].get<int>() + 1) & 0xFF;
+  if (d.contains("rules"))
+    for (std::size_t i = 0; i < 3 && i < d["rules"].size(); ++i)
+      st.rules[i] = d["rules"][i].is_string() ? d["rules"][i].get<std::string>() : std::string();
+  num("tele_period", st.tele_period);
+  if (d.contains("flag") && d["flag"].contains("mqtt_response")) st.set_option4 = d["flag"]["mqtt_response"].get<int>() != 0;
+  if (d.contains("flag3") && d["flag3"].contains("timers_enable")) st.timers_enabled = d["flag3"]["timers_enable"].get<int>() != 0;
+  const char* tfield = d.contains("user_template_esp32") ? "user_template_esp32" : "user_template";
+  st.template_json.clear();
+  if (d.contains(tfield)) {
+    auto& t = d[tfield];
+    std::string name = d.contains("templatename") && d["templatename"].is_string() ? d["templatename"].get<std::string>()
+                       : t.contains("name") && t["name"].is_string()             ? t["name"].get<std::string>()
+                                                                                 : std::string();
+    using oj = nlohmann::ordered_json;
+    oj gpio = t.value("gpio", oj::array());
+    bool any = !name.empty() || std::any_of(gpio.begin(), gpio.end(), [](const oj& g) { return g.is_number() && g.get<int>() != 0; });
+    if (any) {
+      oj flag = t.contains("flag") ? (t["flag"].is_object() ? t["flag"].value("adc0", oj(0)) : t["flag"]) : oj(0);
+      st.template_json = oj{{"NAME", name}, {"GPIO", gpio}, {"FLAG", flag}, {"BASE", t.value("base", 18)}}.dump();
+    }
+  }
+}
+
+}  // namespace fleet::sim

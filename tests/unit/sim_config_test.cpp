@@ -1,0 +1,277 @@
+// The simulator's configuration files, checked against the facts it plays (sim/sim_config.cpp cites
+// them): FileDownload/FileUpload over MQTT in Tasmota's shapes, /dl, /rs, /u2, what Reset 6 keeps,
+// and the firmware's migration of an uploaded older file (the 9.1 GPIO renumbering, the ESP8266 < 8.0
+// limit) and of its own settings on an upgrade.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "backup/dmp_file.h"
+#include "backup/settings_layouts.h"
+#include "backup/settings_migration.h"
+#include "backup/transfer_encoding.h"
+#include "firmware/synthetic_image.h"
+#include "sim/sim_device.h"
+
+using namespace fleet::sim;
+using namespace fleet::backup;
+using fleet::planner::Version;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::int64_t kNow = 1'790'000'000'000;
+
+DeviceSpec spec(const std::string& version, const std::string& chip = "ESP8266") {
+  DeviceSpec s;
+  s.version = version;
+  s.build = chip == "ESP8266" ? "tasmota" : "tasmota32";
+  s.chip = chip;
+  s.mac = "5C:CF:7F:12:34:56";
+  s.ip = "127.0.0.5";
+  s.settings.topic = "plug";
+  s.settings.mqtt_password = "secret";
+  s.settings.friendly_names[0] = "Kitchen Plug";
+  s.settings.full_topic = "tasmota/%topic%/%prefix%/";
+  s.settings.rules[0] = "ON Power1#State=1 DO Publish stat/plug/ON 1 ENDON";
+  s.settings.set_option4 = false;
+  s.settings.template_json = R"({"NAME":"Sonoff Basic","GPIO":[17,255,255,255,255,0,0,0,21,56,255,0,0],"FLAG":0,"BASE":1})";
+  return s;
+}
+
+std::string cmnd(const SimDevice& d, const std::string& c) { return "tasmota/" + d.topic() + "/cmnd/" + c; }
+
+json last(const Reaction& r) { return r.publish.empty() ? json() : json::parse(r.publish.back().payload); }
+
+// Runs the whole FileDownload exchange as a client would and returns the file.
+std::vector<std::uint8_t> download(SimDevice& d, const std::string& password = "secret") {
+  auto start = d.handle(cmnd(d, "FileDownload"), json{{"Password", password}, {"Type", 2}}.dump(), kNow);
+  EXPECT_EQ(2u, start.publish.size());
+  EXPECT_EQ("tasmota/plug/stat/FILEDOWNLOAD", start.publish.at(0).topic);  // always this topic, whatever SetOption4
+  EXPECT_EQ(json({{"FileDownload", "Started"}}), json::parse(start.publish.at(0).payload));
+  auto info = last(start);
+  int id = info["Id"];
+  EXPECT_EQ(1, id % 2);  // odd id
+  EXPECT_EQ(4096, info["Size"]);
+  std::vector<std::uint8_t> file;
+  for (int i = 0; i < 20; ++i) {
+    auto r = d.handle(cmnd(d, "FileDownload"), "", kNow);
+    auto j = json::parse(r.publish.at(0).payload);
+    EXPECT_EQ(id, j["Id"]);
+    if (j.contains("Md5")) {
+      EXPECT_EQ(md5_hex(file), j["Md5"]);
+      EXPECT_EQ(json({{"FileDownload", "Done"}}), last(r));
+      return file;
+    }
+    auto chunk = base64_decode(j["Data"].get<std::string>());
+    EXPECT_TRUE(chunk);
+    EXPECT_LE(chunk->size(), 760u);
+    file.insert(file.end(), chunk->begin(), chunk->end());
+  }
+  ADD_FAILURE() << "no MD5 after 20 chunks";
+  return file;
+}
+
+// Runs a FileUpload as a client would, respecting MaxSize; returns the last reply.
+Reaction upload(SimDevice& d, const std::vector<std::uint8_t>& file, const std::string& md5 = "") {
+  auto r = d.handle(cmnd(d, "FileUpload"),
+                    json{{"Password", "secret"}, {"File", "Config.dmp"}, {"Id", 116}, {"Type", 2}, {"Size", file.size()}}.dump(), kNow);
+  EXPECT_EQ(json({{"FileUpload", "Started"}}), json::parse(r.publish.at(0).payload));
+  std::size_t max = last(r)["MaxSize"];
+  EXPECT_GT(max, 500u);
+  std::size_t pos = 0;
+  while (pos < file.size()) {
+    std::size_t n = std::min(max, file.size() - pos);
+    r = d.handle(cmnd(d, "FileUpload"), json{{"Id", 116}, {"Data", base64_encode(std::span(file).subspan(pos, n))}}.dump(), kNow);
+    pos += n;
+    EXPECT_EQ(116, last(r)["Id"]);
+  }
+  return d.handle(cmnd(d, "FileUpload"), json{{"Id", 116}, {"Md5", md5.empty() ? md5_hex(file) : md5}}.dump(), kNow);
+}
+
+nlohmann::ordered_json fields_of(const std::vector<std::uint8_t>& bytes) {
+  auto r = read_dmp(bytes);
+  EXPECT_TRUE(r.file) << r.error;
+  return r.file ? SettingsLayouts::builtin().decode(*r.file).fields : nlohmann::ordered_json();
+}
+
+}  // namespace
+
+TEST(SimConfig, FileDownloadHandsOutTheSettingsFileOfItsVersion) {
+  SimDevice d(spec("15.0.1"), kNow);
+  auto file = download(d);
+  auto r = read_dmp(file);
+  ASSERT_TRUE(r.file) << r.error;
+  EXPECT_EQ("15.0.1", r.file->version().str());
+  EXPECT_EQ(0, r.file->platform().value());
+  auto f = SettingsLayouts::builtin().decode(*r.file).fields;
+  EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]);
+  EXPECT_EQ("plug", f["mqtt_topic"]);
+  EXPECT_EQ("tasmota/%topic%/%prefix%/", f["mqtt_fulltopic"]);
+  EXPECT_EQ("secret", f["mqtt_pwd"]);  // only the .dmp holds credentials
+  EXPECT_EQ("ON Power1#State=1 DO Publish stat/plug/ON 1 ENDON", f["rules"][0]);
+  EXPECT_EQ("Sonoff Basic", f["templatename"]);
+  EXPECT_EQ(17, f["user_template"]["gpio"][0]);  // the template as given (this test's values)
+  EXPECT_EQ(17, f["module"]);                    // Module 18 (Generic) is stored as 17
+}
+
+TEST(SimConfig, FileDownloadRefusals) {
+  SimDevice d(spec("15.0.1"), kNow);
+  EXPECT_EQ(json({{"FileDownload", "Error 1"}}), last(d.handle(cmnd(d, "FileDownload"), R"({"Password":"wrong","Type":2})", kNow)));
+  EXPECT_EQ(json({{"FileDownload", "Error 3"}}), last(d.handle(cmnd(d, "FileDownload"), R"({"Password":"secret","Type":1})", kNow)));
+  EXPECT_EQ(json({{"FileDownload", "Error 5"}}), last(d.handle("cmnd/tasmotas/FileDownload", R"({"Password":"secret","Type":2})", kNow)));
+  // Started, then aborted.
+  d.handle(cmnd(d, "FileDownload"), R"({"Password":"secret","Type":2})", kNow);
+  EXPECT_EQ(json({{"FileDownload", "Aborted"}}), last(d.handle(cmnd(d, "FileDownload"), "0", kNow)));
+  // Firmware without MQTT file transfer: an unknown command (how a client probes for it).
+  SimDevice old(spec("9.1.0"), kNow);
+  auto r = old.handle(cmnd(old, "FileDownload"), R"({"Password":"secret","Type":2})", kNow);
+  EXPECT_EQ(json({{"Command", "Unknown"}}), last(r));
+}
+
+TEST(SimConfig, FileUploadOfAnOlderFileMigratesItAndRestarts) {
+  // An 8.5.1 file (old GPIO numbering) restored onto a 15.0.1 device: the firmware renumbers the GPIOs.
+  auto old_spec = spec("8.5.1");
+  old_spec.settings.friendly_names[0] = "Attic";
+  old_spec.settings.tele_period = 60;
+  SimDevice source(old_spec, kNow);
+  auto file = source.config_file();
+  auto target_spec = spec("15.0.1");
+  target_spec.settings.friendly_names[0] = "Tasmota";
+  target_spec.settings.template_json.clear();
+  SimDevice d(target_spec, kNow);
+  auto r = upload(d, file);
+  EXPECT_EQ(json({{"FileUpload", "Done"}}), last(r));
+  EXPECT_TRUE(r.restart);
+  d.reboot(kNow + 5000);
+  auto f = fields_of(download(d));
+  EXPECT_EQ("Attic", f["friendlyname"][0]);
+  EXPECT_EQ(60, f["tele_period"]);
+  EXPECT_EQ(32, f["user_template"]["gpio"][0]);   // Button1: 17 -> 32
+  EXPECT_EQ(224, f["user_template"]["gpio"][8]);  // Relay1: 21 -> 224
+  EXPECT_EQ(320, f["user_template"]["gpio"][9]);  // Led1i: 56 -> 320
+  EXPECT_EQ(1, f["user_template"]["gpio"][1]);    // User
+  auto t = json::parse(d.handle(cmnd(d, "Template"), "", kNow).publish.at(0).payload);
+  EXPECT_EQ(32, t["GPIO"][0]);
+  EXPECT_EQ("Sonoff Basic", t["NAME"]);
+}
+
+TEST(SimConfig, FileUploadRefusals) {
+  SimDevice d(spec("15.0.1"), kNow);
+  auto file = SimDevice(spec("15.0.1"), kNow).config_file();
+  EXPECT_EQ(json({{"FileUpload", "MD5 mismatch"}}), last(upload(d, file, std::string(32, '0'))));
+  // A file for an ESP32 is refused by the settings restore.
+  auto esp32_file = SimDevice(spec("15.0.1", "ESP32"), kNow).config_file();
+  auto r = upload(d, esp32_file);
+  EXPECT_EQ(json({{"FileUpload", "Failed"}}), last(r));
+  EXPECT_FALSE(r.restart);
+  // Newer than the firmware: refused too.
+  SimDevice old(spec("12.5.0"), kNow);
+  EXPECT_EQ(json({{"FileUpload", "Failed"}}), last(upload(old, file)));
+  // Wrong password, and a chunk larger than the device's MQTT buffer never arrives (no reply at all).
+  EXPECT_EQ(json({{"FileUpload", "Error 1"}}),
+            last(d.handle(cmnd(d, "FileUpload"), R"({"Password":"x","File":"a","Id":9,"Type":2,"Size":4096})", kNow)));
+  d.handle(cmnd(d, "FileUpload"), R"({"Password":"secret","File":"a","Id":9,"Type":2,"Size":4096})", kNow);
+  auto big = d.handle(cmnd(d, "FileUpload"), json{{"Id", 9}, {"Data", base64_encode(std::vector<std::uint8_t>(1000, 1))}}.dump(), kNow);
+  EXPECT_TRUE(big.publish.empty());
+  // Another id mid-transfer aborts it.
+  EXPECT_EQ(json({{"FileUpload", "Aborted"}}), last(d.handle(cmnd(d, "FileUpload"), R"({"Id":10,"Data":"AAAA"})", kNow)));
+}
+
+TEST(SimConfig, AnEsp8266RestoreOfAFileBefore80KeepsWifiAndMqttOnly) {
+  auto old_spec = spec("7.2.0");
+  old_spec.settings.mqtt_host = "broker.lan";
+  SimDevice source(old_spec, kNow);
+  SimDevice d(spec("15.0.1"), kNow);
+  ASSERT_EQ("", d.restore_config(source.config_file()));
+  auto f = fields_of(d.config_file());
+  EXPECT_EQ("broker.lan", f["mqtt_host"]);
+  EXPECT_EQ("plug", f["mqtt_topic"]);
+  EXPECT_EQ("", f["friendlyname"][0]);  // not carried over from a pre-8.0 file
+  EXPECT_EQ("", f["rules"][0]);
+}
+
+TEST(SimConfig, Reset6KeepsWifiMqttAndTopicOnly) {
+  // tasmota-facts.md, Reset: SSIDs/passwords, MQTT host, port, user, password and topic survive;
+  // FullTopic, prefixes, names, module/template, rules, SetOption4, TelePeriod, OtaUrl, web password do not.
+  auto s = spec("15.0.1");
+  s.settings.mqtt_host = "broker.lan";
+  s.settings.mqtt_user = "dev";
+  s.settings.set_option4 = true;
+  s.settings.tele_period = 60;
+  s.settings.ota_url = "http://fw.lan/x.bin";
+  s.settings.web_password = "pw";
+  s.settings.hostname = "kitchen";
+  s.settings.group_topic = "kitchens";
+  SimDevice d(s, kNow);
+  ASSERT_EQ("", d.restore_config(SimDevice(s, kNow).config_file()));  // a restored file: fields the struct does not model too
+  auto r = d.handle(cmnd(d, "Reset"), "6", kNow);
+  EXPECT_TRUE(r.restart);
+  d.reboot(kNow + 1000);
+  auto f = fields_of(d.config_file());
+  EXPECT_EQ("broker.lan", f["mqtt_host"]);
+  EXPECT_EQ("dev", f["mqtt_user"]);
+  EXPECT_EQ("secret", f["mqtt_pwd"]);
+  EXPECT_EQ("plug", f["mqtt_topic"]);
+  EXPECT_EQ("fleet-wifi", f["sta_ssid"][0]);
+  EXPECT_EQ("%prefix%/%topic%/", f["mqtt_fulltopic"]);
+  EXPECT_EQ("Tasmota", f["friendlyname"][0]);
+  EXPECT_EQ("", f["rules"][0]);
+  EXPECT_EQ(0, f["flag"]["mqtt_response"]);
+  EXPECT_EQ(300, f["tele_period"]);
+  EXPECT_EQ("", f["ota_url"]);
+  EXPECT_EQ("", f["web_password"]);
+  EXPECT_EQ("", f["hostname"]);
+  EXPECT_EQ("", f["mqtt_grptopic"]);
+  EXPECT_EQ("", f["templatename"]);
+  EXPECT_EQ(2, f["webserver"]);
+  // …and it now listens on the default FullTopic.
+  EXPECT_EQ("cmnd/plug/+", d.command_filters().at(0));
+}
+
+TEST(SimConfig, WebServerBackupAndRestore) {
+  auto s = spec("15.0.1");
+  s.settings.web_password = "pw";
+  SimDevice d(s, kNow);
+  EXPECT_EQ(401, d.web({"GET", "/dl", std::nullopt, std::nullopt}).status);
+  EXPECT_EQ(401, d.web({"GET", "/dl", std::make_pair(std::string("admin"), std::string("nope")), std::nullopt}).status);
+  auto auth = std::make_pair(std::string("admin"), std::string("pw"));
+  auto dl = d.web({"GET", "/dl", auth, std::nullopt});
+  EXPECT_EQ(200, dl.status);
+  EXPECT_EQ("application/octet-stream", dl.content_type);
+  EXPECT_EQ("attachment; filename=Config_plug_3456_15.0.1.dmp", dl.headers["Content-Disposition"]);
+  EXPECT_EQ(d.config_file(), dl.body);
+  // /u2 without /rs first is taken as a firmware upload and fails.
+  auto other = spec("14.2.0");
+  other.settings.friendly_names[0] = "Renamed";
+  auto file = SimDevice(other, kNow).config_file();
+  auto u = d.web({"POST", "/u2", auth, file});
+  EXPECT_NE(std::string::npos, std::string(u.body.begin(), u.body.end()).find("Upload Failed"));
+  EXPECT_FALSE(u.restart);
+  EXPECT_EQ(200, d.web({"GET", "/rs", auth, std::nullopt}).status);
+  u = d.web({"POST", "/u2", auth, file});
+  EXPECT_NE(std::string::npos, std::string(u.body.begin(), u.body.end()).find("Upload Successful"));
+  EXPECT_TRUE(u.restart);
+  EXPECT_EQ("Renamed", fields_of(d.config_file())["friendlyname"][0]);
+  // WebServer 1 (user): no backup page.
+  auto user_mode = spec("15.0.1");
+  user_mode.settings.webserver = 1;
+  SimDevice u1(user_mode, kNow);
+  EXPECT_EQ(302, u1.web({"GET", "/dl", std::nullopt, std::nullopt}).status);
+}
+
+TEST(SimConfig, AnUpgradeAcross91RenumbersTheDevicesOwnGpios) {
+  SimDevice d(spec("8.5.1"), kNow);
+  d.handle(cmnd(d, "OtaUrl"), "http://127.0.0.1:8070/tasmota/release-9.1.0/tasmota.bin.gz", kNow);
+  auto r = d.handle(cmnd(d, "Upgrade"), "1", kNow);
+  ASSERT_TRUE(r.fetch);
+  auto image = fleet::firmware::make_image(fleet::firmware::SyntheticImage{fleet::planner::Chip::ESP8266, "9.1.0", "tasmota", 300000, true});
+  auto done = d.ota_downloaded(OtaDownload{*r.fetch, 200, image}, kNow);
+  ASSERT_TRUE(done.restart);
+  d.reboot(kNow + 2000);
+  EXPECT_EQ("9.1.0", d.spec().version);
+  auto f = fields_of(d.config_file());
+  EXPECT_EQ(32, f["user_template"]["gpio"][0]);
+  EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]);
+  EXPECT_EQ("tasmota/%topic%/%prefix%/", f["mqtt_fulltopic"]);
+}
