@@ -168,8 +168,9 @@ void SimDevice::file_upload(std::string_view arg, bool group, Reaction& out) {
   auto buffer = std::move(t.buffer);
   transfer_.reset();
   if (!match) return publish({{"FileUpload", "MD5 mismatch"}});
-  publish({{"FileUpload", "Done"}});
+  // "Done" and "Failed" are written to the same response buffer: only the last one is published.
   if (!restore_config(buffer).empty()) return publish({{"FileUpload", "Failed"}});
+  publish({{"FileUpload", "Done"}});
   out.restart = true;
 }
 

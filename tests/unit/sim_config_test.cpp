@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/dmp_file.h"
+#include "backup/file_transfer.h"
 #include "backup/settings_layouts.h"
 #include "backup/settings_migration.h"
 #include "backup/transfer_encoding.h"
@@ -274,4 +275,72 @@ TEST(SimConfig, AnUpgradeAcross91RenumbersTheDevicesOwnGpios) {
   EXPECT_EQ(32, f["user_template"]["gpio"][0]);
   EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]);
   EXPECT_EQ("tasmota/%topic%/%prefix%/", f["mqtt_fulltopic"]);
+}
+
+namespace {
+
+// Drives a client-side transfer against a simulated device, message by message, as the broker would.
+template <typename Transfer>
+void run(Transfer& t, SimDevice& d, Reaction* last_reaction = nullptr) {
+  std::vector<DeviceCommand> queue{t.start()};
+  for (int guard = 0; guard < 100 && !queue.empty(); ++guard) {
+    auto c = queue.front();
+    queue.erase(queue.begin());
+    auto r = d.handle(cmnd(d, c.name), c.payload, kNow);
+    if (last_reaction) *last_reaction = r;
+    for (auto& p : r.publish) {
+      auto suffix = p.topic.substr(p.topic.rfind('/') + 1);
+      if (auto next = t.on_reply(suffix, p.payload)) queue.push_back(*next);
+    }
+  }
+}
+
+}  // namespace
+
+TEST(FileTransfer, DownloadsAndUploadsAgainstTheSimulatedDevice) {
+  SimDevice d(spec("15.0.1"), kNow);
+  FileDownload down("secret");
+  run(down, d);
+  ASSERT_EQ(TransferState::Done, down.state()) << down.error();
+  EXPECT_EQ(d.config_file(), down.file());
+  EXPECT_EQ("Config_plug_3456_15.0.1.dmp", down.file_name());
+
+  auto other = spec("14.2.0");
+  other.settings.friendly_names[0] = "From Upload";
+  FileUpload up("secret", SimDevice(other, kNow).config_file(), "Config.dmp");
+  Reaction r;
+  run(up, d, &r);
+  ASSERT_EQ(TransferState::Done, up.state()) << up.error();
+  EXPECT_TRUE(r.restart);
+  EXPECT_EQ("From Upload", fields_of(d.config_file())["friendlyname"][0]);
+}
+
+TEST(FileTransfer, ReportsWhatTheDeviceRefused) {
+  SimDevice d(spec("15.0.1"), kNow);
+  FileDownload wrong("nope");
+  run(wrong, d);
+  EXPECT_EQ(TransferState::Failed, wrong.state());
+  EXPECT_NE(std::string::npos, wrong.error().find("MqttPassword"));
+  SimDevice old(spec("9.1.0"), kNow);
+  FileDownload probe("secret");
+  run(probe, old);
+  EXPECT_EQ(TransferState::NotSupported, probe.state());
+  FileUpload esp32("secret", SimDevice(spec("15.0.1", "ESP32"), kNow).config_file(), "x.dmp");
+  run(esp32, d);
+  EXPECT_EQ(TransferState::Failed, esp32.state());
+  EXPECT_NE(std::string::npos, esp32.error().find("refused the settings file"));
+  // Hostile replies: garbage, a chunk beyond the announced size, a bad MD5.
+  FileDownload t("secret");
+  EXPECT_FALSE(t.on_reply("FILEDOWNLOAD", "not json"));
+  EXPECT_TRUE(t.on_reply("FILEDOWNLOAD", R"({"File":"x","Id":7,"Type":2,"Size":3})"));
+  EXPECT_FALSE(t.on_reply("FILEDOWNLOAD", R"({"Id":8,"Data":"AAAA"})"));  // another transfer's id: ignored
+  EXPECT_EQ(TransferState::Running, t.state());
+  t.on_reply("FILEDOWNLOAD", R"({"Id":7,"Data":"AAAAAA=="})");  // 4 bytes > 3 announced
+  EXPECT_EQ(TransferState::Failed, t.state());
+  FileDownload m("secret");
+  m.on_reply("FILEDOWNLOAD", R"({"File":"x","Id":7,"Type":2,"Size":3})");
+  m.on_reply("FILEDOWNLOAD", R"({"Id":7,"Data":"AAAA"})");
+  m.on_reply("FILEDOWNLOAD", R"({"Id":7,"Md5":"00000000000000000000000000000000"})");
+  EXPECT_EQ(TransferState::Failed, m.state());
+  EXPECT_NE(std::string::npos, m.error().find("MD5"));
 }
