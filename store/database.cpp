@@ -31,6 +31,11 @@ Statement& Statement::bind_null(int i) {
   return *this;
 }
 
+Statement& Statement::bind_blob(int i, const std::vector<std::uint8_t>& bytes) {
+  if (sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT) != SQLITE_OK) fail(db_, "bind");
+  return *this;
+}
+
 bool Statement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -51,6 +56,11 @@ std::int64_t Statement::int64(int c) const { return sqlite3_column_int64(stmt_, 
 std::string Statement::text(int c) const {
   auto p = sqlite3_column_text(stmt_, c);
   return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, c)) : std::string();
+}
+std::vector<std::uint8_t> Statement::blob(int c) const {
+  auto p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, c));
+  auto n = sqlite3_column_bytes(stmt_, c);
+  return p ? std::vector<std::uint8_t>(p, p + n) : std::vector<std::uint8_t>();
 }
 std::optional<std::string> Statement::opt_text(int c) const { return is_null(c) ? std::nullopt : std::optional(text(c)); }
 std::optional<std::int64_t> Statement::opt_int64(int c) const { return is_null(c) ? std::nullopt : std::optional(int64(c)); }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -30,6 +31,7 @@ class Statement {
   Statement& bind(int index, const std::optional<std::string>& value);
   Statement& bind(int index, const std::optional<std::int64_t>& value);
   Statement& bind_null(int index);
+  Statement& bind_blob(int index, const std::vector<std::uint8_t>& bytes);
 
   bool step();  // true: a row is ready
   void run();   // step to completion
@@ -40,6 +42,7 @@ class Statement {
   std::string text(int col) const;
   std::optional<std::string> opt_text(int col) const;
   std::optional<std::int64_t> opt_int64(int col) const;
+  std::vector<std::uint8_t> blob(int col) const;
 
  private:
   sqlite3* db_;

@@ -5,6 +5,7 @@
 
 #include "store/database.h"
 #include "store/migrations.h"
+#include "store/sqlite_backup_store.h"
 #include "store/sqlite_inventory_store.h"
 
 using namespace fleet::store;
@@ -153,4 +154,44 @@ TEST_F(TempDb, ReaderSeesWritesWhileWriterHoldsTheDatabase) {
   Database reader(path(), Database::Mode::ReadOnly);
   SqliteInventoryStore rs(reader);
   EXPECT_EQ(1u, rs.load_devices().size());
+}
+
+TEST_F(TempDb, BackupsAreKeptWholeAndNeverOverwritten) {
+  Database db(path("backups.db"));
+  migrate(db);
+  fleet::store::SqliteBackupStore store(db);
+  fleet::backup::BackupRecord r;
+  r.device_mac = "AA:BB:CC:DD:EE:01";
+  r.topic = "plug";
+  r.version = "15.0.1";
+  r.chip = "ESP8266";
+  r.method = "mqtt";
+  r.dmp = {1, 2, 3, 0, 255};
+  r.sha256 = "abc";
+  r.snapshot = R"({"Module":{"Module":{"18":"Generic"}}})";
+  r.taken_ms = 100;
+  auto first = store.add(r);
+  r.taken_ms = 200;
+  auto second = store.add(r);
+  r.device_mac = "AA:BB:CC:DD:EE:02";
+  r.taken_ms = 150;
+  store.add(r);
+  auto got = store.get(first);
+  ASSERT_TRUE(got);
+  EXPECT_EQ((std::vector<std::uint8_t>{1, 2, 3, 0, 255}), got->dmp);
+  EXPECT_EQ("plug", got->topic);
+  EXPECT_EQ(r.snapshot, got->snapshot);
+  auto mine = store.list(std::string("AA:BB:CC:DD:EE:01"));
+  ASSERT_EQ(2u, mine.size());
+  EXPECT_EQ(second, mine[0].id);  // newest first
+  EXPECT_EQ(3u, store.list(std::nullopt).size());
+  // The database itself refuses to change a stored file.
+  EXPECT_THROW(db.exec("UPDATE backups SET dmp = x'00' WHERE id = " + std::to_string(first)), fleet::store::StoreError);
+  // Retention keeps the newest per device and every pinned backup.
+  store.pin(first, std::string("job-7"));
+  EXPECT_EQ(0, store.prune(1));  // the older one of device 01 is pinned
+  store.pin(first, std::nullopt);
+  EXPECT_EQ(1, store.prune(1));
+  EXPECT_FALSE(store.get(first));
+  EXPECT_TRUE(store.get(second));
 }
