@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "firmware/sha256.h"
+
 namespace fleet::store {
 namespace {
 
@@ -38,8 +40,9 @@ std::int64_t SqliteBackupStore::add(const backup::BackupRecord& r) {
   if (r.dmp.empty()) q.bind_null(6);
   else q.bind_blob(6, r.dmp);
   q.bind(7, static_cast<std::int64_t>(r.dmp.size()));
-  if (r.sha256.empty()) q.bind_null(8);
-  else q.bind(8, r.sha256);
+  // The hash is computed here, from the bytes stored, whatever the caller passed.
+  if (r.dmp.empty()) q.bind_null(8);
+  else q.bind(8, firmware::sha256_hex(r.dmp));
   q.bind(9, r.file_name).bind(10, r.snapshot).bind(11, r.taken_ms).bind(12, r.pinned_by).bind(13, r.note);
   q.run();
   auto id = sqlite3_last_insert_rowid(db_.handle());

@@ -4,9 +4,12 @@
 // limit) and of its own settings on an upgrade.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "backup/dmp_file.h"
+#include "backup/backup_job.h"
 #include "backup/file_transfer.h"
 #include "backup/settings_layouts.h"
 #include "backup/settings_migration.h"
@@ -343,4 +346,93 @@ TEST(FileTransfer, ReportsWhatTheDeviceRefused) {
   m.on_reply("FILEDOWNLOAD", R"({"Id":7,"Md5":"00000000000000000000000000000000"})");
   EXPECT_EQ(TransferState::Failed, m.state());
   EXPECT_NE(std::string::npos, m.error().find("MD5"));
+}
+
+namespace {
+
+// Drives a BackupJob against a simulated device: MQTT through handle(), HTTP through web().
+void drive(BackupJob& job, SimDevice& d, std::int64_t& now, bool web_up = true) {
+  std::vector<BackupAction> actions = job.start(now);
+  for (int guard = 0; guard < 500 && !job.finished(); ++guard) {
+    if (actions.empty()) {
+      now += 1000;
+      actions = job.on_time(now);
+      continue;
+    }
+    auto a = actions.front();
+    actions.erase(actions.begin());
+    if (a.kind == BackupAction::Kind::Publish) {
+      auto r = d.handle(cmnd(d, a.command.name), a.command.payload, now);
+      for (auto& p : r.publish) {
+        auto more = job.on_message(p.topic.substr(p.topic.rfind('/') + 1), p.payload, now);
+        actions.insert(actions.end(), more.begin(), more.end());
+      }
+    } else if (a.kind == BackupAction::Kind::HttpGet) {
+      auto reply = web_up ? d.web({"GET", "/dl", std::nullopt, std::nullopt}) : WebReply{503};
+      auto more = reply.status == 200 ? job.on_http(reply.body, "", now) : job.on_http(std::nullopt, fmt::format("HTTP {}", reply.status), now);
+      actions.insert(actions.end(), more.begin(), more.end());
+    }
+  }
+}
+
+BackupTarget target_of(const SimDevice& d) {
+  return {d.spec().mac, d.topic(), d.spec().ip, *Version::parse(d.spec().version), fleet::planner::parse_chip(d.spec().chip)};
+}
+
+}  // namespace
+
+TEST(BackupJob, TakesTheFileOverMqttAndASnapshotBesideIt) {
+  SimDevice d(spec("15.0.1"), kNow);
+  BackupSettings s;
+  s.device_mqtt_password = "secret";
+  BackupJob job(target_of(d), s);
+  std::int64_t now = kNow;
+  drive(job, d, now);
+  ASSERT_TRUE(job.result());
+  auto& r = *job.result();
+  EXPECT_EQ("mqtt", r.method);
+  EXPECT_EQ(d.config_file(), r.dmp);
+  EXPECT_EQ("Config_plug_3456_15.0.1.dmp", r.file_name);
+  auto snap = json::parse(r.snapshot);
+  EXPECT_EQ(snapshot_commands().size(), snap.size());
+  EXPECT_TRUE(snap["Status 0"].contains("StatusFWR"));
+  EXPECT_EQ("Sonoff Basic", snap["Template"]["NAME"]);
+  EXPECT_EQ("ON Power1#State=1 DO Publish stat/plug/ON 1 ENDON", snap["Rule1"]["Rule1"]["Rules"]);
+  EXPECT_TRUE(job.problems().empty());
+}
+
+TEST(BackupJob, FallsBackToHttpOnOlderFirmwareAndRefusesAFileOfAnotherVersion) {
+  SimDevice d(spec("9.1.0"), kNow);  // no FileDownload yet
+  BackupSettings s;
+  s.device_mqtt_password = "secret";
+  s.snapshot = false;
+  BackupJob job(target_of(d), s);
+  std::int64_t now = kNow;
+  drive(job, d, now);
+  ASSERT_TRUE(job.result());
+  EXPECT_EQ("http", job.result()->method);
+  EXPECT_EQ(1u, job.notes().size());  // "mqtt: the firmware has no FileDownload"
+  // The inventory says 9.0.0 but the device hands out a 9.1.0 file: not a valid backup of that device.
+  auto t = target_of(d);
+  t.version = Version{9, 0, 0, 0};
+  BackupJob wrong(t, s);
+  now = kNow;
+  drive(wrong, d, now);
+  EXPECT_FALSE(wrong.result());
+  ASSERT_FALSE(wrong.problems().empty());
+  EXPECT_NE(std::string::npos, wrong.problems().back().find("reports 9.0.0"));
+}
+
+TEST(BackupJob, WithoutAnyFileItKeepsASnapshotAndSaysSo) {
+  SimDevice d(spec("9.1.0"), kNow);
+  BackupSettings s;
+  s.device_mqtt_password = "secret";
+  BackupJob job(target_of(d), s);
+  std::int64_t now = kNow;
+  drive(job, d, now, /*web_up=*/false);
+  ASSERT_TRUE(job.result());
+  EXPECT_EQ("snapshot", job.result()->method);
+  EXPECT_TRUE(job.result()->dmp.empty());
+  EXPECT_FALSE(job.notes().empty());
+  EXPECT_NE(std::string::npos, job.problems().back().find("HTTP 503"));
 }

@@ -6,6 +6,7 @@
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/sqlite_backup_store.h"
+#include "firmware/sha256.h"
 #include "store/sqlite_inventory_store.h"
 
 using namespace fleet::store;
@@ -181,6 +182,7 @@ TEST_F(TempDb, BackupsAreKeptWholeAndNeverOverwritten) {
   EXPECT_EQ((std::vector<std::uint8_t>{1, 2, 3, 0, 255}), got->dmp);
   EXPECT_EQ("plug", got->topic);
   EXPECT_EQ(r.snapshot, got->snapshot);
+  EXPECT_EQ(fleet::firmware::sha256_hex(got->dmp), got->sha256);  // computed by the store, not taken from the caller
   auto mine = store.list(std::string("AA:BB:CC:DD:EE:01"));
   ASSERT_EQ(2u, mine.size());
   EXPECT_EQ(second, mine[0].id);  // newest first

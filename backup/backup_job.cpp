@@ -1,0 +1,175 @@
+#include "backup/backup_job.h"
+
+#include <fmt/format.h>
+
+#include "backup/dmp_file.h"
+#include "backup/transfer_encoding.h"
+
+namespace fleet::backup {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+// The key a reply to the command carries (Tasmota answers {"<Command>": …}; Template with the template
+// object itself; GPIO with one key per pin; GroupTopic as GroupTopic1 on newer firmware).
+std::string reply_key(const std::string& command) {
+  if (command == "Template") return "NAME";
+  if (command == "GroupTopic") return "GroupTopic";
+  return command;
+}
+
+bool is_refusal(const ojson& j) { return j.contains("Command") && (j["Command"] == "Unknown" || j["Command"] == "Error"); }
+
+}  // namespace
+
+const std::vector<std::string>& snapshot_commands() {
+  static const std::vector<std::string> commands = {"Status 0",   "Module",     "Template", "GPIO",      "Rule1",        "Rule2",
+                                                    "Rule3",      "Timers",     "FullTopic", "GroupTopic", "Prefix1",      "Prefix2",
+                                                    "Prefix3",    "TelePeriod", "PowerOnState", "Timezone", "Latitude", "Longitude",
+                                                    "OtaUrl"};
+  return commands;
+}
+
+BackupJob::BackupJob(BackupTarget target, BackupSettings settings) : target_(std::move(target)), settings_(std::move(settings)) {
+  record_.device_mac = target_.mac;
+  record_.topic = target_.topic;
+  record_.version = target_.version.str();
+  record_.chip = planner::to_string(target_.chip);
+}
+
+std::vector<BackupAction> BackupJob::start(std::int64_t now_ms) {
+  record_.taken_ms = now_ms;
+  if (settings_.method == BackupSettings::Method::Http) return begin_http(now_ms);
+  phase_ = Phase::Mqtt;
+  download_.emplace(settings_.device_mqtt_password);
+  deadline_ms_ = now_ms + settings_.reply_timeout_ms;
+  return {{BackupAction::Kind::Publish, download_->start()}};
+}
+
+bool BackupJob::accept_file(const std::vector<std::uint8_t>& bytes, const std::string& method, const std::string& file_name) {
+  auto r = read_dmp(bytes);
+  if (!r.file) {
+    problems_.push_back(fmt::format("{}: the settings file is not usable: {}", method, r.error));
+    return false;
+  }
+  auto wrong = check_backup(*r.file, target_.version, target_.chip);
+  if (!wrong.empty()) {
+    for (auto& w : wrong) problems_.push_back(fmt::format("{}: {}", method, w));
+    return false;
+  }
+  record_.method = method;
+  record_.dmp = bytes;
+  record_.file_name = file_name;
+  have_file_ = true;
+  return true;
+}
+
+std::vector<BackupAction> BackupJob::begin_http(std::int64_t now_ms) {
+  if (settings_.method == BackupSettings::Method::Mqtt) return begin_snapshot(now_ms);
+  if (target_.ip.empty()) {
+    problems_.push_back("http: the device's IP is unknown");
+    return begin_snapshot(now_ms);
+  }
+  phase_ = Phase::Http;
+  return {{BackupAction::Kind::HttpGet, {}}};
+}
+
+std::vector<BackupAction> BackupJob::begin_snapshot(std::int64_t now_ms) {
+  if (!settings_.snapshot) return finish();
+  phase_ = Phase::Snapshot;
+  snapshot_index_ = 0;
+  return next_snapshot_command(now_ms);
+}
+
+std::vector<BackupAction> BackupJob::next_snapshot_command(std::int64_t now_ms) {
+  if (snapshot_index_ >= snapshot_commands().size()) return finish();
+  const auto& c = snapshot_commands()[snapshot_index_];
+  auto space = c.find(' ');
+  waiting_reply_ = true;
+  deadline_ms_ = now_ms + settings_.reply_timeout_ms;
+  if (c == "Status 0") snapshot_[c] = ojson::object();
+  return {{BackupAction::Kind::Publish, {space == std::string::npos ? c : c.substr(0, space), space == std::string::npos ? "" : c.substr(space + 1)}}};
+}
+
+std::vector<BackupAction> BackupJob::finish() {
+  phase_ = Phase::Finished;
+  if (settings_.snapshot && !snapshot_.empty()) record_.snapshot = snapshot_.dump();
+  if (!have_file_) {
+    record_.method = "snapshot";
+    if (record_.snapshot.empty()) return {{BackupAction::Kind::Finished, {}}};
+    notes_.push_back("no settings file: a snapshot of command replies only (no credentials, not restorable as a whole)");
+  }
+  result_ = record_;
+  return {{BackupAction::Kind::Finished, {}}};
+}
+
+std::vector<BackupAction> BackupJob::on_message(std::string_view suffix, std::string_view payload, std::int64_t now_ms) {
+  if (phase_ == Phase::Mqtt && download_) {
+    auto next = download_->on_reply(suffix, payload);
+    deadline_ms_ = now_ms + settings_.reply_timeout_ms;
+    switch (download_->state()) {
+      case TransferState::Running:
+        if (next) return {{BackupAction::Kind::Publish, *next}};
+        return {};
+      case TransferState::Done:
+        if (accept_file(download_->file(), "mqtt", download_->file_name())) return begin_snapshot(now_ms);
+        return begin_http(now_ms);
+      case TransferState::NotSupported:
+        notes_.push_back("mqtt: " + download_->error());
+        return begin_http(now_ms);
+      case TransferState::Failed:
+        problems_.push_back("mqtt: " + download_->error());
+        return begin_http(now_ms);
+    }
+  }
+  if (phase_ == Phase::Snapshot && waiting_reply_) {
+    if (payload.size() > 16384) return {};
+    auto j = ojson::parse(payload, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return {};
+    const auto& c = snapshot_commands()[snapshot_index_];
+    if (c == "Status 0") {
+      if (suffix.rfind("STATUS", 0) != 0) {
+        if (!is_refusal(j)) return {};
+        snapshot_[c] = j;
+      } else {
+        for (auto& [k, v] : j.items()) snapshot_[c][k] = v;
+        if (suffix != "STATUS0" && suffix != "STATUS11") return {};  // older firmware: one message per part
+      }
+    } else {
+      bool ours = is_refusal(j);
+      std::string key = reply_key(c);
+      for (auto& [k, v] : j.items())
+        if (k.rfind(key, 0) == 0) ours = true;
+      if (!ours) return {};
+      snapshot_[c] = j;
+    }
+    waiting_reply_ = false;
+    ++snapshot_index_;
+    return next_snapshot_command(now_ms);
+  }
+  return {};
+}
+
+std::vector<BackupAction> BackupJob::on_http(std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms) {
+  if (phase_ != Phase::Http) return {};
+  if (!body) problems_.push_back("http: " + error);
+  else accept_file(*body, "http", "");
+  return begin_snapshot(now_ms);
+}
+
+std::vector<BackupAction> BackupJob::on_time(std::int64_t now_ms) {
+  if (now_ms < deadline_ms_) return {};
+  if (phase_ == Phase::Mqtt) {
+    problems_.push_back(download_ && download_->file().empty() ? "mqtt: no answer to FileDownload" : "mqtt: the download stalled");
+    return begin_http(now_ms);
+  }
+  if (phase_ == Phase::Snapshot && waiting_reply_) {
+    snapshot_[snapshot_commands()[snapshot_index_]] = nullptr;  // no reply: recorded as such
+    waiting_reply_ = false;
+    ++snapshot_index_;
+    return next_snapshot_command(now_ms);
+  }
+  return {};
+}
+
+}  // namespace fleet::backup
