@@ -71,7 +71,7 @@ std::vector<BackupAction> BackupJob::begin_http(std::int64_t now_ms) {
     return begin_snapshot(now_ms);
   }
   phase_ = Phase::Http;
-  return {{BackupAction::Kind::HttpGet, {}}};
+  return {{BackupAction::Kind::HttpGet, {}, "/dl", {}}};
 }
 
 std::vector<BackupAction> BackupJob::begin_snapshot(std::int64_t now_ms) {

@@ -34,11 +34,14 @@ struct BackupSettings {
   std::int64_t reply_timeout_ms = 8000;  // per message of the transfer / per snapshot command
 };
 
-// What the caller must do next.
-struct BackupAction {
-  enum class Kind { None, Publish, HttpGet, Finished } kind = Kind::None;
-  DeviceCommand command;  // Publish: send to the device's command topic
+// What the caller of a device job (backup, restore) must do next.
+struct DeviceAction {
+  enum class Kind { None, Publish, HttpGet, HttpPost, Finished } kind = Kind::None;
+  DeviceCommand command;                  // Publish: send to the device's command topic
+  std::string path;                       // HttpGet/HttpPost: "/dl", "/rs?", "/u2" on the device's web server
+  std::vector<std::uint8_t> upload;       // HttpPost: the file for the multipart field "u2"
 };
+using BackupAction = DeviceAction;
 
 // The commands whose replies make the snapshot: what a device reports about its configuration.
 // Replies to password commands are masked by the firmware, so credentials are only in the .dmp.

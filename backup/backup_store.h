@@ -15,7 +15,8 @@ struct BackupRecord {
   std::string version;
   std::string chip;
   std::string method;  // mqtt, http, snapshot
-  std::vector<std::uint8_t> dmp;
+  std::vector<std::uint8_t> dmp;  // empty in list() results: see bytes
+  std::int64_t bytes = 0;         // the file's size, also in list() results
   std::string sha256;
   std::string file_name;
   std::string snapshot;  // JSON

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli/device_table.h"
+#include "cli/backup_cmd.h"
 #include "cli/firmware_cmd.h"
 #include "cli/firmware_plan_cmd.h"
 #include "firmware/firmware_store.h"
@@ -66,6 +67,9 @@ struct Settings {
   std::string ota_url;  // advertised base; empty: derived from ota_listen
   int ota_threads = 128;
   bool no_ota = false;
+  // backups
+  fleet::cli::BackupOptions backup;
+  std::string device_password_file, web_password_file;
 };
 
 // The address devices reach us at when the server listens on every interface: the first IPv4 address
@@ -306,6 +310,38 @@ int devices(const Settings& st, const std::vector<std::string>& filter) {
   return 0;
 }
 
+// The inventory rows for names (MAC, topic or hostname) or --all; an unknown name is an error.
+std::vector<fleet::inventory::DeviceRecord> select_devices(const Settings& st, const std::vector<std::string>& names) {
+  namespace fs_store = fleet::store;
+  if (names.empty() && !st.all) throw std::runtime_error("name devices (MAC, topic or hostname), or --all");
+  fs_store::Database db(st.db_path);
+  fs_store::migrate(db);
+  fs_store::SqliteInventoryStore store(db);
+  auto all = store.load_devices();
+  if (st.all) return all;
+  std::vector<fleet::inventory::DeviceRecord> picked;
+  for (const auto& n : names) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const auto& d) { return d.mac == n || d.topic == n || d.hostname == n; });
+    if (it == all.end()) throw std::runtime_error("no device '" + n + "' in the inventory (" + st.db_path + ")");
+    picked.push_back(*it);
+  }
+  return picked;
+}
+
+// What device jobs run with: the broker (our own credentials), the topic layout and the devices' access.
+fleet::cli::BackupOptions backup_options(Settings st) {
+  if (!st.password_file.empty()) st.broker.password = read_secret(st.password_file);
+  auto o = st.backup;
+  o.db = st.db_path;
+  o.run.broker = st.broker;
+  o.run.scheme = fleet::mqtt::TopicScheme(st.full_topic, st.prefix_cmnd, st.prefix_stat, st.prefix_tele);
+  // The devices' own MqttPassword: by default the one we connect with (a fleet sharing one account).
+  if (!st.device_password_file.empty()) o.access.mqtt_password = read_secret(st.device_password_file);
+  else if (o.access.mqtt_password.empty()) o.access.mqtt_password = st.broker.password;
+  if (!st.web_password_file.empty()) o.access.web_password = read_secret(st.web_password_file);
+  return o;
+}
+
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path);
@@ -519,6 +555,40 @@ int main(int argc, char** argv) {
   plan_options(fw_check);
   for (auto* c : {fw_add, fw_list, fw_verify, fw_fetch, fw_check}) c->fallthrough();
   app.add_option("--catalog", st.catalog_file, "local catalog file adding releases/builds (docs/planner.md)")->envname(env("CATALOG"));
+
+  // Backups (docs/backups.md).
+  auto* backup_cmd = app.add_subcommand("backup", "take a validated backup of devices' configuration (and export one: backup export ID)");
+  std::vector<std::string> backup_names;
+  backup_cmd->add_option("device", backup_names, "devices of the inventory (MAC, topic or hostname)");
+  backup_cmd->add_flag("--all", st.all, "every device of the inventory");
+  backup_cmd->add_option("--method", st.backup.method, "auto (MQTT FileDownload, else HTTP /dl), mqtt or http")->capture_default_str();
+  bool no_snapshot = false;
+  backup_cmd->add_flag("--no-snapshot", no_snapshot, "skip the snapshot of command replies");
+  backup_cmd->add_option("--keep", st.backup.keep, "retention: keep the newest N backups per device (0: all); pinned ones are always kept");
+  backup_cmd->add_flag("--json", st.backup.json, "a JSON report");
+  backup_cmd->add_option("--parallel", st.backup.run.parallel, "devices at once")->capture_default_str();
+  auto device_access = [&](CLI::App* c) {
+    c->add_option("--device-mqtt-password", st.backup.access.mqtt_password, "the devices' own MqttPassword (default: ours)")
+        ->envname(env("DEVICE_MQTT_PASSWORD"));
+    c->add_option("--device-mqtt-password-file", st.device_password_file, "file whose first line is the devices' MqttPassword");
+    c->add_option("--web-user", st.backup.access.web_user, "the devices' web user")->capture_default_str();
+    c->add_option("--web-password", st.backup.access.web_password, "the devices' WebPassword")->envname(env("WEB_PASSWORD"));
+    c->add_option("--web-password-file", st.web_password_file, "file whose first line is the devices' WebPassword");
+    c->add_option("--web-port", st.backup.access.web_port, "the devices' web server port")->capture_default_str();
+    c->add_option("--device-credentials", st.backup.credentials_file, "JSON file of per-device credentials (docs/backups.md)");
+  };
+  device_access(backup_cmd);
+  auto* export_cmd = backup_cmd->add_subcommand("export", "write one backup as a .dmp, decode-config-style JSON or Tasmota commands");
+  fleet::cli::ExportOptions export_opts;
+  export_cmd->add_option("id", export_opts.id, "the backup's id (see: backups)")->required();
+  export_cmd->add_option("--format", export_opts.format, "dmp, json or commands")->capture_default_str();
+  export_cmd->add_option("-o,--output", export_opts.output, "output file (- for stdout)");
+  export_cmd->add_flag("--with-secrets", export_opts.with_secrets, "include passwords (json, commands)");
+  auto* backups_cmd = app.add_subcommand("backups", "list the backups kept, newest first");
+  std::string backups_device;
+  backups_cmd->add_option("device", backups_device, "only this device (MAC, topic or hostname)");
+  backups_cmd->add_flag("--json", st.json, "one JSON array");
+  for (auto* c : {backup_cmd, export_cmd, backups_cmd}) c->fallthrough();
   app.add_option("--ota-base", st.ota_base, "serve every image from this base URL (your OTA server or mirror)")->envname(env("OTA_BASE"));
 
   auto args = rewrite_plan_args(argc, argv);
@@ -537,6 +607,16 @@ int main(int argc, char** argv) {
     if (*serve_cmd) return serve(st);
     if (*devices_cmd) return devices(st, filter);
     if (*plan_cmd) return plan(st, plan_names);
+    if (*export_cmd) {
+      export_opts.db = st.db_path;
+      return fleet::cli::export_backup(export_opts);
+    }
+    if (*backup_cmd) {
+      st.backup.snapshot = !no_snapshot;
+      auto o = backup_options(st);
+      return fleet::cli::run_backups(o, select_devices(st, backup_names));
+    }
+    if (*backups_cmd) return fleet::cli::list_backups(st.db_path, backups_device.empty() ? std::nullopt : std::optional(backups_device), st.json);
     if (*fw_cmd) {
       auto o = st.fw;
       o.db_path = st.db_path;

@@ -28,6 +28,15 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
 }  // namespace
 
 Download download(const std::string& url, std::size_t max_bytes, long timeout_s) {
+  HttpRequest r;
+  r.max_bytes = max_bytes;
+  r.timeout_s = timeout_s;
+  r.follow_redirects = true;
+  return http_request(url, r);
+}
+
+Download http_request(const std::string& url, const HttpRequest& request) {
+  const std::size_t max_bytes = request.max_bytes;
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   Download d;
@@ -42,10 +51,25 @@ Download download(const std::string& url, std::size_t max_bytes, long timeout_s)
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, request.timeout_s);
+  if (!request.user.empty()) {
+    curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(c, CURLOPT_USERNAME, request.user.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, request.password.c_str());
+  }
+  std::unique_ptr<curl_mime, decltype(&curl_mime_free)> mime(nullptr, &curl_mime_free);
+  if (request.upload) {
+    mime.reset(curl_mime_init(c));
+    curl_mimepart* part = curl_mime_addpart(mime.get());
+    curl_mime_name(part, request.upload->field.c_str());
+    curl_mime_filename(part, request.upload->file_name.c_str());
+    curl_mime_type(part, "application/octet-stream");
+    curl_mime_data(part, reinterpret_cast<const char*>(request.upload->bytes.data()), request.upload->bytes.size());
+    curl_easy_setopt(c, CURLOPT_MIMEPOST, mime.get());
+  }
   curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(max_bytes));
   curl_easy_setopt(c, CURLOPT_USERAGENT, "tasmota-fleet");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &on_data);
@@ -55,7 +79,7 @@ Download download(const std::string& url, std::size_t max_bytes, long timeout_s)
   CURLcode rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &d.http_status);
   if (sink.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-    d.error = "larger than " + std::to_string(max_bytes) + " bytes: not a firmware image";
+    d.error = "larger than " + std::to_string(max_bytes) + " bytes";
   } else if (rc != CURLE_OK) {
     d.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
   } else if (d.http_status != 200) {

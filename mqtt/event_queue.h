@@ -12,7 +12,8 @@
 namespace fleet::mqtt {
 
 struct Event {
-  enum Kind { Message, Connected, ConnectionLost } kind = Message;
+  // Subscribed: the broker acknowledged the subscriptions made after the last Connected.
+  enum Kind { Message, Connected, Subscribed, ConnectionLost } kind = Message;
   std::string topic;
   std::string payload;
   bool retained = false;

@@ -34,11 +34,26 @@ class PahoTransport::Callbacks final : public ::mqtt::callback, public ::mqtt::i
   PahoTransport& owner_;
 };
 
+// Subscribe outcome: consumers that send commands and wait for replies start only once the broker
+// has acknowledged the subscriptions (a reply published before that would be lost to them).
+class PahoTransport::SubscribeListener final : public ::mqtt::iaction_listener {
+ public:
+  explicit SubscribeListener(PahoTransport& owner) : owner_(owner) {}
+  void on_success(const ::mqtt::token&) override { owner_.events_.push(Event{Event::Subscribed, {}, {}, false}); }
+  void on_failure(const ::mqtt::token& tok) override {
+    log::error("mqtt: the broker refused the subscriptions (code {})", tok.get_return_code());
+  }
+
+ private:
+  PahoTransport& owner_;
+};
+
 PahoTransport::PahoTransport(BrokerConfig config, std::vector<std::string> filters, EventQueue& events)
     : config_(std::move(config)), filters_(std::move(filters)), events_(events) {
   ::mqtt::create_options opts(MQTTVERSION_3_1_1);
   client_ = std::make_unique<::mqtt::async_client>(config_.paho_uri(), config_.client_id, opts, nullptr);
   callbacks_ = std::make_unique<Callbacks>(*this);
+  subscribe_listener_ = std::make_unique<SubscribeListener>(*this);
   client_->set_callback(*callbacks_);
 }
 
@@ -100,7 +115,7 @@ void PahoTransport::on_connected() {
   try {
     auto topics = std::make_shared<::mqtt::string_collection>(filters_);
     std::vector<int> qos(filters_.size(), 0);
-    client_->subscribe(topics, qos);
+    client_->subscribe(topics, qos, nullptr, *subscribe_listener_);
   } catch (const std::exception& e) {
     log::error("mqtt: subscribe failed: {}", e.what());
   }

@@ -36,6 +36,7 @@ class PahoTransport final : public inventory::Transport {
 
  private:
   class Callbacks;
+  class SubscribeListener;
   void connect();
   void on_connect_failed(const std::string& why);
   void on_connected();
@@ -46,6 +47,7 @@ class PahoTransport final : public inventory::Transport {
   EventQueue& events_;
   std::unique_ptr<::mqtt::async_client> client_;
   std::unique_ptr<Callbacks> callbacks_;
+  std::unique_ptr<SubscribeListener> subscribe_listener_;
   std::atomic<bool> connected_{false};
   std::atomic<bool> connecting_{false};
   std::atomic<bool> stopping_{false};

@@ -17,6 +17,8 @@ void FleetService::handle(mqtt::Event& e) {
       ++connects_;
       inventory_.on_connected();
       break;
+    case mqtt::Event::Subscribed:
+      break;
     case mqtt::Event::ConnectionLost:
       log::warn("service: broker connection lost; inventory kept, devices will be re-asked on reconnect");
       break;

@@ -19,7 +19,7 @@ backup::BackupRecord row(Statement& q) {
   r.version = q.text(c++);
   r.chip = q.text(c++);
   r.method = q.text(c++);
-  r.dmp.resize(static_cast<std::size_t>(q.int64(c++)));  // sized; filled by get()
+  r.bytes = q.int64(c++);
   r.sha256 = q.opt_text(c++).value_or("");
   r.file_name = q.opt_text(c++).value_or("");
   r.snapshot = q.opt_text(c++).value_or("");
@@ -65,7 +65,6 @@ std::vector<backup::BackupRecord> SqliteBackupStore::list(const std::optional<st
   std::vector<backup::BackupRecord> out;
   while (q.step()) {
     out.push_back(row(q));
-    out.back().dmp.clear();
   }
   return out;
 }

@@ -1,0 +1,251 @@
+#include "cli/backup_cmd.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "backup/dmp_file.h"
+#include "backup/settings_commands.h"
+#include "backup/settings_layouts.h"
+#include "inventory/ports.h"
+#include "store/database.h"
+#include "store/migrations.h"
+#include "store/sqlite_backup_store.h"
+
+namespace fleet::cli {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+// The settings that are secrets: masked in JSON exports unless asked for.
+const std::set<std::string> kSecretFields = {"mqtt_pwd", "sta_pwd", "web_password"};
+
+class BackupTask final : public DeviceTask {
+ public:
+  BackupTask(inventory::DeviceRecord device, DeviceAccess access, backup::BackupSettings settings)
+      : device_(std::move(device)),
+        access_(std::move(access)),
+        job_(backup::BackupTarget{device_.mac, device_.topic.value_or(""), device_.ip.value_or(""),
+                                  planner::Version::parse(device_.version.value_or("")).value_or(planner::Version{}),
+                                  planner::parse_chip(device_.chip.value_or(""))},
+             std::move(settings)) {}
+
+  std::string device_topic() const override { return device_.topic.value_or(""); }
+  std::string ip() const override { return device_.ip.value_or(""); }
+  const DeviceAccess& access() const override { return access_; }
+  std::vector<backup::DeviceAction> start(std::int64_t now) override { return job_.start(now); }
+  std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override {
+    if (prefix != mqtt::Prefix::Stat) return {};
+    return job_.on_message(suffix, payload, now);
+  }
+  std::vector<backup::DeviceAction> on_http(const firmware::Download& d, std::int64_t now) override {
+    if (d.ok) return job_.on_http(d.bytes, "", now);
+    return job_.on_http(std::nullopt, fmt::format("GET http://{}:{}/dl: {}", ip(), access_.web_port, d.error), now);
+  }
+  std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return job_.on_time(now); }
+  bool finished() const override { return job_.finished() || !gave_up_.empty(); }
+  void give_up(const std::string& why) override { gave_up_ = why; }
+
+  const inventory::DeviceRecord& device() const { return device_; }
+  const backup::BackupJob& job() const { return job_; }
+  const std::string& gave_up() const { return gave_up_; }
+
+ private:
+  inventory::DeviceRecord device_;
+  DeviceAccess access_;
+  backup::BackupJob job_;
+  std::string gave_up_;
+};
+
+std::string name_of(const inventory::DeviceRecord& d) { return d.topic.value_or(d.mac); }
+
+std::optional<std::vector<std::uint8_t>> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+DeviceAccess access_for(const BackupOptions& o, const inventory::DeviceRecord& d) {
+  DeviceAccess a = o.access;
+  if (o.credentials_file.empty()) return a;
+  auto bytes = read_file(o.credentials_file);
+  if (!bytes) throw std::runtime_error("cannot read the device credentials file " + o.credentials_file);
+  auto j = json::parse(bytes->begin(), bytes->end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw std::runtime_error(o.credentials_file + ": not a JSON object");
+  for (const std::string& key : {std::string("default"), d.mac, d.topic.value_or("")}) {
+    if (key.empty() || !j.contains(key)) continue;
+    auto& e = j[key];
+    if (!e.is_object()) throw std::runtime_error(o.credentials_file + ": entry '" + key + "' is not an object");
+    if (e.contains("mqtt_password")) a.mqtt_password = e["mqtt_password"].get<std::string>();
+    if (e.contains("web_user")) a.web_user = e["web_user"].get<std::string>();
+    if (e.contains("web_password")) a.web_password = e["web_password"].get<std::string>();
+    if (e.contains("web_port")) a.web_port = e["web_port"].get<int>();
+  }
+  return a;
+}
+
+int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecord>& devices) {
+  backup::BackupSettings s;
+  if (o.method == "mqtt") s.method = backup::BackupSettings::Method::Mqtt;
+  else if (o.method == "http") s.method = backup::BackupSettings::Method::Http;
+  else if (o.method != "auto") throw std::runtime_error("--method must be auto, mqtt or http");
+  s.snapshot = o.snapshot;
+  std::vector<std::unique_ptr<DeviceTask>> tasks;
+  int failed = 0;
+  for (const auto& d : devices) {
+    if (!d.topic || !d.version || !planner::Version::parse(*d.version)) {
+      std::cout << fmt::format("{}: not backed up: the inventory does not know its topic and version yet\n", name_of(d));
+      ++failed;
+      continue;
+    }
+    auto access = access_for(o, d);
+    auto settings = s;
+    settings.device_mqtt_password = access.mqtt_password;
+    tasks.push_back(std::make_unique<BackupTask>(d, access, settings));
+  }
+  run_device_tasks(o.run, tasks);
+  store::Database db(o.db);
+  store::migrate(db);
+  store::SqliteBackupStore backups(db);
+  json report = json::array();
+  for (auto& t : tasks) {
+    auto& task = static_cast<BackupTask&>(*t);
+    auto& job = task.job();
+    json entry = {{"device", name_of(task.device())}, {"mac", task.device().mac}};
+    if (!task.gave_up().empty()) entry["error"] = task.gave_up();
+    if (job.result()) {
+      auto id = backups.add(*job.result());
+      auto& r = *job.result();
+      entry["id"] = id;
+      entry["method"] = r.method;
+      entry["bytes"] = r.dmp.size();
+      if (r.method == "snapshot") ++failed;
+      if (!o.json) {
+        if (r.method == "snapshot")
+          std::cout << fmt::format("{}: SNAPSHOT ONLY, backup #{}: no usable settings file\n", name_of(task.device()), id);
+        else
+          std::cout << fmt::format("{}: backup #{} over {}, {} bytes, Tasmota {} on {}{}\n", name_of(task.device()), id, r.method, r.dmp.size(),
+                                   r.version, r.chip, r.snapshot.empty() ? "" : ", with a snapshot of command replies");
+      }
+    } else {
+      ++failed;
+      if (!o.json) std::cout << fmt::format("{}: NOT BACKED UP{}\n", name_of(task.device()), task.gave_up().empty() ? "" : ": " + task.gave_up());
+    }
+    entry["problems"] = job.problems();
+    entry["notes"] = job.notes();
+    if (!o.json) {
+      for (auto& p : job.problems()) std::cout << "  " << p << "\n";
+      for (auto& n : job.notes()) std::cout << "  note: " << n << "\n";
+    }
+    report.push_back(entry);
+  }
+  if (o.keep > 0) {
+    int pruned = backups.prune(o.keep);
+    if (pruned && !o.json) std::cout << fmt::format("retention: {} older backup{} deleted (keeping {} per device and every pinned one)\n", pruned, pruned == 1 ? "" : "s", o.keep);
+  }
+  if (o.json) std::cout << report.dump(2) << "\n";
+  return failed ? 1 : 0;
+}
+
+int list_backups(const std::string& path, const std::optional<std::string>& device, bool as_json) {
+  store::Database db(path);
+  store::migrate(db);
+  store::SqliteBackupStore backups(db);
+  std::optional<std::string> mac;
+  if (device) {
+    // MAC, topic or hostname, like everywhere else.
+    auto q = db.prepare("SELECT mac FROM devices WHERE mac = ?1 OR topic = ?1 OR hostname = ?1");
+    q.bind(1, *device);
+    mac = q.step() ? q.text(0) : *device;
+  }
+  auto rows = backups.list(mac);
+  if (as_json) {
+    json out = json::array();
+    for (auto& r : rows)
+      out.push_back({{"id", r.id}, {"mac", r.device_mac}, {"topic", r.topic}, {"version", r.version}, {"chip", r.chip}, {"method", r.method},
+                     {"bytes", r.bytes}, {"sha256", r.sha256}, {"file_name", r.file_name}, {"taken_ms", r.taken_ms},
+                     {"pinned_by", r.pinned_by ? json(*r.pinned_by) : json(nullptr)}});
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  if (rows.empty()) {
+    std::cout << "no backups" << (device ? " of " + *device : std::string()) << "\n";
+    return 0;
+  }
+  auto now = inventory::SystemClock().now_ms();
+  std::cout << fmt::format("{:>5}  {:<17}  {:<16}  {:<9}  {:<9}  {:<8}  {:>5}  {:<16}  {}\n", "ID", "MAC", "TOPIC", "VERSION", "CHIP", "METHOD", "BYTES",
+                           "SHA-256", "TAKEN");
+  for (auto& r : rows) {
+    auto age_s = (now - r.taken_ms) / 1000;
+    std::string age = age_s < 120 ? fmt::format("{}s ago", age_s) : age_s < 7200 ? fmt::format("{}m ago", age_s / 60) : fmt::format("{}h ago", age_s / 3600);
+    std::cout << fmt::format("{:>5}  {:<17}  {:<16}  {:<9}  {:<9}  {:<8}  {:>5}  {:<16}  {}{}\n", r.id, r.device_mac, r.topic, r.version, r.chip, r.method,
+                             r.bytes, r.sha256.substr(0, 16), age, r.pinned_by ? " (pinned by " + *r.pinned_by + ")" : "");
+  }
+  return 0;
+}
+
+int export_backup(const ExportOptions& o) {
+  store::Database db(o.db);
+  store::migrate(db);
+  store::SqliteBackupStore backups(db);
+  auto r = backups.get(o.id);
+  if (!r) throw std::runtime_error(fmt::format("no backup #{}", o.id));
+  auto write = [&](const std::string& text_or_bytes, const std::string& default_name) {
+    std::string path = o.output.empty() ? default_name : o.output;
+    if (path == "-" || path.empty()) {
+      std::cout << text_or_bytes;
+      return 0;
+    }
+    std::ofstream out(path, std::ios::binary);
+    out << text_or_bytes;
+    if (!out) throw std::runtime_error("cannot write " + path);
+    std::cerr << fmt::format("backup #{} written to {}\n", o.id, path);
+    return 0;
+  };
+  if (o.format == "dmp") {
+    if (r->dmp.empty()) throw std::runtime_error(fmt::format("backup #{} is a snapshot only: there is no settings file to export", o.id));
+    std::string name = r->file_name.empty() ? fmt::format("Config_{}_{}.dmp", r->topic, r->version) : r->file_name;
+    return write(std::string(r->dmp.begin(), r->dmp.end()), name);
+  }
+  if (o.format != "json" && o.format != "commands") throw std::runtime_error("--format must be dmp, json or commands");
+  if (r->dmp.empty()) throw std::runtime_error(fmt::format("backup #{} is a snapshot only: nothing to decode (its replies: `backups --json`)", o.id));
+  auto file = backup::read_dmp(r->dmp);
+  if (!file.file) throw std::runtime_error(fmt::format("backup #{}: {}", o.id, file.error));
+  auto decoded = backup::SettingsLayouts::builtin().decode(*file.file);
+  if (o.format == "json") {
+    ordered_json out = decoded.fields;
+    if (!o.with_secrets)
+      for (auto& k : kSecretFields)
+        if (out.contains(k)) {
+          auto& v = out[k];
+          if (v.is_array()) {
+            for (auto& e : v) e = "********";
+          } else {
+            v = "********";
+          }
+        }
+    ordered_json doc = {{"header", {{"version", file.file->version().str()}, {"platform", decoded.platform}, {"layout", decoded.layout},
+                                    {"device", r->device_mac}, {"taken_ms", r->taken_ms}, {"sha256", r->sha256}}}};
+    for (auto& [k, v] : out.items()) doc[k] = v;
+    if (!decoded.notes.empty()) doc["header"]["notes"] = decoded.notes;
+    return write(doc.dump(2) + "\n", "-");
+  }
+  std::string text = fmt::format("# tasmota-fleet backup #{}: {} ({}), Tasmota {} on {}\n", o.id, r->topic, r->device_mac, r->version, decoded.platform);
+  if (!o.with_secrets) text += "# secrets left out (MqttPassword, WebPassword, Wi-Fi passwords): add --with-secrets\n";
+  for (auto& n : decoded.notes) text += "# not exported: " + n + "\n";
+  backup::CommandOptions co;
+  co.with_secrets = o.with_secrets;
+  for (auto& g : backup::settings_commands(decoded.fields, co)) {
+    text += fmt::format("# {}{}\n", g.name, g.restarts ? " (the device restarts after these: wait for it to come back)" : "");
+    for (auto& c : backup::pack_backlog(g.commands)) text += c.command + (c.payload.empty() ? "" : " " + c.payload) + "\n";
+  }
+  return write(text, "-");
+}
+
+}  // namespace fleet::cli

@@ -1,0 +1,51 @@
+#pragma once
+// Runs device jobs (backup, restore) from the command line: one broker connection of its own (a client
+// id of its own, so the daemon stays connected), the devices' replies routed to their job, HTTP to the
+// devices' web servers on worker threads, at most `parallel` devices at once.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backup/backup_job.h"
+#include "firmware/downloader.h"
+#include "mqtt/broker_config.h"
+#include "mqtt/topic_scheme.h"
+
+namespace fleet::cli {
+
+// How to reach the devices themselves (not the broker): their own MqttPassword for file transfers and
+// their web server's credentials. Fleet-wide from options; per device from --device-credentials.
+struct DeviceAccess {
+  std::string mqtt_password;
+  std::string web_user = "admin";
+  std::string web_password;
+  int web_port = 80;
+};
+
+class DeviceTask {
+ public:
+  virtual ~DeviceTask() = default;
+  virtual std::string device_topic() const = 0;  // where its commands go and its replies come from
+  virtual std::string ip() const = 0;
+  virtual const DeviceAccess& access() const = 0;
+  virtual std::vector<backup::DeviceAction> start(std::int64_t now_ms) = 0;
+  virtual std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload,
+                                                       std::int64_t now_ms) = 0;
+  virtual std::vector<backup::DeviceAction> on_http(const firmware::Download& result, std::int64_t now_ms) = 0;
+  virtual std::vector<backup::DeviceAction> on_time(std::int64_t now_ms) = 0;
+  virtual bool finished() const = 0;
+  virtual void give_up(const std::string& why) = 0;  // the run is over (broker unreachable, overall timeout)
+};
+
+struct TaskRunOptions {
+  mqtt::BrokerConfig broker;
+  mqtt::TopicScheme scheme;
+  int parallel = 8;
+  std::int64_t overall_timeout_ms = 600'000;
+};
+
+void run_device_tasks(const TaskRunOptions& options, std::vector<std::unique_ptr<DeviceTask>>& tasks);
+
+}  // namespace fleet::cli
