@@ -67,6 +67,13 @@ DmpFile migrate_settings(const DmpFile& from, const planner::Version& to_version
     if (old_esp8266 && !kWifiMqtt.count(name)) continue;
     copy_leaves(value, name, to, layouts, renumber);
   }
+  // Before 8.2.0.3 the template name lived in the template itself; the settings delta moves it to the
+  // text pool (SET_TEMPLATE_NAME), where later firmware reads it.
+  if (!old_esp8266 && !decoded.fields.contains("templatename")) {
+    const char* t = decoded.fields.contains("user_template_esp32") ? "user_template_esp32" : "user_template";
+    if (decoded.fields.contains(t) && decoded.fields[t].contains("name") && decoded.fields[t]["name"].is_string())
+      layouts.set(to, "templatename", decoded.fields[t]["name"].get<std::string>());
+  }
   to.seal();
   return to;
 }

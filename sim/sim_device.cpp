@@ -448,6 +448,7 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
     reply(out, "RESET", R"({"Command":"Error"})");
     return;
   }
+  if (setting_command(cmd, index, arg, out)) return;
   if (cmd == "FILEDOWNLOAD" && has_mqtt_file()) return file_download(arg, via_group_, out);
   if (cmd == "FILEUPLOAD" && has_mqtt_file()) return file_upload(arg, via_group_, out);
   reply(out, "COMMAND", R"({"Command":"Unknown"})");

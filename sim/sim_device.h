@@ -108,6 +108,7 @@ class SimDevice {
   void file_download(std::string_view arg, bool group, Reaction& out);
   void file_upload(std::string_view arg, bool group, Reaction& out);
   bool has_mqtt_file() const;
+  bool setting_command(const std::string& cmd, int index, std::string_view arg, Reaction& out);  // sim_setting_commands.cpp
 
   DeviceSpec spec_;
   planner::Version version_;

@@ -50,7 +50,9 @@ backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& ve
     if (t.is_object()) {
       std::string base = is_esp32(spec) ? "user_template_esp32" : "user_template";
       if (t.contains("NAME") && t["NAME"].is_string()) {
-        if (!layouts.set(f, "templatename", t["NAME"]).empty()) set(base + "/name", t["NAME"]);
+        // Tasmota keeps a copy in the template's own 15-byte name on every save (UpdateBackwardCompatibility).
+        set("templatename", t["NAME"]);
+        set(base + "/name", t["NAME"].get<std::string>().substr(0, 14));
       }
       if (t.contains("GPIO") && t["GPIO"].is_array())
         for (std::size_t i = 0; i < t["GPIO"].size(); ++i)

@@ -11,6 +11,7 @@
 #include "backup/dmp_file.h"
 #include "backup/backup_job.h"
 #include "backup/file_transfer.h"
+#include "backup/restore_job.h"
 #include "backup/settings_layouts.h"
 #include "backup/settings_migration.h"
 #include "backup/transfer_encoding.h"
@@ -435,4 +436,139 @@ TEST(BackupJob, WithoutAnyFileItKeepsASnapshotAndSaysSo) {
   EXPECT_TRUE(job.result()->dmp.empty());
   EXPECT_FALSE(job.notes().empty());
   EXPECT_NE(std::string::npos, job.problems().back().find("HTTP 503"));
+}
+
+namespace {
+
+// Drives a RestoreJob against a simulated device; a restart is played as the runner does it: LWT
+// Offline, a fresh boot, then LWT Online and INFO1-3 on the (maybe new) topics.
+void drive_restore(RestoreJob& job, SimDevice& d, std::int64_t& now) {
+  std::vector<DeviceAction> actions = job.start(now);
+  auto feed = [&](const Outgoing& p) {
+    auto topic = p.topic;
+    bool tele = topic.find("/tele/") != std::string::npos || topic.rfind("tele/", 0) == 0;
+    return job.on_message(tele, topic.substr(topic.rfind('/') + 1), p.payload, now);
+  };
+  for (int guard = 0; guard < 2000 && !job.finished(); ++guard) {
+    if (actions.empty()) {
+      now += 1000;
+      actions = job.on_time(now);
+      continue;
+    }
+    auto a = actions.front();
+    actions.erase(actions.begin());
+    std::vector<DeviceAction> more;
+    if (a.kind == DeviceAction::Kind::Publish) {
+      // Commands go to the topic the job says, on the device's current FullTopic.
+      auto topic = d.command_filters().at(0);
+      topic = topic.substr(0, topic.size() - 1) + a.command.name;
+      EXPECT_NE(std::string::npos, topic.find("/" + job.command_topic() + "/")) << topic;
+      auto r = d.handle(topic, a.command.payload, now);
+      for (auto& p : r.publish) {
+        auto m = feed(p);
+        more.insert(more.end(), m.begin(), m.end());
+      }
+      if (r.restart) {
+        auto m = feed({d.lwt_topic(), "Offline", true});
+        more.insert(more.end(), m.begin(), m.end());
+        now += 1500;
+        d.reboot(now);
+        for (auto& p : d.on_connected(now)) {
+          auto m2 = feed(p);
+          more.insert(more.end(), m2.begin(), m2.end());
+        }
+      }
+    } else if (a.kind == DeviceAction::Kind::HttpGet || a.kind == DeviceAction::Kind::HttpPost) {
+      WebRequest req{a.kind == DeviceAction::Kind::HttpGet ? "GET" : "POST", a.path.substr(0, a.path.find('?')), std::nullopt, std::nullopt};
+      if (a.kind == DeviceAction::Kind::HttpPost) req.upload = a.upload;
+      auto reply = d.web(req);
+      more = reply.status == 200 ? job.on_http(reply.status, reply.body, "", now) : job.on_http(reply.status, std::nullopt, fmt::format("HTTP {}", reply.status), now);
+      if (reply.restart) {
+        auto m = feed({d.lwt_topic(), "Offline", true});
+        more.insert(more.end(), m.begin(), m.end());
+        d.reboot(now + 1500);
+        for (auto& p : d.on_connected(now)) {
+          auto m2 = feed(p);
+          more.insert(more.end(), m2.begin(), m2.end());
+        }
+      }
+    }
+    actions.insert(actions.end(), more.begin(), more.end());
+  }
+}
+
+}  // namespace
+
+TEST(RestoreJob, AfterReset6TheUploadedBackupBringsEverythingBackAndIsVerified) {
+  auto s = spec("15.0.1");
+  SimDevice d(s, kNow);
+  auto backup_file = d.config_file();
+  d.handle(cmnd(d, "Reset"), "6", kNow);
+  d.reboot(kNow + 1000);  // now on the default FullTopic, default names, no rules
+  ASSERT_EQ("cmnd/plug/+", d.command_filters().at(0));
+  RestoreSettings rs;
+  rs.device_mqtt_password = "secret";  // kept by Reset 6
+  RestoreJob job(target_of(d), backup_file, rs);
+  EXPECT_TRUE(job.plan().refusals.empty());
+  std::int64_t now = kNow + 2000;
+  drive_restore(job, d, now);
+  EXPECT_TRUE(job.succeeded()) << (job.problems().empty() ? "" : job.problems()[0]);
+  EXPECT_TRUE(job.differences().empty());
+  EXPECT_EQ("tasmota/plug/cmnd/+", d.command_filters().at(0));  // its own FullTopic again
+  auto f = fields_of(d.config_file());
+  EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]);
+  EXPECT_EQ("ON Power1#State=1 DO Publish stat/plug/ON 1 ENDON", f["rules"][0]);
+}
+
+TEST(RestoreJob, An851BackupOnA91DeviceIsVerifiedAgainstTheRenumberedGpios) {
+  SimDevice old(spec("8.5.1"), kNow);
+  auto backup_file = old.config_file();
+  SimDevice d(spec("9.1.0"), kNow);  // no FileUpload yet: /rs + /u2
+  d.handle(cmnd(d, "Reset"), "6", kNow);
+  d.reboot(kNow + 1000);
+  RestoreSettings rs;
+  rs.device_mqtt_password = "secret";
+  RestoreJob job(target_of(d), backup_file, rs);
+  std::int64_t now = kNow + 2000;
+  drive_restore(job, d, now);
+  EXPECT_TRUE(job.succeeded()) << (job.problems().empty() ? "" : job.problems()[0]);
+  EXPECT_EQ(32, fields_of(d.config_file())["user_template"]["gpio"][0]);
+}
+
+TEST(RestoreJob, APre80Esp8266BackupIsReplayedAsCommandsNotUploaded) {
+  auto s7 = spec("7.2.0");
+  s7.settings.tele_period = 120;
+  SimDevice old(s7, kNow);
+  auto backup_file = old.config_file();
+  SimDevice d(spec("15.0.1"), kNow);
+  d.handle(cmnd(d, "Reset"), "6", kNow);
+  d.reboot(kNow + 1000);
+  RestoreSettings rs;
+  rs.device_mqtt_password = "secret";
+  RestoreJob job(target_of(d), backup_file, rs);
+  EXPECT_NE(std::string::npos, job.plan().how.find("replay")) << job.plan().how;
+  std::int64_t now = kNow + 2000;
+  drive_restore(job, d, now);
+  EXPECT_TRUE(job.succeeded()) << (job.problems().empty() ? "" : job.problems()[0]);
+  auto f = fields_of(d.config_file());
+  EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]);
+  EXPECT_EQ(120, f["tele_period"]);
+  EXPECT_EQ("tasmota/%topic%/%prefix%/", f["mqtt_fulltopic"]);
+  EXPECT_EQ(32, f["user_template"]["gpio"][0]);  // renumbered before replaying
+}
+
+TEST(RestoreJob, RefusesANewerBackupAndReportsAMismatch) {
+  SimDevice newer(spec("15.0.1"), kNow);
+  SimDevice d(spec("12.5.0"), kNow);
+  RestoreJob refused(target_of(d), newer.config_file(), RestoreSettings{});
+  ASSERT_FALSE(refused.plan().refusals.empty());
+  EXPECT_NE(std::string::npos, refused.plan().refusals[0].find("upgrade the device first"));
+  // compare_settings names field, expected and actual; GPIO "User" in either spelling is the same.
+  nlohmann::ordered_json e = {{"friendlyname", {"A", "B"}}, {"my_gp", {1, 224}}, {"bootcount", 3}};
+  nlohmann::ordered_json a = {{"friendlyname", {"A", "C"}}, {"my_gp", {65504, 224}}, {"bootcount", 9}};
+  auto diffs = compare_settings(e, a);
+  ASSERT_EQ(1u, diffs.size());
+  EXPECT_EQ("friendlyname[1]", diffs[0].field);
+  EXPECT_EQ("\"B\"", diffs[0].expected);
+  EXPECT_EQ("\"C\"", diffs[0].actual);
 }

@@ -1,0 +1,338 @@
+#include "backup/restore_job.h"
+
+#include <fmt/format.h>
+
+#include "backup/gpio_numbering.h"
+#include "backup/settings_layouts.h"
+#include "backup/settings_migration.h"
+
+namespace fleet::backup {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+// What replayed commands set (settings_commands.cpp): verification after a replay covers these only.
+const std::set<std::string> kReplayedFields = {"friendlyname", "tele_period", "poweronstate", "ledstate", "save_data", "timezone",
+                                               "latitude", "longitude", "ota_url", "syslog_host", "webserver", "rules", "timer",
+                                               "user_template", "user_template_esp32", "templatename", "module", "module_esp32", "my_gp",
+                                               "mqtt_grptopic", "mqtt_fulltopic", "mqtt_prefix", "mqtt_host", "mqtt_port", "mqtt_user",
+                                               "mqtt_client", "hostname", "sta_ssid", "mqtt_topic"};
+
+bool is_gpio_path(const std::string& path) {
+  return path.rfind("my_gp", 0) == 0 || path.find(".gpio[") != std::string::npos;
+}
+
+void diff(const ojson& e, const ojson& a, const std::string& path, std::vector<FieldDifference>& out) {
+  if (e.is_object()) {
+    for (auto& [k, v] : e.items()) {
+      if (!a.is_object() || !a.contains(k)) out.push_back({path + "." + k, v.dump(), "(missing)"});
+      else diff(v, a[k], path + "." + k, out);
+    }
+    return;
+  }
+  if (e.is_array()) {
+    for (std::size_t i = 0; i < e.size(); ++i) {
+      auto p = fmt::format("{}[{}]", path, i);
+      if (!a.is_array() || i >= a.size()) out.push_back({p, e[i].dump(), "(missing)"});
+      else diff(e[i], a[i], p, out);
+    }
+    return;
+  }
+  if (e == a) return;
+  if (e.is_number() && a.is_number()) {
+    if (e.is_number_float() || a.is_number_float()) {
+      if (std::abs(e.get<double>() - a.get<double>()) < 1e-6) return;
+    } else if (is_gpio_path(path) && same_gpio_function(static_cast<std::uint16_t>(e.get<std::int64_t>()), static_cast<std::uint16_t>(a.get<std::int64_t>()))) {
+      return;
+    }
+  }
+  out.push_back({path, e.dump(), a.dump()});
+}
+
+}  // namespace
+
+const std::set<std::string>& volatile_fields() {
+  static const std::set<std::string> fields = {"cfg_holder", "cfg_size",  "save_flag", "version",  "bootcount", "cfg_crc",
+                                               "config_version", "cfg_timestamp", "cfg_crc32", "power", "power_esp32"};
+  return fields;
+}
+
+std::vector<FieldDifference> compare_settings(const ojson& expected, const ojson& actual) {
+  std::vector<FieldDifference> out;
+  for (auto& [name, value] : expected.items()) {
+    if (volatile_fields().count(name)) continue;
+    if (!actual.contains(name)) {
+      out.push_back({name, value.dump(), "(not in this firmware's layout)"});
+      continue;
+    }
+    diff(value, actual[name], name, out);
+  }
+  return out;
+}
+
+RestoreJob::RestoreJob(BackupTarget device, std::vector<std::uint8_t> bytes, RestoreSettings settings)
+    : device_(std::move(device)), file_bytes_(std::move(bytes)), settings_(std::move(settings)) {
+  final_topic_ = device_.topic;
+  auto r = read_dmp(file_bytes_);
+  if (!r.file) {
+    plan_.refusals.push_back("the backup is not a usable settings file: " + r.error);
+    return;
+  }
+  file_ = *r.file;
+  auto& layouts = SettingsLayouts::builtin();
+  auto problems = check_restorable(*file_, device_.version, device_.chip);
+  auto platform = platform_of(device_.chip);
+  bool same_platform = platform && file_->platform().value_or(0) == *platform;
+  bool newer = file_->version() > device_.version;
+  if (newer) {
+    plan_.refusals.push_back(fmt::format("the backup is from Tasmota {}, newer than the device's {}: upgrade the device first",
+                                         file_->version().str(), device_.version.str()));
+    return;
+  }
+  bool pre8_esp8266 = file_->platform().value_or(0) == 0 && file_->version() < planner::Version{8, 0, 0, 0} && device_.version >= planner::Version{8, 0, 0, 0};
+  commands_only_ = settings_.method == RestoreSettings::Method::Commands || !same_platform || pre8_esp8266;
+  // What the device should hold afterwards, in its own layout.
+  DmpFile target = same_platform ? migrate_settings(*file_, device_.version, commands_only_ ? Migration::Upgrade : Migration::Restore) : *file_;
+  expected_ = layouts.decode(target).fields;
+  if (expected_.contains("mqtt_topic") && expected_["mqtt_topic"].is_string() && !expected_["mqtt_topic"].get<std::string>().empty())
+    final_topic_ = expected_["mqtt_topic"].get<std::string>();
+  if (commands_only_) {
+    groups_ = settings_commands(expected_, CommandOptions{true});
+    if (!same_platform) {
+      std::erase_if(groups_, [](const CommandGroup& g) { return g.name == "hardware"; });
+      plan_.steps.push_back(fmt::format("the backup is for {}, the device is {}: GPIOs, module and template are not carried over",
+                                        platform_name(file_->platform().value_or(0)), planner::to_string(device_.chip)));
+    }
+    if (pre8_esp8266)
+      plan_.steps.push_back(fmt::format("an ESP8266 file from {} uploaded to {} would come back as Wi-Fi and MQTT only: replaying commands instead",
+                                        file_->version().str(), device_.version.str()));
+    std::size_t n = 0;
+    for (auto& g : groups_) n += g.commands.size();
+    plan_.how = fmt::format("replay {} commands generated from the backup's decoded settings", n);
+    for (auto& g : groups_) {
+      plan_.steps.push_back(fmt::format("send the {} commands ({}){}", g.name, g.commands.size(), g.restarts ? ", then wait for the restart" : ""));
+      // Restarting groups end with an explicit restart, so the wait never depends on a value changing.
+      if (g.restarts) g.commands.push_back("Restart 1");
+    }
+    // Keep only what replaying covers in the verification.
+    for (auto it = expected_.begin(); it != expected_.end();) {
+      if (!kReplayedFields.count(it.key())) it = expected_.erase(it);
+      else ++it;
+    }
+  } else {
+    plan_.how = fmt::format("upload the backup's .dmp ({} bytes, Tasmota {}) unchanged and let the firmware migrate it", file_bytes_.size(),
+                            file_->version().str());
+    if (settings_.method != RestoreSettings::Method::Http) plan_.steps.push_back("FileUpload over MQTT (probed; older firmware: HTTP)");
+    if (settings_.method != RestoreSettings::Method::Mqtt) plan_.steps.push_back("else GET /rs? and POST /u2 on the device's web server");
+    plan_.steps.push_back("wait for the device to restart");
+    if (crosses_gpio_renumbering(file_->version(), device_.version, *platform))
+      plan_.steps.push_back("the firmware renumbers the GPIOs from the pre-9.1 numbering: verified against the converted values");
+  }
+  if (settings_.verify) plan_.steps.push_back("download the settings again and compare every field (volatile counters excluded)");
+  if (final_topic_ != device_.topic) plan_.steps.push_back(fmt::format("the device answers as '{}' afterwards (the backup's topic)", final_topic_));
+}
+
+std::vector<DeviceAction> RestoreJob::fail(std::string why) {
+  problems_.push_back(std::move(why));
+  phase_ = Phase::Finished;
+  return {{DeviceAction::Kind::Finished, {}, {}, {}}};
+}
+
+std::vector<DeviceAction> RestoreJob::start(std::int64_t now_ms) {
+  if (!plan_.refusals.empty()) return fail(plan_.refusals.front());
+  if (commands_only_) return begin_commands(now_ms);
+  if (settings_.method == RestoreSettings::Method::Http) return begin_http(now_ms);
+  phase_ = Phase::UploadMqtt;
+  upload_.emplace(settings_.device_mqtt_password, file_bytes_, "Config.dmp");
+  deadline_ms_ = now_ms + settings_.reply_timeout_ms;
+  log_.push_back("FileUpload over MQTT");
+  return {{DeviceAction::Kind::Publish, upload_->start(), {}, {}}};
+}
+
+std::vector<DeviceAction> RestoreJob::begin_http(std::int64_t now_ms) {
+  if (settings_.method == RestoreSettings::Method::Mqtt || device_.ip.empty()) return begin_commands(now_ms);
+  phase_ = Phase::UploadHttpArm;
+  log_.push_back("GET /rs? then POST /u2");
+  return {{DeviceAction::Kind::HttpGet, {}, "/rs?", {}}};
+}
+
+std::vector<DeviceAction> RestoreJob::begin_commands(std::int64_t now_ms) {
+  if (!commands_only_) {
+    // The upload path is missing or was refused: replay commands from the decoded backup instead.
+    log_.push_back("falling back to replaying commands");
+    commands_only_ = true;
+    auto migrated = migrate_settings(*file_, device_.version, Migration::Upgrade);
+    groups_ = settings_commands(SettingsLayouts::builtin().decode(migrated).fields, CommandOptions{true});
+    for (auto& g : groups_)
+      if (g.restarts) g.commands.push_back("Restart 1");
+    for (auto it = expected_.begin(); it != expected_.end();) {
+      if (!kReplayedFields.count(it.key())) it = expected_.erase(it);
+      else ++it;
+    }
+  }
+  phase_ = Phase::Commands;
+  group_index_ = 0;
+  return send_command_group(now_ms);
+}
+
+std::vector<DeviceAction> RestoreJob::send_command_group(std::int64_t now_ms) {
+  if (group_index_ >= groups_.size()) {
+    if (!settings_.verify) {
+      phase_ = Phase::Finished;
+      return {{DeviceAction::Kind::Finished, {}, {}, {}}};
+    }
+    return restarted(now_ms);  // the last group restarted the device already; verify now
+  }
+  auto& g = groups_[group_index_];
+  std::vector<DeviceAction> out;
+  for (auto& c : pack_backlog(g.commands)) out.push_back({DeviceAction::Kind::Publish, {c.command, c.payload}, {}, {}});
+  log_.push_back(fmt::format("sent the {} commands", g.name));
+  ++group_index_;
+  if (g.restarts) {
+    auto wait = await_restart(now_ms);
+    out.insert(out.end(), wait.begin(), wait.end());
+    return out;
+  }
+  auto more = send_command_group(now_ms);
+  out.insert(out.end(), more.begin(), more.end());
+  return out;
+}
+
+std::vector<DeviceAction> RestoreJob::await_restart(std::int64_t now_ms) {
+  phase_ = Phase::AwaitRestart;
+  seen_offline_ = false;
+  deadline_ms_ = now_ms + settings_.restart_timeout_ms;
+  return {};
+}
+
+std::vector<DeviceAction> RestoreJob::restarted(std::int64_t now_ms) {
+  log_.push_back("the device restarted");
+  if (!commands_only_ || group_index_ >= groups_.size()) at_final_topic_ = true;
+  if (phase_ == Phase::AwaitRestart && commands_only_ && group_index_ < groups_.size()) {
+    phase_ = Phase::Commands;
+    return send_command_group(now_ms);
+  }
+  if (!settings_.verify) {
+    phase_ = Phase::Finished;
+    return {{DeviceAction::Kind::Finished, {}, {}, {}}};
+  }
+  phase_ = Phase::Verify;
+  download_.emplace(settings_.device_mqtt_password);
+  deadline_ms_ = now_ms + settings_.reply_timeout_ms;
+  return {{DeviceAction::Kind::Publish, download_->start(), {}, {}}};
+}
+
+std::vector<DeviceAction> RestoreJob::verify(const std::vector<std::uint8_t>& bytes) {
+  phase_ = Phase::Finished;
+  auto r = read_dmp(bytes);
+  if (!r.file) {
+    problems_.push_back("verify: the device's settings file after the restore is not usable: " + r.error);
+    return {{DeviceAction::Kind::Finished, {}, {}, {}}};
+  }
+  auto actual = SettingsLayouts::builtin().decode(*r.file).fields;
+  differences_ = compare_settings(expected_, actual);
+  if (!differences_.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < differences_.size() && i < 20; ++i)
+      list += fmt::format("\n  {}: expected {}, device has {}", differences_[i].field, differences_[i].expected, differences_[i].actual);
+    if (differences_.size() > 20) list += fmt::format("\n  … and {} more", differences_.size() - 20);
+    problems_.push_back(fmt::format("verify: {} field{} differ{}", differences_.size(), differences_.size() == 1 ? "" : "s", list));
+  } else {
+    log_.push_back(fmt::format("verified: every compared field matches ({} fields)", expected_.size()));
+  }
+  return {{DeviceAction::Kind::Finished, {}, {}, {}}};
+}
+
+std::vector<DeviceAction> RestoreJob::on_message(bool tele, std::string_view suffix, std::string_view payload, std::int64_t now_ms) {
+  if (phase_ == Phase::AwaitRestart && tele) {
+    if (suffix == "LWT") {
+      if (payload == "Offline") seen_offline_ = true;
+      else if (payload == "Online" && seen_offline_) return restarted(now_ms);
+    } else if (suffix == "INFO1") {
+      return restarted(now_ms);
+    }
+    return {};
+  }
+  if (tele) return {};
+  if (phase_ == Phase::UploadMqtt && upload_) {
+    auto next = upload_->on_reply(suffix, payload);
+    deadline_ms_ = now_ms + settings_.reply_timeout_ms;
+    switch (upload_->state()) {
+      case TransferState::Running:
+        if (next) return {{DeviceAction::Kind::Publish, *next, {}, {}}};
+        return {};
+      case TransferState::Done:
+        log_.push_back("the device took the file");
+        return await_restart(now_ms);
+      case TransferState::NotSupported:
+        log_.push_back("no FileUpload on this firmware");
+        return begin_http(now_ms);
+      case TransferState::Failed:
+        log_.push_back("FileUpload: " + upload_->error());
+        return begin_http(now_ms);
+    }
+  }
+  if (phase_ == Phase::Verify && download_) {
+    auto next = download_->on_reply(suffix, payload);
+    deadline_ms_ = now_ms + settings_.reply_timeout_ms;
+    switch (download_->state()) {
+      case TransferState::Running:
+        if (next) return {{DeviceAction::Kind::Publish, *next, {}, {}}};
+        return {};
+      case TransferState::Done: return verify(download_->file());
+      case TransferState::NotSupported:
+      case TransferState::Failed:
+        if (device_.ip.empty() || settings_.method == RestoreSettings::Method::Mqtt)
+          return fail("verify: cannot read the settings back: " + download_->error());
+        phase_ = Phase::VerifyHttp;
+        return {{DeviceAction::Kind::HttpGet, {}, "/dl", {}}};
+    }
+  }
+  return {};
+}
+
+std::vector<DeviceAction> RestoreJob::on_http(int status, std::optional<std::vector<std::uint8_t>> body, const std::string& error,
+                                              std::int64_t now_ms) {
+  switch (phase_) {
+    case Phase::UploadHttpArm:
+      if (!body) {
+        log_.push_back("GET /rs?: " + error);
+        return begin_commands(now_ms);
+      }
+      phase_ = Phase::UploadHttp;
+      return {{DeviceAction::Kind::HttpPost, {}, "/u2", file_bytes_}};
+    case Phase::UploadHttp: {
+      std::string page = body ? std::string(body->begin(), body->end()) : std::string();
+      if (body && page.find("Successful") != std::string::npos) {
+        log_.push_back("the device took the file");
+        return await_restart(now_ms);
+      }
+      log_.push_back("POST /u2: " + (body ? "the device refused the file" : error));
+      return begin_commands(now_ms);
+    }
+    case Phase::VerifyHttp:
+      if (!body) return fail("verify: cannot read the settings back: " + error);
+      return verify(*body);
+    default: break;
+  }
+  (void)status;
+  return {};
+}
+
+std::vector<DeviceAction> RestoreJob::on_time(std::int64_t now_ms) {
+  if (phase_ == Phase::Finished || now_ms < deadline_ms_) return {};
+  switch (phase_) {
+    case Phase::UploadMqtt:
+      log_.push_back("FileUpload: no answer");
+      return begin_http(now_ms);
+    case Phase::AwaitRestart:
+      return fail(fmt::format("the device did not come back within {} s", settings_.restart_timeout_ms / 1000));
+    case Phase::Verify:
+      if (device_.ip.empty()) return fail("verify: no answer to FileDownload");
+      phase_ = Phase::VerifyHttp;
+      return {{DeviceAction::Kind::HttpGet, {}, "/dl", {}}};
+    default: return {};
+  }
+}
+
+}  // namespace fleet::backup
