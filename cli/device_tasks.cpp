@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <future>
 #include <map>
@@ -28,8 +29,9 @@ void run_device_tasks(const TaskRunOptions& o, std::vector<std::unique_ptr<Devic
   mqtt::TopicScheme fallback;
   std::set<std::string> filters;
   for (auto& t : tasks)
-    for (const mqtt::TopicScheme* s : std::initializer_list<const mqtt::TopicScheme*>{&o.scheme, &fallback})
-      for (auto p : {mqtt::Prefix::Stat, mqtt::Prefix::Tele}) filters.insert(s->topic(p, t->device_topic(), "+"));
+    for (const auto& topic : t->topics())
+      for (const mqtt::TopicScheme* s : std::initializer_list<const mqtt::TopicScheme*>{&o.scheme, &fallback})
+        for (auto p : {mqtt::Prefix::Stat, mqtt::Prefix::Tele}) filters.insert(s->topic(p, topic, "+"));
   auto broker = o.broker;
   broker.client_id += "-cli-" + std::to_string(::getpid());  // never the daemon's id: that would disconnect it
   mqtt::EventQueue events;
@@ -39,7 +41,8 @@ void run_device_tasks(const TaskRunOptions& o, std::vector<std::unique_ptr<Devic
   const std::int64_t started = clock.now_ms();
   std::deque<DeviceTask*> waiting;
   for (auto& t : tasks) waiting.push_back(t.get());
-  std::map<std::string, Running> active;  // by device topic
+  std::map<DeviceTask*, Running> active;
+  std::map<std::string, DeviceTask*> by_topic;  // every topic of every active task
   bool subscribed = false;
 
   auto execute = [&](Running& r, std::vector<backup::DeviceAction> actions, std::int64_t now) {
@@ -85,12 +88,14 @@ void run_device_tasks(const TaskRunOptions& o, std::vector<std::unique_ptr<Devic
       while (!waiting.empty() && static_cast<int>(active.size()) < o.parallel) {
         auto* t = waiting.front();
         waiting.pop_front();
-        if (active.count(t->device_topic())) {  // one job per device at a time
-          waiting.push_back(t);
+        auto topics = t->topics();
+        if (std::any_of(topics.begin(), topics.end(), [&](const std::string& x) { return by_topic.count(x) > 0; })) {
+          waiting.push_back(t);  // one job per device at a time
           break;
         }
-        auto& r = active[t->device_topic()];
+        auto& r = active[t];
         r.task = t;
+        for (auto& x : topics) by_topic[x] = t;
         execute(r, t->start(now), now);
       }
     }
@@ -101,9 +106,10 @@ void run_device_tasks(const TaskRunOptions& o, std::vector<std::unique_ptr<Devic
       auto parts = o.scheme.parse(e.topic);
       if (!parts) parts = fallback.parse(e.topic);
       if (!parts) continue;
-      auto it = active.find(parts->device_topic);
-      if (it == active.end()) continue;
-      execute(it->second, it->second.task->on_message(parts->prefix, parts->suffix, e.payload, clock.now_ms()), clock.now_ms());
+      auto owner = by_topic.find(parts->device_topic);
+      if (owner == by_topic.end()) continue;
+      auto& r = active[owner->second];
+      execute(r, r.task->on_message(parts->prefix, parts->suffix, e.payload, clock.now_ms()), clock.now_ms());
     }
     now = clock.now_ms();
     for (auto it = active.begin(); it != active.end();) {
@@ -114,8 +120,12 @@ void run_device_tasks(const TaskRunOptions& o, std::vector<std::unique_ptr<Devic
         execute(r, r.task->on_http(result, now), now);
       }
       if (!r.http) execute(r, r.task->on_time(now), now);
-      if (r.task->finished() && !r.http) it = active.erase(it);
-      else ++it;
+      if (r.task->finished() && !r.http) {
+        std::erase_if(by_topic, [&](const auto& kv) { return kv.second == r.task; });
+        it = active.erase(it);
+      } else {
+        ++it;
+      }
     }
   }
   transport.stop();

@@ -27,7 +27,9 @@ struct DeviceAccess {
 class DeviceTask {
  public:
   virtual ~DeviceTask() = default;
-  virtual std::string device_topic() const = 0;  // where its commands go and its replies come from
+  virtual std::string device_topic() const = 0;  // where its commands go now
+  // Every topic the device may answer on during the job (a restore can change it).
+  virtual std::vector<std::string> topics() const { return {device_topic()}; }
   virtual std::string ip() const = 0;
   virtual const DeviceAccess& access() const = 0;
   virtual std::vector<backup::DeviceAction> start(std::int64_t now_ms) = 0;

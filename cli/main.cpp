@@ -16,6 +16,7 @@
 
 #include "cli/device_table.h"
 #include "cli/backup_cmd.h"
+#include "cli/restore_cmd.h"
 #include "cli/firmware_cmd.h"
 #include "cli/firmware_plan_cmd.h"
 #include "firmware/firmware_store.h"
@@ -588,7 +589,19 @@ int main(int argc, char** argv) {
   std::string backups_device;
   backups_cmd->add_option("device", backups_device, "only this device (MAC, topic or hostname)");
   backups_cmd->add_flag("--json", st.json, "one JSON array");
-  for (auto* c : {backup_cmd, export_cmd, backups_cmd}) c->fallthrough();
+  auto* restore_cmd = app.add_subcommand("restore", "put a backup back on a device and verify it (prints the plan first)");
+  fleet::cli::RestoreOptions restore_opts;
+  std::string restore_device;
+  std::int64_t restore_backup = 0;
+  restore_cmd->add_option("device", restore_device, "the device (MAC, topic or hostname)")->required();
+  restore_cmd->add_option("--backup", restore_backup, "the backup's id (default: the device's newest with a settings file)");
+  restore_cmd->add_flag("--dry-run", restore_opts.dry_run, "print what would be done, send nothing");
+  restore_cmd->add_option("--method", restore_opts.method, "auto (upload over MQTT, else HTTP, else commands), mqtt, http or commands")
+      ->capture_default_str();
+  bool no_verify = false;
+  restore_cmd->add_flag("--no-verify", no_verify, "do not read the settings back to compare");
+  device_access(restore_cmd);
+  for (auto* c : {backup_cmd, export_cmd, backups_cmd, restore_cmd}) c->fallthrough();
   app.add_option("--ota-base", st.ota_base, "serve every image from this base URL (your OTA server or mirror)")->envname(env("OTA_BASE"));
 
   auto args = rewrite_plan_args(argc, argv);
@@ -615,6 +628,12 @@ int main(int argc, char** argv) {
       st.backup.snapshot = !no_snapshot;
       auto o = backup_options(st);
       return fleet::cli::run_backups(o, select_devices(st, backup_names));
+    }
+    if (*restore_cmd) {
+      restore_opts.base = backup_options(st);
+      if (restore_backup > 0) restore_opts.backup_id = restore_backup;
+      restore_opts.verify = !no_verify;
+      return fleet::cli::run_restore(restore_opts, select_devices(st, {restore_device}).at(0));
     }
     if (*backups_cmd) return fleet::cli::list_backups(st.db_path, backups_device.empty() ? std::nullopt : std::optional(backups_device), st.json);
     if (*fw_cmd) {

@@ -5,10 +5,12 @@
 // SQLite; listed and exported as .dmp, JSON and commands.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "backup/dmp_file.h"
 #include "backup/settings_layouts.h"
+#include "firmware/synthetic_image.h"
 #include "harness.h"
 
 using nlohmann::json;
@@ -122,4 +124,89 @@ TEST(Backup, AWrongDevicePasswordFallsBackToHttpAndAMissingWebServerIsReported) 
   auto unknown = f.cli({"backup", "nosuch"});
   EXPECT_EQ(2, unknown.status);
   EXPECT_NE(std::string::npos, unknown.err.find("no device 'nosuch'"));
+}
+
+namespace {
+
+void write_bytes(const std::string& path, const std::vector<std::uint8_t>& b) {
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+}  // namespace
+
+// The careful upgrade of the guide, by hand with the CLI: Backup -> Reset 6 -> Upgrade -> Restore -> Verify.
+// An 8.5.1 device (no MQTT file transfer: backup and restore over its web server) with a template in
+// the old GPIO numbering comes out on 9.1.0 with every setting back and the GPIOs renumbered.
+TEST(Backup, BackupReset6UpgradeRestoreVerify) {
+  it::TempDir dir;
+  it::Broker broker(dir);
+  it::write_file(dir.path("fleet.json"), R"J({"devices": [
+    {"version": "8.5.1", "topic": "plug", "mac": "5C:CF:7F:00:03:01", "ip": "127.0.0.31", "program_kb": 500, "free_kb": 500,
+     "settings": {"friendly_names": ["Desk Lamp", "Desk USB"], "tele_period": 60, "group_topic": "lamps",
+                  "rules": ["ON Button1#State=2 DO Power2 TOGGLE ENDON"],
+                  "template": {"NAME": "Lamp", "GPIO": [17, 255, 0, 0, 0, 0, 0, 0, 21, 56, 22, 0, 0], "FLAG": 0, "BASE": 18}}}
+  ]})J");
+  std::string db = dir.path("fleet.db"), fw = dir.path("firmware");
+  write_bytes(dir.path("t910.bin.gz"), fleet::firmware::make_image({fleet::planner::Chip::ESP8266, "9.1.0", "tasmota", 300 * 1024, true}));
+  auto add = it::run({it::fleet_bin(), "--db", db, "--firmware-dir", fw, "firmware", "add", dir.path("t910.bin.gz"), "--version", "9.1.0", "--build", "tasmota"});
+  ASSERT_EQ(0, add.status) << add.err;
+  auto sim = it::start_sim(dir, broker.url(), {"--fleet", dir.path("fleet.json"), "--web-port", "0", "--web-port-file", dir.path("web.port")});
+  auto web_port = it::read_file(dir.path("web.port"));
+  web_port.erase(web_port.find_last_not_of("\n") + 1);
+  int ota_port = it::free_port();
+  auto fleet = it::start_fleet(dir, {"--broker", broker.url(), "--firmware-dir", fw, "--ota-listen", "127.0.0.1:" + std::to_string(ota_port)});
+  ASSERT_TRUE(it::wait_until([&] { return it::complete(db, 1) && it::port_open(ota_port); }, 30s)) << fleet->log();
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{it::fleet_bin(), "--db", db, "--broker", broker.url(), "--log-level", "warn"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return it::run(argv);
+  };
+  auto device = [&] { return it::by_mac(it::devices(db), "5C:CF:7F:00:03:01"); };
+
+  // 1. Backup (HTTP: 8.5.1 has no FileDownload).
+  auto b = cli({"backup", "plug", "--web-port", web_port});
+  ASSERT_EQ(0, b.status) << b.out << b.err;
+  EXPECT_NE(std::string::npos, b.out.find("over http")) << b.out;
+
+  // 2. Reset 6: names, rules, template gone; topic kept.
+  it::publish(broker.port(), "cmnd/plug/Reset", "6");
+  ASSERT_TRUE(it::wait_until([&] { auto d = device(); return d.value("friendly_name", "") == "Tasmota" && d.value("online", false); }, 20s))
+      << device().dump();
+
+  // 3. Upgrade to 9.1.0 from the built-in OTA server.
+  auto url = "http://127.0.0.1:" + std::to_string(ota_port) + "/tasmota/release-9.1.0/tasmota.bin.gz";
+  it::publish(broker.port(), "cmnd/plug/OtaUrl", url);
+  it::publish(broker.port(), "cmnd/plug/Upgrade", "1");
+  ASSERT_TRUE(it::wait_until([&] { auto d = device(); return d.value("version", "") == "9.1.0" && d.value("online", false); }, 30s))
+      << device().dump() << sim->log();
+
+  // 4. Restore: the dry run says what it will do and sends nothing.
+  auto dry = cli({"restore", "plug", "--dry-run", "--web-port", web_port});
+  EXPECT_EQ(0, dry.status) << dry.out << dry.err;
+  EXPECT_NE(std::string::npos, dry.out.find("upload the backup's .dmp")) << dry.out;
+  EXPECT_NE(std::string::npos, dry.out.find("renumbers the GPIOs")) << dry.out;
+  EXPECT_EQ("Tasmota", device().value("friendly_name", ""));
+  auto r = cli({"restore", "plug", "--web-port", web_port});
+  EXPECT_EQ(0, r.status) << r.out << r.err;
+  EXPECT_NE(std::string::npos, r.out.find("plug: restored and verified")) << r.out;
+
+  // 5. What the device holds now, read back independently: a fresh backup, decoded.
+  auto b2 = cli({"backup", "plug", "--web-port", web_port, "--no-snapshot"});
+  ASSERT_EQ(0, b2.status) << b2.out;
+  auto list = json::parse(cli({"backups", "plug", "--json"}).out);
+  ASSERT_EQ(2u, list.size());
+  auto j = json::parse(cli({"backup", "export", std::to_string(list[0]["id"].get<int>()), "--format", "json"}).out);
+  EXPECT_EQ("9.1.0", j["header"]["version"]);
+  EXPECT_EQ("Desk Lamp", j["friendlyname"][0]);
+  EXPECT_EQ("Desk USB", j["friendlyname"][1]);
+  EXPECT_EQ(60, j["tele_period"]);
+  EXPECT_EQ("lamps", j["mqtt_grptopic"]);
+  EXPECT_EQ("ON Button1#State=2 DO Power2 TOGGLE ENDON", j["rules"][0]);
+  EXPECT_EQ("Lamp", j["templatename"]);
+  EXPECT_EQ(32, j["user_template"]["gpio"][0]);   // Button1: 17 -> 32
+  EXPECT_EQ(224, j["user_template"]["gpio"][8]);  // Relay1: 21 -> 224
+  EXPECT_EQ(225, j["user_template"]["gpio"][10]); // Relay2: 22 -> 225
+  EXPECT_EQ(320, j["user_template"]["gpio"][9]);  // Led1i: 56 -> 320
+  // The inventory sees the restored device again (the daemon re-asked it after its restart).
+  EXPECT_TRUE(it::wait_until([&] { return device().value("friendly_name", "") == "Desk Lamp"; }, 20s)) << device().dump();
 }

@@ -1,0 +1,128 @@
+#include "cli/restore_cmd.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "backup/restore_job.h"
+#include "store/database.h"
+#include "store/migrations.h"
+#include "store/sqlite_backup_store.h"
+
+namespace fleet::cli {
+namespace {
+
+class RestoreTask final : public DeviceTask {
+ public:
+  RestoreTask(std::string ip, DeviceAccess access, backup::RestoreJob& job) : ip_(std::move(ip)), access_(std::move(access)), job_(job) {}
+  std::string device_topic() const override { return job_.command_topic(); }
+  std::vector<std::string> topics() const override {
+    std::vector<std::string> t{job_.command_topic()};
+    if (job_.final_topic() != t[0]) t.push_back(job_.final_topic());
+    return t;
+  }
+  std::string ip() const override { return ip_; }
+  const DeviceAccess& access() const override { return access_; }
+  std::vector<backup::DeviceAction> start(std::int64_t now) override { return job_.start(now); }
+  std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override {
+    if (prefix == mqtt::Prefix::Command) return {};
+    return job_.on_message(prefix == mqtt::Prefix::Tele, suffix, payload, now);
+  }
+  std::vector<backup::DeviceAction> on_http(const firmware::Download& d, std::int64_t now) override {
+    if (d.ok) return job_.on_http(static_cast<int>(d.http_status), d.bytes, "", now);
+    return job_.on_http(static_cast<int>(d.http_status), std::nullopt, d.error, now);
+  }
+  std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return job_.on_time(now); }
+  bool finished() const override { return job_.finished() || !gave_up_.empty(); }
+  void give_up(const std::string& why) override { gave_up_ = why; }
+  const std::string& gave_up() const { return gave_up_; }
+
+ private:
+  std::string ip_;
+  DeviceAccess access_;
+  backup::RestoreJob& job_;
+  std::string gave_up_;
+};
+
+}  // namespace
+
+int run_restore(const RestoreOptions& o, const inventory::DeviceRecord& device) {
+  auto name = device.topic.value_or(device.mac);
+  auto version = planner::Version::parse(device.version.value_or(""));
+  if (!device.topic || !version) {
+    std::cout << name << ": cannot restore: the inventory does not know its topic and version yet\n";
+    return 1;
+  }
+  store::Database db(o.base.db);
+  store::migrate(db);
+  store::SqliteBackupStore backups(db);
+  std::optional<backup::BackupRecord> record;
+  if (o.backup_id) {
+    record = backups.get(*o.backup_id);
+    if (!record) throw std::runtime_error(fmt::format("no backup #{}", *o.backup_id));
+    if (record->device_mac != device.mac)
+      std::cout << fmt::format("note: backup #{} was taken from {} ({}), not from this device\n", record->id, record->topic, record->device_mac);
+  } else {
+    for (auto& r : backups.list(device.mac))
+      if (r.bytes > 0) {
+        record = backups.get(r.id);
+        break;
+      }
+    if (!record) {
+      std::cout << name << ": no backup with a settings file: take one first (tasmota-fleet backup " << name << ")\n";
+      return 1;
+    }
+  }
+  if (record->dmp.empty()) {
+    std::cout << fmt::format("backup #{} is a snapshot only: nothing to upload or replay from\n", record->id);
+    return 1;
+  }
+  backup::RestoreSettings rs;
+  if (o.method == "mqtt") rs.method = backup::RestoreSettings::Method::Mqtt;
+  else if (o.method == "http") rs.method = backup::RestoreSettings::Method::Http;
+  else if (o.method == "commands") rs.method = backup::RestoreSettings::Method::Commands;
+  else if (o.method != "auto") throw std::runtime_error("--method must be auto, mqtt, http or commands");
+  auto access = access_for(o.base, device);
+  rs.device_mqtt_password = access.mqtt_password;
+  rs.verify = o.verify;
+  backup::BackupTarget target{device.mac, *device.topic, device.ip.value_or(""), *version, planner::parse_chip(device.chip.value_or(""))};
+  backup::RestoreJob job(target, record->dmp, rs);
+  std::cout << fmt::format("restore {} (Tasmota {} on {}) from backup #{} (Tasmota {}, {} bytes, sha256 {})\n", name, version->str(),
+                           device.chip.value_or("?"), record->id, record->version, record->bytes, record->sha256.substr(0, 16));
+  const auto& plan = job.plan();
+  if (!plan.refusals.empty()) {
+    for (auto& r : plan.refusals) std::cout << "  refused: " << r << "\n";
+    return 1;
+  }
+  std::cout << "  how: " << plan.how << "\n";
+  for (auto& s : plan.steps) std::cout << "  - " << s << "\n";
+  if (o.dry_run) {
+    std::cout << "dry run: nothing was sent\n";
+    return 0;
+  }
+  // The backup this job relies on must survive any retention run meanwhile.
+  std::string pin = fmt::format("restore-{}", ::getpid());
+  backups.pin(record->id, pin);
+  std::vector<std::unique_ptr<DeviceTask>> tasks;
+  tasks.push_back(std::make_unique<RestoreTask>(device.ip.value_or(""), access, job));
+  auto run = o.base.run;
+  run.overall_timeout_ms = 300'000;
+  run_device_tasks(run, tasks);
+  backups.pin(record->id, std::nullopt);
+  auto& task = static_cast<RestoreTask&>(*tasks[0]);
+  for (auto& l : job.log()) std::cout << "  " << l << "\n";
+  if (!task.gave_up().empty()) {
+    std::cout << name << ": RESTORE NOT FINISHED: " << task.gave_up() << "\n";
+    return 1;
+  }
+  if (!job.succeeded()) {
+    for (auto& p : job.problems()) std::cout << name << ": RESTORE FAILED: " << p << "\n";
+    return 1;
+  }
+  std::cout << fmt::format("{}: restored{}\n", name, o.verify ? " and verified" : " (not verified: --no-verify)");
+  return 0;
+}
+
+}  // namespace fleet::cli
