@@ -89,10 +89,11 @@ RestoreJob::RestoreJob(BackupTarget device, std::vector<std::uint8_t> bytes, Res
                                          file_->version().str(), device_.version.str()));
     return;
   }
-  bool pre8_esp8266 = file_->platform().value_or(0) == 0 && file_->version() < planner::Version{8, 0, 0, 0} && device_.version >= planner::Version{8, 0, 0, 0};
+  bool pre8_esp8266 = file_->platform().value_or(0) == 0 && file_->version() < planner::Version{8, 0, 0, 0} &&
+                      device_.version >= planner::Version{9, 1, 0, 0};
   commands_only_ = settings_.method == RestoreSettings::Method::Commands || !same_platform || pre8_esp8266;
   // What the device should hold afterwards, in its own layout.
-  DmpFile target = same_platform ? migrate_settings(*file_, device_.version, commands_only_ ? Migration::Upgrade : Migration::Restore) : *file_;
+  DmpFile target = same_platform ? migrate_settings(*file_, device_.version, commands_only_ ? Migration::Translate : Migration::Firmware) : *file_;
   expected_ = layouts.decode(target).fields;
   if (expected_.contains("mqtt_topic") && expected_["mqtt_topic"].is_string() && !expected_["mqtt_topic"].get<std::string>().empty())
     final_topic_ = expected_["mqtt_topic"].get<std::string>();
@@ -161,7 +162,7 @@ std::vector<DeviceAction> RestoreJob::begin_commands(std::int64_t now_ms) {
     // The upload path is missing or was refused: replay commands from the decoded backup instead.
     log_.push_back("falling back to replaying commands");
     commands_only_ = true;
-    auto migrated = migrate_settings(*file_, device_.version, Migration::Upgrade);
+    auto migrated = migrate_settings(*file_, device_.version, Migration::Translate);
     groups_ = settings_commands(SettingsLayouts::builtin().decode(migrated).fields, CommandOptions{true});
     for (auto& g : groups_)
       if (g.restarts) g.commands.push_back("Restart 1");

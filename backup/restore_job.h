@@ -2,7 +2,7 @@
 // Putting a backup back on a device and proving it, as a pure state machine (like BackupJob):
 // 1. decide how: upload the original .dmp unchanged (FileUpload over MQTT, probed; else GET /rs? and a
 //    multipart POST /u2) and let the firmware migrate it; or replay commands generated from the decoded
-//    fields when the chip family differs, the file is an ESP8266 file from before 8.0 going to 8.0+
+//    fields when the chip family differs, the file is an ESP8266 file from before 8.0 going to 9.1+
 //    (it would come back as Wi-Fi + MQTT only), or no upload path works;
 // 2. wait for the restart (LWT Offline then Online, or the boot announcement INFO1);
 // 3. verify: download the settings again, decode, and compare every field with what the backup becomes

@@ -8,7 +8,7 @@ namespace fleet::backup {
 namespace {
 
 const std::set<std::string> kHeader = {"version", "cfg_size", "cfg_crc", "cfg_crc32", "config_version", "cfg_timestamp", "save_flag"};
-// What survives an ESP8266 restore of a pre-8.0 file (tasmota-facts.md).
+// What survives when ESP8266 firmware from 9.1 finds settings from before 8.0 (tasmota-facts.md).
 const std::set<std::string> kWifiMqtt = {"sta_ssid", "sta_pwd", "mqtt_host", "mqtt_port", "mqtt_user", "mqtt_pwd", "mqtt_topic"};
 
 void copy_leaves(const nlohmann::ordered_json& value, const std::string& path, DmpFile& to, const SettingsLayouts& layouts,
@@ -60,7 +60,8 @@ DmpFile migrate_settings(const DmpFile& from, const planner::Version& to_version
   std::uint8_t platform = from.platform().value_or(0);
   DmpFile to = blank_settings(to_version, platform, layouts);
   auto decoded = layouts.decode(from);
-  bool old_esp8266 = kind == Migration::Restore && platform == 0 && from.version() < planner::Version{8, 0, 0, 0};
+  bool old_esp8266 = kind == Migration::Firmware && platform == 0 && from.version() < planner::Version{8, 0, 0, 0} &&
+                     to_version >= planner::Version{9, 1, 0, 0};
   bool renumber = crosses_gpio_renumbering(from.version(), to_version, platform);
   for (auto& [name, value] : decoded.fields.items()) {
     if (kHeader.count(name)) continue;

@@ -76,7 +76,7 @@ std::string SimDevice::restore_config(std::span<const std::uint8_t> bytes) {
     return fmt::format("platform {} is not this device's {}", backup::platform_name(f.platform().value_or(0)), backup::platform_name(mine));
   if (f.version() > version_) return fmt::format("file from {} is newer than the firmware {}", f.version().str(), version_.str());
   if (version_ < planner::Version{6, 0, 0, 0}) return "firmware before 6.0 is not simulated taking settings files";
-  stored_ = backup::migrate_settings(f, version_, backup::Migration::Restore);
+  stored_ = backup::migrate_settings(f, version_, backup::Migration::Firmware);
   auto keep_topic = spec_.settings.topic;
   settings_from_file(*stored_, spec_.settings);
   if (spec_.settings.topic.empty()) spec_.settings.topic = keep_topic;  // a file without MQTT fields

@@ -74,7 +74,7 @@ void SimDevice::apply_pending() {
   // The new firmware migrates the settings it finds (backup/settings_migration.h), GPIOs across 9.1 too.
   planner::Version v6{6, 0, 0, 0};
   if (v && version_ >= v6 && *v >= v6 && *v != version_) {
-    stored_ = backup::migrate_settings(settings_file(spec_, version_, stored_), *v, backup::Migration::Upgrade);
+    stored_ = backup::migrate_settings(settings_file(spec_, version_, stored_), *v, backup::Migration::Firmware);
     settings_from_file(*stored_, spec_.settings);
   }
   if (v) {

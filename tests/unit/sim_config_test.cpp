@@ -572,3 +572,52 @@ TEST(RestoreJob, RefusesANewerBackupAndReportsAMismatch) {
   EXPECT_EQ("\"B\"", diffs[0].expected);
   EXPECT_EQ("\"C\"", diffs[0].actual);
 }
+
+namespace {
+
+void upgrade_to(SimDevice& d, const std::string& version, std::int64_t now) {
+  d.handle(cmnd(d, "OtaUrl"), "http://127.0.0.1:8070/tasmota/release-" + version + "/tasmota.bin", now);
+  auto r = d.handle(cmnd(d, "Upgrade"), "1", now);
+  ASSERT_TRUE(r.fetch);
+  auto image = fleet::firmware::make_image(fleet::firmware::SyntheticImage{fleet::planner::Chip::ESP8266, version, "tasmota", 300000, false});
+  auto done = d.ota_downloaded(OtaDownload{*r.fetch, 200, image}, now);
+  ASSERT_TRUE(done.restart) << (done.publish.empty() ? "" : done.publish[0].payload);
+  d.reboot(now + 1000);
+  ASSERT_EQ(version, d.spec().version);
+}
+
+}  // namespace
+
+TEST(RestoreJob, A720DeviceIsRestoredAtEachCheckpoint) {
+  // The rule: restore and take a fresh backup at each checkpoint, so the file handed to 9.1+ is
+  // at least 8.x (an ESP8266 on 9.1+ keeps only Wi-Fi and MQTT of an older file).
+  auto s = spec("7.2.0");
+  s.settings.tele_period = 90;
+  s.program_kb = 400;
+  s.free_kb = 600;
+  SimDevice d(s, kNow);
+  std::int64_t now = kNow;
+  RestoreSettings rs;
+  rs.device_mqtt_password = "secret";
+  auto backup72 = d.config_file();
+  for (auto [version, file_version] : {std::pair{"8.5.1", "7.2.0"}, std::pair{"9.1.0", "8.5.1"}}) {
+    auto file = version == std::string("8.5.1") ? backup72 : d.config_file();  // a fresh backup at the checkpoint
+    EXPECT_EQ(file_version, read_dmp(file).file->version().str());
+    d.handle(cmnd(d, "Reset"), "6", now);
+    d.reboot(now += 1000);
+    upgrade_to(d, version, now += 1000);
+    RestoreJob job(target_of(d), file, rs);
+    EXPECT_NE(std::string::npos, job.plan().how.find("upload")) << version << ": " << job.plan().how;
+    drive_restore(job, d, now);
+    EXPECT_TRUE(job.succeeded()) << version << ": " << (job.problems().empty() ? "" : job.problems()[0]);
+    auto f = fields_of(d.config_file());
+    EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]) << version;
+    EXPECT_EQ(90, f["tele_period"]) << version;
+    EXPECT_EQ("tasmota/%topic%/%prefix%/", f["mqtt_fulltopic"]) << version;
+  }
+  EXPECT_EQ(32, fields_of(d.config_file())["user_template"]["gpio"][0]);
+  // The shortcut the rule avoids: the 7.2.0 file handed straight to 9.1 would lose everything but
+  // Wi-Fi and MQTT, so the job replays commands instead of uploading.
+  RestoreJob shortcut(target_of(d), backup72, rs);
+  EXPECT_NE(std::string::npos, shortcut.plan().how.find("replay")) << shortcut.plan().how;
+}
