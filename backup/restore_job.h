@@ -31,8 +31,8 @@ struct FieldDifference {
   std::string field;  // "friendlyname[1]", "user_template.gpio[8]"
   std::string expected, actual;
 };
-// Every leaf where `actual` differs from `expected` (both decoded), volatile fields excluded. GPIO
-// values compare as functions (User spelled 1 or 65504).
+// Every leaf where `actual` differs from `expected` (both decoded), volatile fields excluded, and the
+// IP address fields when the backup uses DHCP. GPIO values compare as functions (User spelled 1 or 65504).
 std::vector<FieldDifference> compare_settings(const nlohmann::ordered_json& expected, const nlohmann::ordered_json& actual);
 
 struct RestoreSettings {

@@ -158,6 +158,7 @@ int serve(Settings& st) {
   fm::EventQueue events;
   fm::PahoTransport transport(st.broker, scheme.inventory_filters(), events);
   inventory::Inventory inv(scheme, transport, store, clock, st.inventory);
+  transport.add_filters(inv.follow_default_topics());  // a device after Reset 6 is found again there
   inv.load();
 
   fs_store::DaemonStatus status;

@@ -44,6 +44,17 @@ DeviceRecord& Inventory::record(const std::string& mac) {
 
 void Inventory::mark_dirty(const std::string& mac) { dirty_.insert(mac); }
 
+std::vector<std::string> Inventory::follow_default_topics() {
+  mqtt::TopicScheme d;
+  bool same = d.full_topic() == scheme_.full_topic();
+  for (auto p : {mqtt::Prefix::Command, mqtt::Prefix::Stat, mqtt::Prefix::Tele}) same = same && d.prefix_name(p) == scheme_.prefix_name(p);
+  if (same) return {};
+  defaults_ = d;
+  auto filters = d.inventory_filters();
+  std::erase(filters, std::string(mqtt::kDiscoveryFilter));  // already subscribed once
+  return filters;
+}
+
 void Inventory::on_message(std::string_view topic_in, std::string_view payload, bool retained) {
   ++stats_.messages;
   if (payload.size() > opt_.max_payload_bytes) {
@@ -59,6 +70,11 @@ void Inventory::on_message(std::string_view topic_in, std::string_view payload, 
     return;
   }
   auto parts = scheme_.parse(topic_in);
+  bool on_defaults = false;
+  if (!parts && defaults_) {
+    parts = defaults_->parse(topic_in);
+    on_defaults = parts.has_value();
+  }
   if (!parts || parts->prefix == mqtt::Prefix::Command) {
     ++stats_.unknown_topics;
     if (logged_unknown_.size() < 1000 && logged_unknown_.insert(std::string(topic_in.substr(0, 256))).second)
@@ -73,6 +89,7 @@ void Inventory::on_message(std::string_view topic_in, std::string_view payload, 
     ++stats_.unknown_topics;
     return;
   }
+  ts->on_defaults = on_defaults;
   auto result = parse_payload(kind, payload);
   if (!result.ok()) {
     ++stats_.rejected;
@@ -213,7 +230,8 @@ void Inventory::send_queries(std::int64_t now) {
     ts.asked_ms = now;
     ts.awaiting = true;
     ++ts.tries;
-    transport_.publish(scheme_.topic(mqtt::Prefix::Command, topic, "STATUS"), "0");
+    const auto& scheme = ts.on_defaults && defaults_ ? *defaults_ : scheme_;
+    transport_.publish(scheme.topic(mqtt::Prefix::Command, topic, "STATUS"), "0");
     ++stats_.status_queries;
   }
 }

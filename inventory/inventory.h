@@ -56,6 +56,10 @@ class Inventory {
             InventoryOptions options = {});
 
   void load();  // the records stored by earlier runs
+  // Also follow devices on Tasmota's default topics (%prefix%/%topic%/, cmnd/stat/tele) when the fleet's
+  // layout differs: a device after Reset 6 comes back there (tasmota-facts.md) and is found again by
+  // its MAC. Returns the extra subscription filters (none when the layouts are the same).
+  std::vector<std::string> follow_default_topics();
   void on_message(std::string_view topic, std::string_view payload, bool retained);
   void on_connected();  // (re)connected: what we hold may be stale, ask online devices again
   void tick();          // sends due Status queries, retries, flushes due writes
@@ -76,6 +80,7 @@ class Inventory {
     bool queued = false;
     bool awaiting = false;
     bool logged_bad = false;
+    bool on_defaults = false;  // last heard on Tasmota's default topics: ask it there
     std::int64_t bad = 0;
   };
 
@@ -91,6 +96,7 @@ class Inventory {
   void mark_dirty(const std::string& mac);
 
   mqtt::TopicScheme scheme_;
+  std::optional<mqtt::TopicScheme> defaults_;
   Transport& transport_;
   InventoryStore& store_;
   const Clock& clock_;

@@ -1,5 +1,7 @@
 #include "mqtt/paho_transport.h"
 
+#include <algorithm>
+
 #include <mqtt/async_client.h>
 
 #include <chrono>
@@ -58,6 +60,11 @@ PahoTransport::PahoTransport(BrokerConfig config, std::vector<std::string> filte
 }
 
 PahoTransport::~PahoTransport() { stop(); }
+
+void PahoTransport::add_filters(const std::vector<std::string>& filters) {
+  for (const auto& f : filters)
+    if (std::find(filters_.begin(), filters_.end(), f) == filters_.end()) filters_.push_back(f);
+}
 
 void PahoTransport::start() {
   log::info("mqtt: connecting to {}", config_.describe());

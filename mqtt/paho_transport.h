@@ -25,6 +25,7 @@ class PahoTransport final : public inventory::Transport {
   PahoTransport(const PahoTransport&) = delete;
   PahoTransport& operator=(const PahoTransport&) = delete;
 
+  void add_filters(const std::vector<std::string>& filters);  // before start()
   void start();
   // Call from the owner's loop: starts a reconnect when the backoff has passed.
   void maintain(std::int64_t now_ms);

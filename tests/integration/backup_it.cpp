@@ -209,4 +209,26 @@ TEST(Backup, BackupReset6UpgradeRestoreVerify) {
   EXPECT_EQ(320, j["user_template"]["gpio"][9]);  // Led1i: 56 -> 320
   // The inventory sees the restored device again (the daemon re-asked it after its restart).
   EXPECT_TRUE(it::wait_until([&] { return device().value("friendly_name", "") == "Desk Lamp"; }, 20s)) << device().dump();
+
+  // 6. On to the latest release: the firmware carries the settings over by itself (the settings delta);
+  //    the template stays in the 9.1 numbering, the names and rules stay.
+  write_bytes(dir.path("t1560.bin.gz"), fleet::firmware::make_image({fleet::planner::Chip::ESP8266, "15.6.0", "tasmota", 320 * 1024, true}));
+  ASSERT_EQ(0, it::run({it::fleet_bin(), "--db", db, "--firmware-dir", fw, "firmware", "add", dir.path("t1560.bin.gz"), "--version", "15.6.0",
+                        "--build", "tasmota"}).status);
+  auto plan = json::parse(cli({"plan", "--to", "15.6.0", "plug", "--json"}).out);
+  auto latest_url = plan[0]["hops"].back()["url"].get<std::string>();
+  it::publish(broker.port(), "cmnd/plug/OtaUrl", latest_url);
+  it::publish(broker.port(), "cmnd/plug/Upgrade", "1");
+  ASSERT_TRUE(it::wait_until([&] { auto d = device(); return d.value("version", "") == "15.6.0" && d.value("online", false); }, 30s))
+      << device().dump() << latest_url;
+  auto b3 = cli({"backup", "plug", "--no-snapshot"});  // 15.6.0 has FileDownload: over MQTT, no web port needed
+  ASSERT_EQ(0, b3.status) << b3.out;
+  EXPECT_NE(std::string::npos, b3.out.find("over mqtt")) << b3.out;
+  auto latest = json::parse(cli({"backups", "plug", "--json"}).out)[0];
+  auto j3 = json::parse(cli({"backup", "export", std::to_string(latest["id"].get<int>()), "--format", "json"}).out);
+  EXPECT_EQ("15.6.0", j3["header"]["version"]);
+  EXPECT_EQ("Desk Lamp", j3["friendlyname"][0]);
+  EXPECT_EQ("ON Button1#State=2 DO Power2 TOGGLE ENDON", j3["rules"][0]);
+  EXPECT_EQ(32, j3["user_template"]["gpio"][0]);
+  EXPECT_EQ(225, j3["user_template"]["gpio"][10]);
 }

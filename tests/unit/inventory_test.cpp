@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "fakes.h"
 #include "inventory/log.h"
 
@@ -258,4 +260,27 @@ TEST_F(InventoryTest, LoadsWhatEarlierRunsStored) {
   EXPECT_TRUE(inv.find("AA:BB:CC:00:00:11")->online);
   inv.tick();
   EXPECT_EQ(1u, transport.count_to("cmnd/stored/STATUS"));
+}
+
+TEST_F(InventoryTest, ADeviceBackOnTheDefaultTopicsAfterReset6IsFoundAgainByItsMac) {
+  // tasmota-facts.md, Reset 6: FullTopic and prefixes return to defaults; the topic is kept.
+  Inventory inv(TopicScheme("tasmota/%topic%/%prefix%/"), transport, store, clock);
+  auto extra = inv.follow_default_topics();
+  EXPECT_NE(extra.end(), std::find(extra.begin(), extra.end(), "tele/+/LWT"));
+  EXPECT_NE(extra.end(), std::find(extra.begin(), extra.end(), "stat/+/+"));
+  inv.on_message("tasmota/kitchen/tele/LWT", "Online", false);
+  inv.tick();
+  EXPECT_EQ("tasmota/kitchen/cmnd/STATUS", transport.sent.back().first);
+  inv.on_message("tasmota/kitchen/stat/STATUS0", status0("kitchen", "AA:BB:CC:00:00:07"), false);
+  // Reset 6: Offline on the old topics, then Online on the default ones.
+  inv.on_message("tasmota/kitchen/tele/LWT", "Offline", false);
+  inv.on_message("tele/kitchen/LWT", "Online", false);
+  inv.tick();
+  EXPECT_EQ("cmnd/kitchen/STATUS", transport.sent.back().first);  // asked where it now listens
+  inv.on_message("stat/kitchen/STATUS0", status0("kitchen", "AA:BB:CC:00:00:07", "15.0.1(tasmota)"), false);
+  ASSERT_EQ(1u, inv.devices().size());  // the same device, by its MAC
+  EXPECT_TRUE(inv.find("AA:BB:CC:00:00:07")->online);
+  // With the default layout configured there is nothing extra to follow.
+  Inventory plain(TopicScheme(), transport, store, clock);
+  EXPECT_TRUE(plain.follow_default_topics().empty());
 }

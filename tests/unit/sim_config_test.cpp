@@ -621,3 +621,25 @@ TEST(RestoreJob, A720DeviceIsRestoredAtEachCheckpoint) {
   RestoreJob shortcut(target_of(d), backup72, rs);
   EXPECT_NE(std::string::npos, shortcut.plan().how.find("replay")) << shortcut.plan().how;
 }
+
+TEST(RestoreJob, AReplayedNameWithASemicolonStaysOneNameAndRunsNothing) {
+  auto s = spec("15.0.1");
+  s.settings.friendly_names[1] = "Kitchen; Backlog Reset 1; Power 1";
+  s.settings.rules[1] = "ON Time#Minute=5 DO Backlog Power1 ON; Delay 10; Power1 OFF ENDON";
+  auto file = SimDevice(s, kNow).config_file();
+  SimDevice d(spec("15.0.1"), kNow);
+  RestoreSettings rs;
+  rs.method = RestoreSettings::Method::Commands;
+  rs.device_mqtt_password = "secret";
+  RestoreJob job(target_of(d), file, rs);
+  std::int64_t now = kNow;
+  auto boots_before = d.spec().boot_count;
+  drive_restore(job, d, now);
+  EXPECT_TRUE(job.succeeded()) << (job.problems().empty() ? "" : job.problems()[0]);
+  auto f = fields_of(d.config_file());
+  EXPECT_EQ("Kitchen; Backlog Reset 1; Power 1", f["friendlyname"][1]);
+  EXPECT_EQ("ON Time#Minute=5 DO Backlog Power1 ON; Delay 10; Power1 OFF ENDON", f["rules"][1]);
+  // Only the two restarting groups restarted it; no Reset ever ran (the names survived).
+  EXPECT_EQ(boots_before + 2, d.spec().boot_count);
+  EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]);
+}
