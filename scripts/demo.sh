@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: a local mosquitto on a free loopback port, a simulated fleet of 20 Tasmota devices of
 # mixed versions, the tasmota-fleet daemon taking the inventory, the inventory table; then a firmware
-# image in the store, the plan for one 8.5.1 device, and that device upgraded over the built-in OTA
-# server. Everything runs in demo-run/ and stops when the script ends.
+# image in the store, the plan for one 8.5.1 device, and the careful upgrade of that device: backup,
+# Reset 6, upgrade over the built-in OTA server, restore and verify. Everything runs in demo-run/ and
+# stops when the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
@@ -28,7 +29,7 @@ for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
 echo "== mosquitto on 127.0.0.1:$port"
 
 build/sim/tasmota-sim --broker "mqtt://127.0.0.1:$port" --count "$DEVICES" --tele-scale 0.02 \
-  --ready-file "$run/sim.ready" >"$run/sim.log" 2>&1 &
+  --web-port 0 --web-port-file "$run/web.port" --ready-file "$run/sim.ready" >"$run/sim.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -f "$run/sim.ready" ] && break; sleep 0.1; done
 echo "== $DEVICES simulated Tasmota devices online (versions 5.14 to 15.0, ESP8266 and ESP32)"
@@ -60,6 +61,13 @@ $F plan --db "$run/fleet.db" --to 9.1.0 "$device" || true
 echo "== tasmota-fleet firmware check --to 9.1.0 $device"
 $F --db "$run/fleet.db" --firmware-dir "$run/firmware" firmware check --to 9.1.0 "$device" || true
 url=$($F plan --db "$run/fleet.db" --to 9.1.0 "$device" --json | sed -n 's/.*"url": "\(.*\)".*/\1/p' | head -1)
+web_port=$(cat "$run/web.port")
+B=("$F" --db "$run/fleet.db" --broker "mqtt://127.0.0.1:$port" --log-level warn)
+echo "== tasmota-fleet backup $device   (8.5.1 has no FileDownload: over its web server)"
+"${B[@]}" backup "$device" --web-port "$web_port" || true
+echo "== Reset 6 on $device: everything but Wi-Fi and MQTT back to defaults"
+mosquitto_pub -p "$port" -t "cmnd/$device/Reset" -m 6
+sleep 3
 echo "== OtaUrl $url; Upgrade 1 on $device"
 mosquitto_pub -p "$port" -t "cmnd/$device/OtaUrl" -m "$url"
 mosquitto_pub -p "$port" -t "cmnd/$device/Upgrade" -m 1
@@ -68,5 +76,9 @@ for _ in $(seq 150); do
   sleep 0.2
 done
 $F devices --db "$run/fleet.db" "$device"
+echo "== tasmota-fleet restore $device   (upload the backup, wait for the restart, read it back and compare)"
+"${B[@]}" restore "$device" --web-port "$web_port" || true
+echo "== tasmota-fleet backups"
+$F --db "$run/fleet.db" backups
 echo "== what the OTA server logged"
 sqlite3 -header -column "$run/fleet.db" "SELECT client_ip, device_mac, path, status, bytes_sent, completed FROM ota_downloads"
