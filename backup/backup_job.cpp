@@ -144,6 +144,7 @@ std::vector<BackupAction> BackupJob::on_message(std::string_view suffix, std::st
       snapshot_[c] = j;
     }
     waiting_reply_ = false;
+    snapshot_timeouts_ = 0;
     ++snapshot_index_;
     return next_snapshot_command(now_ms);
   }
@@ -167,6 +168,10 @@ std::vector<BackupAction> BackupJob::on_time(std::int64_t now_ms) {
     snapshot_[snapshot_commands()[snapshot_index_]] = nullptr;  // no reply: recorded as such
     waiting_reply_ = false;
     ++snapshot_index_;
+    if (++snapshot_timeouts_ >= 2) {
+      problems_.push_back("snapshot: the device stopped answering; the rest of the snapshot is missing");
+      snapshot_index_ = snapshot_commands().size();
+    }
     return next_snapshot_command(now_ms);
   }
   return {};

@@ -85,6 +85,7 @@ class BackupJob {
   // snapshot
   std::size_t snapshot_index_ = 0;
   bool waiting_reply_ = false;
+  int snapshot_timeouts_ = 0;  // in a row: a device that stopped answering ends the snapshot
   nlohmann::ordered_json snapshot_ = nlohmann::ordered_json::object();
 };
 

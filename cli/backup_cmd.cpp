@@ -104,6 +104,12 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
       ++failed;
       continue;
     }
+    if (!d.online) {
+      std::cout << fmt::format("{}: not backed up: offline (last seen by the inventory {} s ago)\n", name_of(d),
+                               (inventory::SystemClock().now_ms() - d.last_seen_ms) / 1000);
+      ++failed;
+      continue;
+    }
     auto access = access_for(o, d);
     auto settings = s;
     settings.device_mqtt_password = access.mqtt_password;

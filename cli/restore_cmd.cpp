@@ -55,6 +55,10 @@ int run_restore(const RestoreOptions& o, const inventory::DeviceRecord& device) 
     std::cout << name << ": cannot restore: the inventory does not know its topic and version yet\n";
     return 1;
   }
+  if (!device.online && !o.dry_run) {
+    std::cout << name << ": cannot restore: the device is offline\n";
+    return 1;
+  }
   store::Database db(o.base.db);
   store::migrate(db);
   store::SqliteBackupStore backups(db);

@@ -5,6 +5,7 @@
 // CRC-32 at 0xFFC after 6.6.0.10, else a 16-bit weighted sum at 0x00E; both written on every save.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -12,6 +13,7 @@
 #include "backup/dmp_file.h"
 #include "backup/gpio_numbering.h"
 #include "backup/settings_layouts.h"
+#include "backup/settings_commands.h"
 #include "backup/settings_migration.h"
 
 using namespace fleet::backup;
@@ -323,4 +325,62 @@ TEST(Dmp, AnEsp8266RestoreOfAFileBefore80KeepsOnlyWifiAndMqtt) {
   auto on9b = layouts.decode(migrate_settings(f8, Version{9, 1, 0, 0})).fields;
   EXPECT_EQ("Attic", on9b["friendlyname"][0]);
   EXPECT_EQ(60, on9b["tele_period"]);
+}
+
+TEST(SettingsCommands, BacklogsStayWithinTasmotasLimitsAndSemicolonsStayAlone) {
+  // The issue's limits: Backlog chunks of at most 30 commands and about 320 characters.
+  std::vector<std::string> many;
+  for (int i = 0; i < 75; ++i) many.push_back("TelePeriod " + std::to_string(10 + i));
+  many.push_back("FriendlyName2 a; Backlog Reset 1");
+  many.push_back("Rule1 " + std::string(400, 'x'));
+  auto out = fleet::backup::pack_backlog(many);
+  std::size_t commands = 0;
+  for (auto& o : out) {
+    if (o.command == "Backlog") {
+      auto n = static_cast<std::size_t>(std::count(o.payload.begin(), o.payload.end(), ';')) + 1;
+      EXPECT_LE(n, 30u);
+      EXPECT_LE(o.payload.size(), 320u);
+      EXPECT_EQ(std::string::npos, o.payload.find("Reset")) << o.payload;
+      commands += n;
+    } else {
+      commands += 1;
+    }
+  }
+  EXPECT_EQ(many.size(), commands);  // nothing lost, nothing split
+  EXPECT_EQ("FriendlyName2", out[out.size() - 2].command);
+  EXPECT_EQ("a; Backlog Reset 1", out[out.size() - 2].payload);
+  EXPECT_EQ("Rule1", out.back().command);
+}
+
+TEST(SettingsCommands, GroupsAreOrderedSettingsThenHardwareThenMqttWithTopicLast) {
+  auto f = SettingsLayouts::builtin().decode(read_ok(load("sample-15.0.1.dmp"))).fields;
+  auto groups = fleet::backup::settings_commands(f);
+  ASSERT_EQ(3u, groups.size());
+  EXPECT_EQ("settings", groups[0].name);
+  EXPECT_FALSE(groups[0].restarts);
+  EXPECT_EQ("hardware", groups[1].name);
+  EXPECT_TRUE(groups[1].restarts);
+  EXPECT_EQ("mqtt", groups[2].name);
+  EXPECT_EQ("Topic kitchen_plug", groups[2].commands.back());
+  auto has = [&](std::size_t g, const std::string& c) {
+    return std::find(groups[g].commands.begin(), groups[g].commands.end(), c) != groups[g].commands.end();
+  };
+  EXPECT_TRUE(has(0, "FriendlyName1 Kitchen Plug"));
+  EXPECT_TRUE(has(0, "OtaUrl http://fw.example.lan/tasmota.bin.gz"));
+  EXPECT_TRUE(has(0, "Rule1 ON Power1#State=1 DO Publish stat/kitchen_plug/ON 1 ENDON"));
+  // decode-config's own command output for this vector (sample-15.0.1.cmnd.txt) has the same Timer1.
+  EXPECT_TRUE(has(0, R"(Timer1 {"Enable":1,"Mode":0,"Time":"07:00","Window":0,"Days":"1111111","Repeat":1,"Output":1,"Action":1})"));
+  EXPECT_TRUE(has(1, R"(Template {"NAME":"Sonoff Basic","GPIO":[32,1,1,1,1,0,0,0,224,320,1,0,0,0],"FLAG":0,"BASE":1})"));
+  EXPECT_TRUE(has(1, "GPIO0 32"));
+  EXPECT_TRUE(has(2, "MqttHost broker.example.lan"));
+  EXPECT_TRUE(has(2, "SSId1 ExampleSSID"));
+  // Secrets only on request.
+  for (auto& g : groups)
+    for (auto& c : g.commands) {
+      EXPECT_EQ(std::string::npos, c.find("example-mqtt-pw")) << c;
+      EXPECT_EQ(std::string::npos, c.find("example-wifi-pw")) << c;
+    }
+  auto secret = fleet::backup::settings_commands(f, {true});
+  EXPECT_NE(secret[2].commands.end(), std::find(secret[2].commands.begin(), secret[2].commands.end(), "MqttPassword example-mqtt-pw"));
+  EXPECT_NE(secret[2].commands.end(), std::find(secret[2].commands.begin(), secret[2].commands.end(), "Password1 example-wifi-pw"));
 }

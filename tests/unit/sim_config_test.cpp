@@ -643,3 +643,24 @@ TEST(RestoreJob, AReplayedNameWithASemicolonStaysOneNameAndRunsNothing) {
   EXPECT_EQ(boots_before + 2, d.spec().boot_count);
   EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]);
 }
+
+TEST(BackupJob, ADeviceThatStopsAnsweringEndsTheSnapshotEarly) {
+  SimDevice d(spec("9.1.0"), kNow);
+  BackupSettings s;
+  s.device_mqtt_password = "secret";
+  s.method = BackupSettings::Method::Mqtt;  // no HTTP: straight to the snapshot after the probe
+  BackupJob job(target_of(d), s);
+  std::int64_t now = kNow;
+  auto actions = job.start(now);
+  // The device answers nothing at all: every wait runs out.
+  int waits = 0;
+  while (!job.finished() && waits < 100) {
+    now += s.reply_timeout_ms;
+    job.on_time(now);
+    ++waits;
+  }
+  EXPECT_TRUE(job.finished());
+  EXPECT_LE(waits, 4);  // the probe, then two snapshot commands: not all 19
+  ASSERT_FALSE(job.problems().empty());
+  EXPECT_NE(std::string::npos, job.problems().back().find("stopped answering"));
+}
