@@ -190,7 +190,10 @@ TEST(Backup, BackupReset6UpgradeRestoreVerify) {
   EXPECT_EQ(0, r.status) << r.out << r.err;
   EXPECT_NE(std::string::npos, r.out.find("plug: restored and verified")) << r.out;
 
-  // 5. What the device holds now, read back independently: a fresh backup, decoded.
+  // 5. What the device holds now, read back independently: a fresh backup, decoded. (The inventory sees
+  //    the restored device again first: the daemon re-asks it after its restart.)
+  ASSERT_TRUE(it::wait_until([&] { auto d = device(); return d.value("friendly_name", "") == "Desk Lamp" && d.value("online", false); }, 20s))
+      << device().dump();
   auto b2 = cli({"backup", "plug", "--web-port", web_port, "--no-snapshot"});
   ASSERT_EQ(0, b2.status) << b2.out;
   auto list = json::parse(cli({"backups", "plug", "--json"}).out);
@@ -207,8 +210,6 @@ TEST(Backup, BackupReset6UpgradeRestoreVerify) {
   EXPECT_EQ(224, j["user_template"]["gpio"][8]);  // Relay1: 21 -> 224
   EXPECT_EQ(225, j["user_template"]["gpio"][10]); // Relay2: 22 -> 225
   EXPECT_EQ(320, j["user_template"]["gpio"][9]);  // Led1i: 56 -> 320
-  // The inventory sees the restored device again (the daemon re-asked it after its restart).
-  EXPECT_TRUE(it::wait_until([&] { return device().value("friendly_name", "") == "Desk Lamp"; }, 20s)) << device().dump();
 
   // 6. On to the latest release: the firmware carries the settings over by itself (the settings delta);
   //    the template stays in the 9.1 numbering, the names and rules stay.
