@@ -238,7 +238,8 @@ void Inventory::send_queries(std::int64_t now) {
 
 void Inventory::retry_unanswered(std::int64_t now) {
   for (auto& [topic, ts] : topics_) {
-    if (!ts.awaiting || ts.queued || now - ts.asked_ms < opt_.status_retry_ms) continue;
+    auto wait = ts.tries <= 1 ? std::min(opt_.status_first_retry_ms, opt_.status_retry_ms) : opt_.status_retry_ms;
+    if (!ts.awaiting || ts.queued || now - ts.asked_ms < wait) continue;
     bool online = ts.mac.empty() || devices_[ts.mac].online;
     if (online && ts.tries < opt_.status_max_tries) {
       queue_query(topic, ts);

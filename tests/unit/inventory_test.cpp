@@ -183,6 +183,28 @@ TEST_F(InventoryTest, UnansweredQueriesAreRetriedThenGivenUp) {
   EXPECT_EQ(3u, transport.count_to("cmnd/mute/STATUS"));
 }
 
+TEST_F(InventoryTest, TheFirstRetryComesSoonTheNextOnesSlower) {
+  // A query sent the moment the LWT says Online can arrive before the device subscribed.
+  auto inv = make();  // defaults: first retry after 5 s, then every 30 s, three tries
+  inv.on_message("tele/slow/LWT", "Online", false);
+  inv.tick();
+  EXPECT_EQ(1u, transport.count_to("cmnd/slow/STATUS"));
+  clock.advance(4'000);
+  inv.tick();
+  EXPECT_EQ(1u, transport.count_to("cmnd/slow/STATUS"));
+  clock.advance(1'500);
+  inv.tick();
+  inv.tick();
+  EXPECT_EQ(2u, transport.count_to("cmnd/slow/STATUS"));
+  clock.advance(10'000);
+  inv.tick();
+  EXPECT_EQ(2u, transport.count_to("cmnd/slow/STATUS"));
+  clock.advance(21'000);
+  inv.tick();
+  inv.tick();
+  EXPECT_EQ(3u, transport.count_to("cmnd/slow/STATUS"));
+}
+
 TEST_F(InventoryTest, WritesAreBatched) {
   InventoryOptions o;
   o.flush_interval_ms = 250;
