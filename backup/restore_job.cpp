@@ -143,6 +143,12 @@ std::vector<DeviceAction> RestoreJob::fail(std::string why) {
 
 std::vector<DeviceAction> RestoreJob::start(std::int64_t now_ms) {
   if (!plan_.refusals.empty()) return fail(plan_.refusals.front());
+  if (settings_.verify_only) {
+    log_.push_back("the settings were restored before: verifying only");
+    phase_ = Phase::AwaitRestart;  // what restarted() continues from
+    group_index_ = groups_.size();
+    return restarted(now_ms);
+  }
   if (commands_only_) return begin_commands(now_ms);
   if (settings_.method == RestoreSettings::Method::Http) return begin_http(now_ms);
   phase_ = Phase::UploadMqtt;

@@ -39,6 +39,9 @@ struct RestoreSettings {
   enum class Method { Auto, Mqtt, Http, Commands } method = Method::Auto;
   std::string device_mqtt_password;
   bool verify = true;
+  // Only read the settings back and compare: the upload already happened (a job resumed after an
+  // interruption never uploads twice).
+  bool verify_only = false;
   std::int64_t reply_timeout_ms = 8000;
   std::int64_t restart_timeout_ms = 60000;
 };
