@@ -17,6 +17,7 @@
 #include "cli/device_table.h"
 #include "cli/backup_cmd.h"
 #include "cli/restore_cmd.h"
+#include "cli/upgrade_cmd.h"
 #include "cli/firmware_cmd.h"
 #include "cli/firmware_plan_cmd.h"
 #include "firmware/firmware_store.h"
@@ -417,8 +418,9 @@ std::vector<fleet::cli::PlannedDevice> collect_plans(const Settings& st, const s
   return plans;
 }
 
-// Exit status: 0 every device planned, 3 when any could not be (each says why), 2 bad usage.
-int plan(const Settings& st, const std::vector<std::string>& names) {
+// The catalog plans use: the built-in one, a local catalog over it, and image URLs on --ota-base or,
+// while `serve` runs its OTA server, on that server.
+fleet::planner::Catalog plan_catalog(const Settings& st) {
   namespace fp = fleet::planner;
   namespace fs_store = fleet::store;
   fp::Catalog catalog = fp::Catalog::builtin();
@@ -433,6 +435,13 @@ int plan(const Settings& st, const std::vector<std::string>& names) {
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (d && !d->ota_base.empty() && now - d->heartbeat_ms < 15000) catalog.set_ota_base(d->ota_base);
   }
+  return catalog;
+}
+
+// Exit status: 0 every device planned, 3 when any could not be (each says why), 2 bad usage.
+int plan(const Settings& st, const std::vector<std::string>& names) {
+  namespace fp = fleet::planner;
+  fp::Catalog catalog = plan_catalog(st);
   std::vector<fp::UpgradePlan> plans;
   for (auto& pd : collect_plans(st, names, catalog)) plans.push_back(std::move(pd.plan));
   std::cout << (st.json ? fleet::cli::render_plans_json(plans) : fleet::cli::render_plans_text(plans));
@@ -446,7 +455,7 @@ std::vector<std::string> rewrite_plan_args(int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
   bool in_plan = false, seen_to = false, seen_from = false;
   for (auto& a : args) {
-    if (a == "plan" || a == "fetch" || a == "check") in_plan = true;
+    if (a == "plan" || a == "fetch" || a == "check" || a == "upgrade") in_plan = true;
     if (!in_plan) continue;
     if (a == "--to" || a.rfind("--to=", 0) == 0) seen_to = true;
     if (a == "--from" || a.rfind("--from=", 0) == 0) seen_from = true;
@@ -602,7 +611,15 @@ int main(int argc, char** argv) {
   bool no_verify = false;
   restore_cmd->add_flag("--no-verify", no_verify, "do not read the settings back to compare");
   device_access(restore_cmd);
-  for (auto* c : {backup_cmd, export_cmd, backups_cmd, restore_cmd}) c->fallthrough();
+  auto* upgrade_cmd = app.add_subcommand("upgrade", "the careful upgrade of one device along its plan, durable (run it again to resume)");
+  fleet::cli::UpgradeOptions upgrade_opts;
+  std::string upgrade_device;
+  upgrade_cmd->add_option("device", upgrade_device, "the device (MAC, topic or hostname)")->required();
+  upgrade_cmd->add_option("--to", st.to, "target version, or latest")->capture_default_str();
+  upgrade_cmd->add_option("--to-build", st.to_build, "target build (default: keep the device's; --build works too)");
+  upgrade_cmd->add_flag("--dry-run", upgrade_opts.dry_run, "print the hops and steps, send nothing");
+  device_access(upgrade_cmd);
+  for (auto* c : {backup_cmd, export_cmd, backups_cmd, restore_cmd, upgrade_cmd}) c->fallthrough();
   app.add_option("--ota-base", st.ota_base, "serve every image from this base URL (your OTA server or mirror)")->envname(env("OTA_BASE"));
 
   auto args = rewrite_plan_args(argc, argv);
@@ -629,6 +646,13 @@ int main(int argc, char** argv) {
       st.backup.snapshot = !no_snapshot;
       auto o = backup_options(st);
       return fleet::cli::run_backups(o, select_devices(st, backup_names));
+    }
+    if (*upgrade_cmd) {
+      upgrade_opts.base = backup_options(st);
+      auto catalog = plan_catalog(st);
+      auto device = select_devices(st, {upgrade_device}).at(0);
+      auto plans = collect_plans(st, {upgrade_device}, catalog);
+      return fleet::cli::run_upgrade(upgrade_opts, device, plans.at(0).plan);
     }
     if (*restore_cmd) {
       restore_opts.base = backup_options(st);

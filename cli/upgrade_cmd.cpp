@@ -1,0 +1,194 @@
+#include "cli/upgrade_cmd.h"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "inventory/ports.h"
+#include "store/database.h"
+#include "store/migrations.h"
+#include "store/sqlite_backup_store.h"
+#include "store/sqlite_job_store.h"
+
+namespace fleet::cli {
+namespace {
+
+using nlohmann::json;
+
+json hops_json(const std::vector<orchestrator::JobHop>& hops) {
+  json out = json::array();
+  for (auto& h : hops) out.push_back({{"version", h.version}, {"build", h.build}, {"url", h.url}, {"steps", h.steps}});
+  return out;
+}
+
+std::vector<orchestrator::JobHop> hops_from(const json& j) {
+  std::vector<orchestrator::JobHop> out;
+  for (auto& h : j) out.push_back({h.at("version"), h.at("build"), h.at("url"), h.at("steps").get<std::vector<std::string>>()});
+  return out;
+}
+
+// Executes the job's own actions (state writes, backups) at once and hands the device actions to the
+// runner. A Persist is committed before anything after it is executed or handed out.
+class UpgradeTask final : public DeviceTask {
+ public:
+  UpgradeTask(std::string ip, DeviceAccess access, orchestrator::UpgradeJob& job, std::int64_t job_id, store::SqliteJobStore& jobs,
+              store::SqliteBackupStore& backups)
+      : ip_(std::move(ip)), access_(std::move(access)), job_(job), job_id_(job_id), jobs_(jobs), backups_(backups) {}
+
+  std::string device_topic() const override { return job_.command_topic(); }
+  std::string ip() const override { return ip_; }
+  const DeviceAccess& access() const override { return access_; }
+  std::vector<backup::DeviceAction> start(std::int64_t now) override { return drain(job_.start(now), now); }
+  std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override {
+    if (prefix == mqtt::Prefix::Command) return {};
+    return drain(job_.on_message(prefix == mqtt::Prefix::Tele, suffix, payload, now), now);
+  }
+  std::vector<backup::DeviceAction> on_http(const firmware::Download& d, std::int64_t now) override {
+    if (d.ok) return drain(job_.on_http(static_cast<int>(d.http_status), d.bytes, "", now), now);
+    return drain(job_.on_http(static_cast<int>(d.http_status), std::nullopt, d.error, now), now);
+  }
+  std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return drain(job_.on_time(now), now); }
+  bool finished() const override { return job_.finished() || !gave_up_.empty(); }
+  void give_up(const std::string& why) override { gave_up_ = why; }
+  const std::string& gave_up() const { return gave_up_; }
+
+ private:
+  std::vector<backup::DeviceAction> drain(std::vector<orchestrator::JobAction> actions, std::int64_t now) {
+    std::vector<backup::DeviceAction> out;
+    while (!actions.empty()) {
+      auto a = std::move(actions.front());
+      actions.erase(actions.begin());
+      std::vector<orchestrator::JobAction> more;
+      switch (a.kind) {
+        case orchestrator::JobAction::Kind::Persist:
+          jobs_.save(job_id_, a.state.to_json().dump(), a.state.status, now);
+          break;
+        case orchestrator::JobAction::Kind::StoreBackup: {
+          auto record = a.record;
+          record.pinned_by = fmt::format("upgrade-job-{}", job_id_);  // never pruned while the job needs it
+          more = job_.on_backup_stored(backups_.add(record), now);
+          break;
+        }
+        case orchestrator::JobAction::Kind::LoadBackup: {
+          auto r = backups_.get(a.backup_id);
+          more = job_.on_backup_loaded(r ? std::optional(r->dmp) : std::nullopt, now);
+          break;
+        }
+        case orchestrator::JobAction::Kind::Device: out.push_back(std::move(a.device)); break;
+        case orchestrator::JobAction::Kind::Finished: break;
+      }
+      actions.insert(actions.end(), more.begin(), more.end());
+      report(now);
+    }
+    report(now);
+    return out;
+  }
+
+  void report(std::int64_t now) {
+    auto events = job_.take_events();
+    for (auto& e : events) std::cout << "  " << e << "\n" << std::flush;
+    jobs_.add_events(job_id_, events, now);
+  }
+
+  std::string ip_;
+  DeviceAccess access_;
+  orchestrator::UpgradeJob& job_;
+  std::int64_t job_id_;
+  store::SqliteJobStore& jobs_;
+  store::SqliteBackupStore& backups_;
+  std::string gave_up_;
+};
+
+}  // namespace
+
+int run_upgrade(const UpgradeOptions& o, const inventory::DeviceRecord& device, const planner::UpgradePlan& plan) {
+  auto name = device.topic.value_or(device.mac);
+  store::Database db(o.base.db);
+  store::migrate(db);
+  store::SqliteJobStore jobs(db);
+  store::SqliteBackupStore backups(db);
+  inventory::SystemClock clock;
+  auto version = planner::Version::parse(device.version.value_or(""));
+  if (!device.topic || !version) {
+    std::cout << name << ": cannot upgrade: the inventory does not know its topic and version yet\n";
+    return 1;
+  }
+  auto running = jobs.running_for(device.mac);
+  std::vector<orchestrator::JobHop> hops;
+  orchestrator::UpgradeJobState state;
+  std::int64_t id = 0;
+  if (running) {
+    id = running->id;
+    hops = hops_from(json::parse(running->hops));
+    state = orchestrator::UpgradeJobState::from_json(json::parse(running->state));
+    std::cout << fmt::format("{}: resuming upgrade job #{} to {} (started {} s ago)\n", name, id, running->target,
+                             (clock.now_ms() - running->created_ms) / 1000);
+  } else {
+    if (!plan.ok()) {
+      std::cout << name << ": cannot be planned: " << plan.error << "\n";
+      return 1;
+    }
+    if (plan.hops.empty()) {
+      std::cout << name << ": already runs " << plan.target.str() << " (" << plan.target_build << "): nothing to do\n";
+      return 0;
+    }
+    for (auto& h : plan.hops) {
+      orchestrator::JobHop jh{h.version.str(), h.build, h.url, {}};
+      for (auto s : h.steps) jh.steps.emplace_back(planner::to_string(s));
+      hops.push_back(std::move(jh));
+    }
+    std::cout << fmt::format("{}: {} -> {} in {} hop{}\n", name, version->str(), plan.target.str(), hops.size(), hops.size() == 1 ? "" : "s");
+  }
+  for (std::size_t i = 0; i < hops.size(); ++i) {
+    std::string steps;
+    for (auto& s : hops[i].steps) steps += (steps.empty() ? "" : " > ") + s;
+    std::cout << fmt::format("  {}. {} {}  {}\n     {}\n", i + 1, hops[i].version, hops[i].build, hops[i].url, steps);
+  }
+  if (o.dry_run) {
+    std::cout << "dry run: nothing was sent\n";
+    return 0;
+  }
+  if (!device.online) {
+    std::cout << name << ": cannot upgrade now: the device is offline\n";
+    return 1;
+  }
+  if (!running) {
+    store::JobRow row;
+    row.device_mac = device.mac;
+    row.target = plan.target.str();
+    row.target_build = plan.target_build;
+    row.hops = hops_json(hops).dump();
+    row.state = state.to_json().dump();
+    row.status = "running";
+    row.created_ms = clock.now_ms();
+    id = jobs.create(row);
+    std::cout << fmt::format("{}: upgrade job #{}\n", name, id);
+  }
+  auto access = access_for(o.base, device);
+  orchestrator::UpgradeSettings us;
+  us.device_mqtt_password = access.mqtt_password;
+  backup::BackupTarget target{device.mac, *device.topic, device.ip.value_or(""), *version, planner::parse_chip(device.chip.value_or(""))};
+  orchestrator::UpgradeJob job(target, hops, state, us);
+  std::vector<std::unique_ptr<DeviceTask>> tasks;
+  tasks.push_back(std::make_unique<UpgradeTask>(device.ip.value_or(""), access, job, id, jobs, backups));
+  auto run = o.base.run;
+  run.overall_timeout_ms = static_cast<std::int64_t>(hops.size()) * 20 * 60'000;
+  run_device_tasks(run, tasks);
+  auto& task = static_cast<UpgradeTask&>(*tasks[0]);
+  if (!task.gave_up().empty()) {
+    std::cout << fmt::format("{}: upgrade job #{} interrupted: {} (run the same command again to resume it)\n", name, id, task.gave_up());
+    return 1;
+  }
+  if (job.state().status == "done") {
+    // The job's backups may be pruned by retention from now on.
+    for (auto& b : backups.list(device.mac))
+      if (b.pinned_by == fmt::format("upgrade-job-{}", id)) backups.pin(b.id, std::nullopt);
+    std::cout << fmt::format("{}: upgraded to {}, settings restored and verified\n", name, job.state().current_version);
+    return 0;
+  }
+  std::cout << fmt::format("{}: UPGRADE FAILED at {}: {}\n", name, job.current_step(), job.state().error);
+  return 1;
+}
+
+}  // namespace fleet::cli
