@@ -133,6 +133,7 @@ std::vector<JobAction> UpgradeJob::next_step(std::int64_t now_ms) {
     ++state_.hop;
     state_.step = 0;
     state_.backup_id.reset();
+    restored_ = false;
     if (state_.hop >= hops_.size()) {
       state_.status = "done";
       wait_ = Wait::None;
@@ -217,7 +218,8 @@ std::vector<JobAction> UpgradeJob::enter_step(std::int64_t now_ms, bool resumed)
     return {load};
   }
   if (name == "VerifySettings") {
-    if (!restore_) event("no restore in this hop: nothing to verify");
+    // The Restore step reads the settings back and compares them; without one there is nothing to compare.
+    if (!restored_) event("no restore in this hop: nothing to verify");
     return next_step(now_ms);
   }
   return fail("unknown step " + name);
@@ -289,6 +291,7 @@ std::vector<JobAction> UpgradeJob::after_restore_job(std::int64_t now_ms) {
   }
   if (!job.succeeded()) return fail("restore: " + (job.problems().empty() ? std::string("failed") : job.problems().front()));
   restore_.reset();
+  restored_ = true;
   return next_step(now_ms);
 }
 

@@ -105,6 +105,7 @@ class UpgradeJob {
   std::optional<backup::RestoreJob> restore_;
   bool restore_verify_only_ = false;
   bool restore_retried_ = false;
+  bool restored_ = false;  // this hop's settings were restored and verified
   std::vector<std::uint8_t> restore_bytes_;
   std::string restore_topic_;
   std::vector<std::string> events_;
