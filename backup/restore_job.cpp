@@ -18,8 +18,18 @@ const std::set<std::string> kReplayedFields = {"friendlyname", "tele_period", "p
                                                "mqtt_grptopic", "mqtt_fulltopic", "mqtt_prefix", "mqtt_host", "mqtt_port", "mqtt_user",
                                                "mqtt_client", "hostname", "sta_ssid", "mqtt_topic"};
 
+// Whether replaying commands sets this decoded field. Variant names (my_gp_esp32c3, module_esp32) count
+// when the plain name is absent: on ESP8266 decode-config also lists a wider my_gp_esp32 alias of my_gp.
+bool replayed(const std::string& name, const ojson& fields) {
+  if (kReplayedFields.count(name)) return true;
+  auto cut = name.find("_esp32");
+  if (cut == std::string::npos) return false;
+  auto base = name.substr(0, cut);
+  return kReplayedFields.count(base) && !fields.contains(base);
+}
+
 bool is_gpio_path(const std::string& path) {
-  return path.rfind("my_gp", 0) == 0 || path.find(".gpio[") != std::string::npos;
+  return path.rfind("my_gp", 0) == 0 || path.find(".gpio") != std::string::npos;
 }
 
 void diff(const ojson& e, const ojson& a, const std::string& path, std::vector<FieldDifference>& out) {
@@ -118,8 +128,9 @@ RestoreJob::RestoreJob(BackupTarget device, std::vector<std::uint8_t> bytes, Res
       if (g.restarts) g.commands.push_back("Restart 1");
     }
     // Keep only what replaying covers in the verification.
+    auto all = expected_;
     for (auto it = expected_.begin(); it != expected_.end();) {
-      if (!kReplayedFields.count(it.key())) it = expected_.erase(it);
+      if (!replayed(it.key(), all)) it = expected_.erase(it);
       else ++it;
     }
   } else {
@@ -174,8 +185,9 @@ std::vector<DeviceAction> RestoreJob::begin_commands(std::int64_t now_ms) {
     groups_ = settings_commands(SettingsLayouts::builtin().decode(migrated).fields, CommandOptions{true});
     for (auto& g : groups_)
       if (g.restarts) g.commands.push_back("Restart 1");
+    auto all = expected_;
     for (auto it = expected_.begin(); it != expected_.end();) {
-      if (!kReplayedFields.count(it.key())) it = expected_.erase(it);
+      if (!replayed(it.key(), all)) it = expected_.erase(it);
       else ++it;
     }
   }

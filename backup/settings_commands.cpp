@@ -1,5 +1,7 @@
 #include "backup/settings_commands.h"
 
+#include "backup/settings_layouts.h"
+
 #include <fmt/format.h>
 
 namespace fleet::backup {
@@ -95,21 +97,25 @@ std::vector<CommandGroup> settings_commands(const ojson& f, const CommandOptions
 
   CommandGroup hardware{"hardware", true, {}};
   auto& h = hardware.commands;
-  const char* tfield = f.contains("user_template_esp32") ? "user_template_esp32" : "user_template";
-  if (auto* t = field(f, tfield); t && t->is_object()) {
+  // ESP32 variants keep some of these under suffixed names (field_variants).
+  if (auto* t = find_variant(f, "user_template"); t && t->is_object()) {
     std::string name;
     if (auto* tn = field(f, "templatename"); tn && tn->is_string()) name = tn->get<std::string>();
     else if (t->contains("name") && (*t)["name"].is_string()) name = (*t)["name"].get<std::string>();
-    ojson gpio = t->value("gpio", ojson::array());
-    ojson flag = t->contains("flag") ? ((*t)["flag"].is_object() ? (*t)["flag"].value("adc0", ojson(0)) : (*t)["flag"]) : ojson(0);
+    auto* g = find_variant(*t, "gpio");
+    ojson gpio = g ? *g : ojson::array();
+    auto* fl = find_variant(*t, "flag");
+    ojson flag = fl ? (fl->is_object() ? fl->value("adc0", ojson(0)) : *fl) : ojson(0);
+    auto* b = find_variant(*t, "base");
     bool any = !name.empty();
-    for (auto& g : gpio) any = any || (g.is_number() && g.get<int>() != 0);
-    if (any) h.push_back("Template " + ojson{{"NAME", name}, {"GPIO", gpio}, {"FLAG", flag}, {"BASE", t->value("base", 18)}}.dump());
+    for (auto& x : gpio) any = any || (x.is_number() && x.get<int>() != 0);
+    if (any) h.push_back("Template " + ojson{{"NAME", name}, {"GPIO", gpio}, {"FLAG", flag}, {"BASE", b ? *b : ojson(18)}}.dump());
   }
-  const char* mfield = f.contains("module_esp32") ? "module_esp32" : "module";
-  if (auto* m = field(f, mfield); m && m->is_number_integer()) h.push_back(fmt::format("Module {}", (m->get<int>() + 1) & 0xFF));
-  const char* gfield = f.contains("my_gp_esp32") && !f.contains("my_gp") ? "my_gp_esp32" : "my_gp";
-  if (auto* gp = field(f, gfield); gp && gp->is_array())
+  // Tasmota shows the stored module index + 1 (ModuleNr); 255, the user template, as 0.
+  if (auto* m = find_variant(f, "module"); m && m->is_number_integer()) h.push_back(fmt::format("Module {}", (m->get<int>() + 1) & 0xFF));
+  // ESP8266 files also list decode-config's my_gp_esp32 alias of my_gp: the plain name wins there.
+  auto* gp = f.contains("my_gp") ? field(f, "my_gp") : find_variant(f, "my_gp");
+  if (gp && gp->is_array())
     for (std::size_t i = 0; i < gp->size(); ++i)
       if ((*gp)[i].is_number_integer() && (*gp)[i].get<int>() != 0) h.push_back(fmt::format("GPIO{} {}", i, (*gp)[i].get<int>()));
 

@@ -202,6 +202,26 @@ std::optional<int> as_index(const std::string& s) {
 
 }  // namespace
 
+std::vector<std::string> field_variants(std::string_view name) {
+  std::vector<std::string> out{std::string(name)};
+  for (const char* x : {"_esp32", "_esp32s2", "_esp32s3", "_esp32c2", "_esp32c3", "_esp32c5", "_esp32c6", "_esp32p4"})
+    out.push_back(std::string(name) + x);
+  return out;
+}
+
+const ordered_json* find_variant(const ordered_json& object, std::string_view name, std::string* found) {
+  if (!object.is_object()) return nullptr;
+  auto names = field_variants(name);
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    auto f = object.find(*it);
+    if (f != object.end() && !f->is_null()) {
+      if (found) *found = *it;
+      return &*f;
+    }
+  }
+  return nullptr;
+}
+
 struct SettingsLayouts::Impl {
   std::vector<std::uint32_t> layout_ids;
   std::vector<std::string> layout_names;

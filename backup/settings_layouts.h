@@ -24,6 +24,12 @@ struct DecodedSettings {
   std::vector<std::string> notes;  // what could not be decoded, and why
 };
 
+// decode-config's names for a field the ESP32 family or one of its variants keeps elsewhere: NAME,
+// NAME_esp32, NAME_esp32s2, NAME_esp32s3, NAME_esp32c2, NAME_esp32c3, NAME_esp32c5, NAME_esp32c6, NAME_esp32p4.
+std::vector<std::string> field_variants(std::string_view name);
+// The variant of `name` present in a decoded object, the most specific one first; nullptr if none.
+const nlohmann::ordered_json* find_variant(const nlohmann::ordered_json& object, std::string_view name, std::string* found = nullptr);
+
 class SettingsLayouts {
  public:
   // The layouts built into the program. Throws std::runtime_error if the embedded data is broken.

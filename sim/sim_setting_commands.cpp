@@ -98,7 +98,7 @@ bool SimDevice::setting_command(const std::string& cmd, int index, std::string_v
                            {"LOGHOST", "LogHost", "syslog_host", Stored::Text},
                            {"SSID", "SSId", index == 2 ? "sta_ssid/1" : "", Stored::Text},
                            {"PASSWORD", "Password", index >= 1 && index <= 2 ? fmt::format("sta_pwd/{}", index - 1) : "", Stored::Text},
-                           {"GPIO", "GPIO", fmt::format("{}/{}", esp32 ? "my_gp_esp32" : "my_gp", index), Stored::Int}};
+                           {"GPIO", "GPIO", fmt::format("my_gp/{}", index), Stored::Int}};
   for (const auto& s : stored) {
     if (cmd != s.cmd || s.path.empty()) continue;
     if (arg.empty()) {
@@ -115,7 +115,16 @@ bool SimDevice::setting_command(const std::string& cmd, int index, std::string_v
       return true;
     }
     auto file = settings_file(spec_, version_, stored_);
-    auto why = backup::SettingsLayouts::builtin().set(file, s.path, value);
+    std::string why = "no such field";
+    if (cmd == "GPIO") {  // ESP32 variants keep the GPIOs under my_gp_esp32, my_gp_esp32c3, …
+      for (auto& n : backup::field_variants("my_gp")) {
+        if (esp32 && n == "my_gp") continue;
+        if (!esp32 && n != "my_gp") continue;
+        if ((why = backup::SettingsLayouts::builtin().set(file, fmt::format("{}/{}", n, index), value)).empty()) break;
+      }
+    } else {
+      why = backup::SettingsLayouts::builtin().set(file, s.path, value);
+    }
     if (!why.empty()) {
       reply(out, name, R"({"Command":"Error"})");
       return true;

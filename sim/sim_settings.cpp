@@ -39,8 +39,14 @@ backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& ve
   set("webserver", st.webserver);
   set("web_password", st.web_password);
   set("ota_url", st.ota_url);
-  set(is_esp32(spec) ? "module_esp32" : "module", (st.module_id - 1) & 0xFF);
-  set("module", (st.module_id - 1) & 0xFF);
+  // A field an ESP32 variant keeps elsewhere has a suffixed name (backup::field_variants): write
+  // whichever this layout has.
+  auto set_variants = [&](const std::string& name, const std::string& rest, const json& v) {
+    bool any = false;
+    for (auto& n : backup::field_variants(name)) any = layouts.set(f, n + rest, v).empty() || any;
+    return any;
+  };
+  set_variants("module", "", (st.module_id - 1) & 0xFF);
   for (int i = 0; i < 3; ++i) set("rules/" + std::to_string(i), st.rules[static_cast<std::size_t>(i)]);
   set("tele_period", st.tele_period);
   set("flag/mqtt_response", st.set_option4 ? 1 : 0);
@@ -49,6 +55,10 @@ backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& ve
     auto t = json::parse(st.template_json, nullptr, false);
     if (t.is_object()) {
       std::string base = is_esp32(spec) ? "user_template_esp32" : "user_template";
+      auto member = [&](const std::string& m, const std::string& rest, const json& v) {
+        for (auto& n : backup::field_variants(m))
+          if (layouts.set(f, base + "/" + n + rest, v).empty()) return;
+      };
       if (t.contains("NAME") && t["NAME"].is_string()) {
         // Tasmota keeps a copy in the template's own 15-byte name on every save (UpdateBackwardCompatibility).
         set("templatename", t["NAME"]);
@@ -56,11 +66,12 @@ backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& ve
       }
       if (t.contains("GPIO") && t["GPIO"].is_array())
         for (std::size_t i = 0; i < t["GPIO"].size(); ++i)
-          if (t["GPIO"][i].is_number_integer()) set(base + "/gpio/" + std::to_string(i), t["GPIO"][i]);
+          if (t["GPIO"][i].is_number_integer()) member("gpio", "/" + std::to_string(i), t["GPIO"][i]);
       if (t.contains("FLAG") && t["FLAG"].is_number_integer()) {
-        if (!layouts.set(f, base + "/flag", t["FLAG"]).empty()) set(base + "/flag/adc0", t["FLAG"]);
+        member("flag", "", t["FLAG"]);
+        set(base + "/flag/adc0", t["FLAG"]);
       }
-      if (t.contains("BASE") && t["BASE"].is_number_integer()) set(base + "/base", t["BASE"]);
+      if (t.contains("BASE") && t["BASE"].is_number_integer()) member("base", "", t["BASE"]);
     }
   }
   f.seal();
@@ -92,27 +103,28 @@ void settings_from_file(const backup::DmpFile& file, DeviceSettings& st) {
   num("webserver", st.webserver);
   str("web_password", st.web_password);
   str("ota_url", st.ota_url);
-  const char* module_field = d.contains("module_esp32") ? "module_esp32" : "module";
-  if (d.contains(module_field) && d[module_field].is_number_integer()) st.module_id = (d[module_field].get<int>() + 1) & 0xFF;
+  if (auto* m = backup::find_variant(d, "module"); m && m->is_number_integer()) st.module_id = (m->get<int>() + 1) & 0xFF;
   if (d.contains("rules"))
     for (std::size_t i = 0; i < 3 && i < d["rules"].size(); ++i)
       st.rules[i] = d["rules"][i].is_string() ? d["rules"][i].get<std::string>() : std::string();
   num("tele_period", st.tele_period);
   if (d.contains("flag") && d["flag"].contains("mqtt_response")) st.set_option4 = d["flag"]["mqtt_response"].get<int>() != 0;
   if (d.contains("flag3") && d["flag3"].contains("timers_enable")) st.timers_enabled = d["flag3"]["timers_enable"].get<int>() != 0;
-  const char* tfield = d.contains("user_template_esp32") ? "user_template_esp32" : "user_template";
   st.template_json.clear();
-  if (d.contains(tfield)) {
-    auto& t = d[tfield];
+  if (auto* tp = backup::find_variant(d, "user_template")) {
+    auto& t = *tp;
     std::string name = d.contains("templatename") && d["templatename"].is_string() ? d["templatename"].get<std::string>()
                        : t.contains("name") && t["name"].is_string()             ? t["name"].get<std::string>()
                                                                                  : std::string();
     using oj = nlohmann::ordered_json;
-    oj gpio = t.value("gpio", oj::array());
+    auto* g = backup::find_variant(t, "gpio");
+    oj gpio = g ? *g : oj::array();
     bool any = !name.empty() || std::any_of(gpio.begin(), gpio.end(), [](const oj& g) { return g.is_number() && g.get<int>() != 0; });
     if (any) {
-      oj flag = t.contains("flag") ? (t["flag"].is_object() ? t["flag"].value("adc0", oj(0)) : t["flag"]) : oj(0);
-      st.template_json = oj{{"NAME", name}, {"GPIO", gpio}, {"FLAG", flag}, {"BASE", t.value("base", 18)}}.dump();
+      auto* fl = backup::find_variant(t, "flag");
+      oj flag = fl ? (fl->is_object() ? fl->value("adc0", oj(0)) : *fl) : oj(0);
+      auto* b = backup::find_variant(t, "base");
+      st.template_json = oj{{"NAME", name}, {"GPIO", gpio}, {"FLAG", flag}, {"BASE", b ? *b : oj(18)}}.dump();
     }
   }
 }

@@ -127,10 +127,12 @@ def main():
     settings = [s for s in fixed if s[0] >= 0x06000000]
     layouts = [{'id': '0x%08X' % v, 'version': version_name(v), 'size': size} for v, size, _ in settings]
     fields = {}
-    # where ESP32 or the ESP32-P4 keep a field elsewhere decode-config names it NAME_esp32 / NAME_esp32p4
+    # where the ESP32 family or one variant keeps a field elsewhere decode-config names it NAME_esp32,
+    # NAME_esp32c3, NAME_esp32p4, …
+    suffixes = ['', '_esp32', '_esp32s2', '_esp32s3', '_esp32c2', '_esp32c3', '_esp32c5', '_esp32c6', '_esp32p4']
     names = []
     for name in FIELDS:
-        names += [n for n in (name, name + '_esp32', name + '_esp32p4') if n not in names and any(n in t for _, _, t in settings)]
+        names += [n for n in (name + x for x in suffixes) if n not in names and any(n in t for _, _, t in settings)]
     for name in names:
         runs = []
         for platform in range(len(PLATFORMS)):

@@ -369,7 +369,9 @@ void drive(BackupJob& job, SimDevice& d, std::int64_t& now, bool web_up = true) 
         actions.insert(actions.end(), more.begin(), more.end());
       }
     } else if (a.kind == BackupAction::Kind::HttpGet) {
-      auto reply = web_up ? d.web({"GET", "/dl", std::nullopt, std::nullopt}) : WebReply{503};
+      WebReply down;
+      down.status = 503;
+      auto reply = web_up ? d.web({"GET", "/dl", std::nullopt, std::nullopt}) : down;
       auto more = reply.status == 200 ? job.on_http(reply.body, "", now) : job.on_http(std::nullopt, fmt::format("HTTP {}", reply.status), now);
       actions.insert(actions.end(), more.begin(), more.end());
     }
@@ -663,4 +665,31 @@ TEST(BackupJob, ADeviceThatStopsAnsweringEndsTheSnapshotEarly) {
   EXPECT_LE(waits, 4);  // the probe, then two snapshot commands: not all 19
   ASSERT_FALSE(job.problems().empty());
   EXPECT_NE(std::string::npos, job.problems().back().find("stopped answering"));
+}
+
+TEST(RestoreJob, AnEsp32C3DeviceIsBackedUpAndRestoredInItsOwnLayout) {
+  auto s = spec("14.2.0", "ESP32-C3");
+  s.settings.template_json = R"({"NAME":"C3 Board","GPIO":[32,0,0,0,224,225,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],"FLAG":0,"BASE":1})";
+  SimDevice d(s, kNow);
+  auto file = d.config_file();
+  auto r = read_dmp(file);
+  ASSERT_TRUE(r.file) << r.error;
+  EXPECT_EQ(4, r.file->platform().value());  // ESP32-C3
+  auto f = SettingsLayouts::builtin().decode(*r.file).fields;
+  EXPECT_TRUE(f.contains("user_template_esp32"));
+  EXPECT_EQ(224, f["user_template_esp32"]["gpio_esp32c3"][4]);
+  d.handle(cmnd(d, "Reset"), "6", kNow);
+  d.reboot(kNow + 1000);
+  RestoreSettings rs;
+  rs.device_mqtt_password = "secret";
+  RestoreJob job(target_of(d), file, rs);
+  std::int64_t now = kNow + 2000;
+  drive_restore(job, d, now);
+  EXPECT_TRUE(job.succeeded()) << (job.problems().empty() ? "" : job.problems()[0]);
+  auto after = fields_of(d.config_file());
+  EXPECT_EQ("Kitchen Plug", after["friendlyname"][0]);
+  EXPECT_EQ(225, after["user_template_esp32"]["gpio_esp32c3"][5]);
+  // The same file is refused by an ESP8266 and by a plain ESP32: the platform byte differs.
+  SimDevice esp32(spec("14.2.0", "ESP32"), kNow);
+  EXPECT_NE("", esp32.restore_config(file));
 }

@@ -137,7 +137,7 @@ class World {
     auto version = url.substr(at + 8, url.find('/', at) - at - 8);
     bool minimal = url.find("-minimal") != std::string::npos;
     auto image = fleet::firmware::make_image({fleet::planner::Chip::ESP8266, version, minimal ? "tasmota-minimal" : "tasmota",
-                                              (minimal ? 200 : 300) * 1024, url.ends_with(".gz")});
+                                              static_cast<std::size_t>((minimal ? 200 : 300) * 1024), url.ends_with(".gz")});
     bool missing = url.find("missing") != std::string::npos;  // an image the server does not have
     auto r = device.ota_downloaded(missing ? OtaDownload{url, 404, {}} : OtaDownload{url, 200, image}, now);
     std::vector<JobAction> out;
