@@ -44,6 +44,7 @@ void run_device_tasks(const TaskRunOptions& o, std::vector<std::unique_ptr<Devic
   std::map<DeviceTask*, Running> active;
   std::map<std::string, DeviceTask*> by_topic;  // every topic of every active task
   bool subscribed = false;
+  bool ever_subscribed = false;
 
   auto execute = [&](Running& r, std::vector<backup::DeviceAction> actions, std::int64_t now) {
     for (auto& a : actions) {
@@ -78,6 +79,10 @@ void run_device_tasks(const TaskRunOptions& o, std::vector<std::unique_ptr<Devic
 
   while (!waiting.empty() || !active.empty()) {
     auto now = clock.now_ms();
+    if (!ever_subscribed && now - started > o.connect_timeout_ms) {
+      for (auto* t : waiting) t->give_up("the broker could not be reached: " + broker.describe());
+      break;
+    }
     if (now - started > o.overall_timeout_ms) {
       for (auto& [topic, r] : active) r.task->give_up("the run took longer than its time limit");
       for (auto* t : waiting) t->give_up(subscribed ? "the run took longer than its time limit" : "the broker could not be reached: " + broker.describe());
@@ -100,7 +105,7 @@ void run_device_tasks(const TaskRunOptions& o, std::vector<std::unique_ptr<Devic
       }
     }
     for (auto& e : events.pop_all(std::chrono::milliseconds(50))) {
-      if (e.kind == mqtt::Event::Subscribed) subscribed = true;
+      if (e.kind == mqtt::Event::Subscribed) subscribed = ever_subscribed = true;
       if (e.kind == mqtt::Event::Connected) subscribed = false;
       if (e.kind != mqtt::Event::Message) continue;
       auto parts = o.scheme.parse(e.topic);

@@ -46,6 +46,7 @@ struct TaskRunOptions {
   mqtt::TopicScheme scheme;
   int parallel = 8;
   std::int64_t overall_timeout_ms = 600'000;
+  std::int64_t connect_timeout_ms = 10'000;  // no broker session by then: give up, saying so
 };
 
 void run_device_tasks(const TaskRunOptions& options, std::vector<std::unique_ptr<DeviceTask>>& tasks);

@@ -233,3 +233,15 @@ TEST(Backup, BackupReset6UpgradeRestoreVerify) {
   EXPECT_EQ(32, j3["user_template"]["gpio"][0]);
   EXPECT_EQ(225, j3["user_template"]["gpio"][10]);
 }
+
+TEST(Backup, AnUnreachableBrokerIsReportedNotWaitedFor) {
+  BackupFleet f;
+  int closed = it::free_port();  // nothing listens there
+  auto start = std::chrono::steady_clock::now();
+  auto r = it::run({it::fleet_bin(), "--db", f.db, "--broker", "mqtt://127.0.0.1:" + std::to_string(closed), "--log-level", "off", "backup", "kitchen"});
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(1, r.status) << r.out << r.err;
+  EXPECT_NE(std::string::npos, r.out.find("the broker could not be reached")) << r.out;
+  EXPECT_LT(took, 30s);
+  EXPECT_EQ("[]", json::parse(f.cli({"backups", "--json"}).out).dump());  // nothing half-kept
+}
