@@ -31,7 +31,8 @@ struct OtaServer::Impl {
     res.status = status;
     res.set_content(why, "text/plain");
     DownloadRecord r;
-    r.path = req.path.substr(0, 300);
+    // As the store names files (no leading '/'), like the records of served downloads.
+    r.path = req.path.substr(req.path.empty() || req.path.front() != '/' ? 0 : 1, 300);
     r.client_ip = req.remote_addr;
     r.status = status;
     r.started_ms = r.finished_ms = wall_ms();
