@@ -23,11 +23,12 @@ namespace {
 struct Job {
   std::uint32_t device, generation;
   std::string url, source_ip;
+  std::size_t max_bytes;
 };
 
 // HTTP/1.0 GET as the ESP8266 updater does it (useHTTP10), from the device's own address: on Linux all
 // of 127.0.0.0/8 is local, so simulated devices with 127.x addresses are told apart by the server.
-OtaDownload fetch(const std::string& url, const std::string& source_ip, int kbps) {
+OtaDownload fetch(const std::string& url, const std::string& source_ip, int kbps, std::size_t max_bytes) {
   OtaDownload d;
   d.url = url;
   const std::string scheme = "http://";
@@ -54,12 +55,11 @@ OtaDownload fetch(const std::string& url, const std::string& source_ip, int kbps
   timeval tv{30, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (kbps > 0) {
-    // An ESP8266's lwIP offers a window of a few KB: a small receive buffer makes the server see the
-    // same slow reader instead of handing the whole image to loopback's large buffers at once.
-    int rcvbuf = 4096;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  }
+  // An ESP8266's lwIP offers a window of a few KB: a small receive buffer makes the server see the same
+  // slow reader instead of handing the whole image to loopback's large buffers at once, and an image
+  // refused after its headers is really not downloaded.
+  int rcvbuf = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   sockaddr_in from{};
   from.sin_family = AF_INET;
   if (source_ip.rfind("127.", 0) == 0 && inet_pton(AF_INET, source_ip.c_str(), &from.sin_addr) == 1)
@@ -78,10 +78,27 @@ OtaDownload fetch(const std::string& url, const std::string& source_ip, int kbps
   // A real ESP8266 takes its image at tens of KB/s: --ota-kbps paces the reads the same way.
   std::size_t chunk = kbps > 0 ? std::min<std::size_t>(sizeof buf, static_cast<std::size_t>(kbps) * 1024 / 10 + 1) : sizeof buf;
   auto started = std::chrono::steady_clock::now();
+  bool head_checked = false;
   for (;;) {
     ssize_t n = ::recv(fd, buf, chunk, 0);
     if (n <= 0) break;
     raw.append(buf, static_cast<std::size_t>(n));
+    if (!head_checked && raw.find("\r\n\r\n") != std::string::npos) {
+      // The updater reads the headers first and gives up on an image larger than its room.
+      head_checked = true;
+      std::string head = raw.substr(0, raw.find("\r\n\r\n"));
+      for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      auto cl = head.find("content-length:");
+      if (head.rfind("http/1.", 0) == 0 && head.size() >= 12 && head.substr(9, 3) == "200" && cl != std::string::npos) {
+        std::size_t length = std::strtoull(head.c_str() + cl + 15, nullptr, 10);
+        if (length > max_bytes) {
+          ::close(fd);
+          d.http_status = 200;
+          d.declared_size = length;
+          return d;
+        }
+      }
+    }
     if (kbps > 0) std::this_thread::sleep_until(started + std::chrono::microseconds(raw.size() * 1000000 / (static_cast<std::size_t>(kbps) * 1024)));
     if (raw.size() > firmware::kMaxImageBytes + 65536) break;
   }
@@ -131,7 +148,7 @@ struct HttpFetcher::Impl {
         job = std::move(jobs.front());
         jobs.pop_front();
       }
-      FetchResult r{job.device, job.generation, fetch(job.url, job.source_ip, kbps)};
+      FetchResult r{job.device, job.generation, fetch(job.url, job.source_ip, kbps, job.max_bytes)};
       {
         std::lock_guard lock(mu);
         done.push_back(std::move(r));
@@ -158,10 +175,10 @@ HttpFetcher::~HttpFetcher() {
   if (impl_->efd >= 0) ::close(impl_->efd);
 }
 
-void HttpFetcher::request(std::uint32_t device, std::uint32_t generation, std::string url, std::string source_ip) {
+void HttpFetcher::request(std::uint32_t device, std::uint32_t generation, std::string url, std::string source_ip, std::size_t max_bytes) {
   {
     std::lock_guard lock(impl_->mu);
-    impl_->jobs.push_back({device, generation, std::move(url), std::move(source_ip)});
+    impl_->jobs.push_back({device, generation, std::move(url), std::move(source_ip), max_bytes});
   }
   impl_->cv.notify_one();
 }

@@ -20,7 +20,8 @@ class HttpFetcher {
  public:
   explicit HttpFetcher(int threads = 8, int kbps = 0);  // kbps 0: as fast as loopback goes
   ~HttpFetcher();
-  void request(std::uint32_t device, std::uint32_t generation, std::string url, std::string source_ip);
+  // max_bytes: the device's room; a larger announced image is not downloaded (declared_size is set).
+  void request(std::uint32_t device, std::uint32_t generation, std::string url, std::string source_ip, std::size_t max_bytes);
   std::vector<FetchResult> take();  // finished downloads; clears the eventfd
   int event_fd() const;
 

@@ -51,6 +51,9 @@ struct OtaDownload {
   std::string url;
   int http_status = 0;  // 0: no connection
   std::vector<std::uint8_t> body;
+  // Set when the download stopped after the headers: the size the server announced was larger than
+  // the room the device has (the updater checks Content-Length before it reads the body).
+  std::size_t declared_size = 0;
 };
 
 class SimDevice {
@@ -80,6 +83,9 @@ class SimDevice {
   // A minimal build booted for the minimal step fetches the original OtaUrl again by itself.
   std::optional<std::string> take_boot_fetch();
   bool ota_in_progress() const { return ota_active_; }
+  // The largest image the updater accepts now (free program space): the fetcher stops at the headers
+  // of a larger one, as the device does.
+  std::size_t ota_room_bytes() const { return static_cast<std::size_t>(std::max(0, spec_.free_kb)) * 1024; }
 
   // Configuration files (sim_config.cpp). The settings file (.dmp) as /dl and FileDownload hand it out,
   // named as Tasmota names it.

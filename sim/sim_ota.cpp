@@ -112,8 +112,11 @@ Reaction SimDevice::ota_downloaded(const OtaDownload& d, std::int64_t /*now_ms*/
   if (d.http_status == 404) return fail("File Not Found (404)", false);
   if (d.http_status == 403) return fail("Forbidden (403)", false);
   if (d.http_status != 200) return fail("Wrong HTTP Code", false);
-  if (d.body.empty()) return fail("Server Did Not Report Size", false);
-  if (d.body.size() > static_cast<std::size_t>(spec_.free_kb) * 1024) return fail("Not Enough space", true);
+  // ESP8266httpUpdate: the size comes from Content-Length and is checked before any byte is written.
+  std::size_t size = d.declared_size ? d.declared_size : d.body.size();
+  if (size == 0) return fail("Server Did Not Report Size", false);
+  if (size > static_cast<std::size_t>(spec_.free_kb) * 1024) return fail("Not Enough space", true);
+  if (d.body.size() != size) return fail("HTTP error: connection failed", false);
 
   std::vector<std::uint8_t> plain;
   bool gz = d.body.size() >= 2 && d.body[0] == 0x1f && d.body[1] == 0x8b;

@@ -259,7 +259,7 @@ struct SimRunner::Impl {
     for (const auto& f : s.device->command_filters()) mosquitto_subscribe(s.mosq, nullptr, f.c_str(), 0);
     auto now = now_ms();
     for (const auto& o : s.device->on_connected(now)) publish(s, o.topic, o.payload, o.retain, o.retain ? 1 : 0);
-    if (auto url = s.device->take_boot_fetch()) fetcher->request(s.index, s.generation, *url, s.device->spec().ip);
+    if (auto url = s.device->take_boot_fetch()) fetcher->request(s.index, s.generation, *url, s.device->spec().ip, s.device->ota_room_bytes());
     if (opt.flood_per_device == 0 && s.device->spec().settings.tele_period > 0)
       timers.push({now + opt.first_state_ms + std::uniform_int_distribution<int>(0, 250)(rng), s.index, TimerKind::State,
                    s.generation});
@@ -270,7 +270,7 @@ struct SimRunner::Impl {
     std::string payload(static_cast<const char*>(m->payload), static_cast<std::size_t>(std::max(0, m->payloadlen)));
     auto reaction = s.device->handle(m->topic, payload, now_ms());
     for (const auto& o : reaction.publish) publish(s, o.topic, o.payload, o.retain);
-    if (reaction.fetch) fetcher->request(s.index, s.generation, *reaction.fetch, s.device->spec().ip);
+    if (reaction.fetch) fetcher->request(s.index, s.generation, *reaction.fetch, s.device->spec().ip, s.device->ota_room_bytes());
     if (reaction.restart) s.restart_pending = true;
   }
 
@@ -282,7 +282,7 @@ struct SimRunner::Impl {
       auto reaction = s.device->ota_downloaded(r.download, now_ms());
       ++stats.ota_downloads;
       for (const auto& o : reaction.publish) publish(s, o.topic, o.payload, o.retain);
-      if (reaction.fetch) fetcher->request(s.index, s.generation, *reaction.fetch, s.device->spec().ip);
+      if (reaction.fetch) fetcher->request(s.index, s.generation, *reaction.fetch, s.device->spec().ip, s.device->ota_room_bytes());
       if (s.fd >= 0) mosquitto_loop_write(s.mosq, 1);
       if (reaction.bricked) {
         brick(s);
