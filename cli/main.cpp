@@ -619,7 +619,11 @@ int main(int argc, char** argv) {
   upgrade_cmd->add_option("--to-build", st.to_build, "target build (default: keep the device's; --build works too)");
   upgrade_cmd->add_flag("--dry-run", upgrade_opts.dry_run, "print the hops and steps, send nothing");
   device_access(upgrade_cmd);
-  for (auto* c : {backup_cmd, export_cmd, backups_cmd, restore_cmd, upgrade_cmd}) c->fallthrough();
+  auto* jobs_cmd = app.add_subcommand("jobs", "the upgrade jobs, newest first (with an id: that job and what happened)");
+  std::int64_t jobs_id = 0;
+  jobs_cmd->add_option("id", jobs_id, "one job");
+  jobs_cmd->add_flag("--json", st.json, "JSON");
+  for (auto* c : {backup_cmd, export_cmd, backups_cmd, restore_cmd, upgrade_cmd, jobs_cmd}) c->fallthrough();
   app.add_option("--ota-base", st.ota_base, "serve every image from this base URL (your OTA server or mirror)")->envname(env("OTA_BASE"));
 
   auto args = rewrite_plan_args(argc, argv);
@@ -647,6 +651,7 @@ int main(int argc, char** argv) {
       auto o = backup_options(st);
       return fleet::cli::run_backups(o, select_devices(st, backup_names));
     }
+    if (*jobs_cmd) return fleet::cli::list_jobs(st.db_path, jobs_id > 0 ? std::optional(jobs_id) : std::nullopt, st.json);
     if (*upgrade_cmd) {
       upgrade_opts.base = backup_options(st);
       auto catalog = plan_catalog(st);

@@ -99,6 +99,13 @@ TEST(Upgrade, OneDeviceThroughEveryStepKeepingItsSettings) {
   EXPECT_EQ("done", recent[0].status);
   auto events = jobs.events(recent[0].id);
   EXPECT_NE(events.end(), std::find(events.begin(), events.end(), "Reset 6"));
+  auto listed = json::parse(it::run({it::fleet_bin(), "jobs", "--db", f.db, "--json"}).out);
+  ASSERT_EQ(1u, listed.size());
+  EXPECT_EQ("done", listed[0]["status"]);
+  EXPECT_EQ("plug", listed[0]["device"]);
+  EXPECT_EQ("9.1.0", listed[0]["state"]["current_version"]);
+  auto shown = it::run({it::fleet_bin(), "jobs", "--db", f.db, std::to_string(listed[0]["id"].get<int>())});
+  EXPECT_NE(std::string::npos, shown.out.find("Upgrade 1 to 9.1.0")) << shown.out;
   // Nothing left to do: a second run says so.
   auto again = it::run(f.upgrade_args());
   EXPECT_EQ(0, again.status) << again.out;
