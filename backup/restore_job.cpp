@@ -33,6 +33,7 @@ bool is_gpio_path(const std::string& path) {
 }
 
 void diff(const ojson& e, const ojson& a, const std::string& path, std::vector<FieldDifference>& out) {
+  if (e.is_null()) return;  // nothing expected here (restrict_to)
   if (e.is_object()) {
     for (auto& [k, v] : e.items()) {
       if (!a.is_object() || !a.contains(k)) out.push_back({path + "." + k, v.dump(), "(missing)"});
@@ -60,6 +61,30 @@ void diff(const ojson& e, const ojson& a, const std::string& path, std::vector<F
 }
 
 }  // namespace
+
+namespace {
+// False when the field changed shape between the layouts (a group became a number: 8.x's template
+// flag {adc0} is a plain value from 9.0): what the firmware makes of it cannot be expected.
+bool restrict_one(ojson& expected, const ojson& source) {
+  if (expected.is_object() != source.is_object() || expected.is_array() != source.is_array()) return false;
+  if (expected.is_object()) {
+    for (auto it = expected.begin(); it != expected.end();) {
+      auto s = source.find(it.key());
+      if (s == source.end() || !restrict_one(*it, *s)) it = expected.erase(it);
+      else ++it;
+    }
+  } else if (expected.is_array()) {
+    if (expected.size() > source.size()) expected.erase(expected.begin() + static_cast<std::ptrdiff_t>(source.size()), expected.end());
+    for (std::size_t i = 0; i < expected.size(); ++i)
+      if (!restrict_one(expected[i], source[i])) expected[i] = nullptr;  // kept in place, compared as nothing
+  }
+  return true;
+}
+}  // namespace
+
+void restrict_to(ojson& expected, const ojson& source) {
+  if (!restrict_one(expected, source)) expected = ojson::object();
+}
 
 const std::set<std::string>& volatile_fields() {
   static const std::set<std::string> fields = {"cfg_holder", "cfg_size",  "save_flag", "version",  "bootcount", "cfg_crc",
@@ -107,6 +132,10 @@ RestoreJob::RestoreJob(BackupTarget device, std::vector<std::uint8_t> bytes, Res
   // What the device should hold afterwards, in its own layout.
   DmpFile target = same_platform ? migrate_settings(*file_, device_.version, commands_only_ ? Migration::Translate : Migration::Firmware) : *file_;
   expected_ = layouts.decode(target).fields;
+  // Renamed fields (the template name moved to the text pool in 8.2.0.3) keep their new name.
+  auto source = layouts.decode(*file_).fields;
+  if (expected_.contains("templatename") && !source.contains("templatename")) source["templatename"] = expected_["templatename"];
+  restrict_to(expected_, source);
   if (expected_.contains("mqtt_topic") && expected_["mqtt_topic"].is_string() && !expected_["mqtt_topic"].get<std::string>().empty())
     final_topic_ = expected_["mqtt_topic"].get<std::string>();
   if (commands_only_) {

@@ -35,6 +35,11 @@ struct FieldDifference {
 // IP address fields when the backup uses DHCP. GPIO values compare as functions (User spelled 1 or 65504).
 std::vector<FieldDifference> compare_settings(const nlohmann::ordered_json& expected, const nlohmann::ordered_json& actual);
 
+// Keeps in `expected` only what the backup itself holds: fields, group members and array entries that
+// exist in `source` (the backup decoded in its own layout). A newer firmware gives the fields it added
+// its own defaults when it migrates a file, so nothing can be expected of them.
+void restrict_to(nlohmann::ordered_json& expected, const nlohmann::ordered_json& source);
+
 struct RestoreSettings {
   enum class Method { Auto, Mqtt, Http, Commands } method = Method::Auto;
   std::string device_mqtt_password;

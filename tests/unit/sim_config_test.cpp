@@ -693,3 +693,20 @@ TEST(RestoreJob, AnEsp32C3DeviceIsBackedUpAndRestoredInItsOwnLayout) {
   SimDevice esp32(spec("14.2.0", "ESP32"), kNow);
   EXPECT_NE("", esp32.restore_config(file));
 }
+
+TEST(RestoreJob, OnlyWhatTheBackupHoldsIsExpectedAfterTheFirmwareMigratedIt) {
+  // A field a newer firmware added gets that firmware's default, whatever the backup says (it has none).
+  nlohmann::ordered_json source = {{"friendlyname", {"A", "B", "C", "D"}}, {"flag", {{"save_state", 1}}}, {"tele_period", 60}};
+  nlohmann::ordered_json expected = {{"friendlyname", {"A", "B", "C", "D", "", "", "", ""}},
+                                     {"flag", {{"save_state", 1}, {"new_bit", 0}}},
+                                     {"flag6", {{"x", 0}}},
+                                     {"user_template", {{"flag", 0}}},
+                                     {"tele_period", 60}};
+  source["user_template"] = {{"flag", {{"adc0", 0}}}};  // a group in 8.x, a number from 9.0
+  restrict_to(expected, source);
+  EXPECT_FALSE(expected["user_template"].contains("flag"));
+  EXPECT_EQ(4u, expected["friendlyname"].size());
+  EXPECT_FALSE(expected["flag"].contains("new_bit"));
+  EXPECT_FALSE(expected.contains("flag6"));
+  EXPECT_EQ(60, expected["tele_period"]);
+}
