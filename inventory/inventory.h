@@ -23,8 +23,8 @@ struct InventoryOptions {
   std::size_t max_payload_bytes = 64 * 1024;  // a Status 0 answer is 2–5 KB
   double status_queries_per_s = 50;
   double status_query_burst = 100;
-  // Ask again when a device did not answer: soon the first time (Tasmota publishes its LWT Online
-  // before it subscribes to its command topic, so a query sent at once can be lost), then slower.
+  // Ask again when a device did not answer: soon the first time (Tasmota's MqttConnected() publishes the
+  // LWT Online before it subscribes to cmnd/<topic>/#, so a query sent at once can be lost), then slower.
   std::int64_t status_first_retry_ms = 5'000;
   std::int64_t status_retry_ms = 30'000;
   int status_max_tries = 3;
