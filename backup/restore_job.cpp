@@ -251,11 +251,14 @@ std::vector<DeviceAction> RestoreJob::send_command_group(std::int64_t now_ms) {
 std::vector<DeviceAction> RestoreJob::await_restart(std::int64_t now_ms) {
   phase_ = Phase::AwaitRestart;
   seen_offline_ = false;
+  online_at_ms_ = 0;
   deadline_ms_ = now_ms + settings_.restart_timeout_ms;
   return {};
 }
 
 std::vector<DeviceAction> RestoreJob::restarted(std::int64_t now_ms) {
+  online_at_ms_ = 0;
+  seen_offline_ = false;
   log_.push_back("the device restarted");
   if (!commands_only_ || group_index_ >= groups_.size()) at_final_topic_ = true;
   if (phase_ == Phase::AwaitRestart && commands_only_ && group_index_ < groups_.size()) {
@@ -296,8 +299,14 @@ std::vector<DeviceAction> RestoreJob::verify(const std::vector<std::uint8_t>& by
 std::vector<DeviceAction> RestoreJob::on_message(bool tele, std::string_view suffix, std::string_view payload, std::int64_t now_ms) {
   if (phase_ == Phase::AwaitRestart && tele) {
     if (suffix == "LWT") {
-      if (payload == "Offline") seen_offline_ = true;
-      else if (payload == "Online" && seen_offline_) return restarted(now_ms);
+      if (payload == "Offline") {
+        seen_offline_ = true;
+        online_at_ms_ = 0;
+      } else if (payload == "Online" && seen_offline_ && online_at_ms_ == 0) {
+        // Tasmota publishes the LWT before it subscribes to its commands; INFO1 comes after. Wait for
+        // INFO1, or a moment without it (firmware that announces nothing).
+        online_at_ms_ = now_ms;
+      }
     } else if (suffix == "INFO1") {
       return restarted(now_ms);
     }
@@ -370,6 +379,7 @@ std::vector<DeviceAction> RestoreJob::on_http(int status, std::optional<std::vec
 }
 
 std::vector<DeviceAction> RestoreJob::on_time(std::int64_t now_ms) {
+  if (phase_ == Phase::AwaitRestart && online_at_ms_ > 0 && now_ms - online_at_ms_ >= kQuietAfterOnlineMs) return restarted(now_ms);
   if (phase_ == Phase::Finished || now_ms < deadline_ms_) return {};
   switch (phase_) {
     case Phase::UploadMqtt:

@@ -4,7 +4,8 @@
 //    multipart POST /u2) and let the firmware migrate it; or replay commands generated from the decoded
 //    fields when the chip family differs, the file is an ESP8266 file from before 8.0 going to 9.1+
 //    (it would come back as Wi-Fi + MQTT only), or no upload path works;
-// 2. wait for the restart (LWT Offline then Online, or the boot announcement INFO1);
+// 2. wait for the restart: the boot announcement INFO1, or LWT Offline then Online and 3 s of quiet
+//    (Tasmota publishes the LWT before it subscribes to its commands, INFO1 after);
 // 3. verify: download the settings again, decode, and compare every field with what the backup becomes
 //    on this firmware (settings_migration.h: the 9.1 GPIO renumbering included), except the fields that
 //    legitimately change (volatile_fields()). A mismatch fails the restore naming field, old and new.
@@ -103,6 +104,8 @@ class RestoreJob {
   std::vector<CommandGroup> groups_;
   std::size_t group_index_ = 0;
   bool seen_offline_ = false;
+  std::int64_t online_at_ms_ = 0;  // LWT Online seen after Offline: INFO1 (or quiet) ends the wait
+  static constexpr std::int64_t kQuietAfterOnlineMs = 3000;
   bool commands_only_ = false;
   bool at_final_topic_ = false;
   std::vector<std::string> problems_;

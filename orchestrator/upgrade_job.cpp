@@ -117,6 +117,7 @@ std::vector<JobAction> UpgradeJob::start(std::int64_t now_ms) {
 std::vector<JobAction> UpgradeJob::await_restart(std::int64_t now_ms, std::int64_t timeout_ms) {
   wait_ = Wait::Restart;
   seen_offline_ = false;
+  online_at_ms_ = 0;
   deadline_ms_ = now_ms + timeout_ms;
   return {};
 }
@@ -126,6 +127,7 @@ std::vector<JobAction> UpgradeJob::next_step(std::int64_t now_ms) {
   ++state_.step;
   state_.sent = false;
   ota_tries_ = 0;
+  query_tries_ = 0;
   if (!state_.failed_upgrade.empty() && done_step == "Restore")
     return fail(fmt::format("Upgrade failed ({}); the settings were restored on {}", state_.failed_upgrade, state_.current_version));
   if (state_.step >= hop().steps.size()) {
@@ -298,6 +300,8 @@ std::vector<JobAction> UpgradeJob::after_restore_job(std::int64_t now_ms) {
 std::vector<JobAction> UpgradeJob::restarted(std::int64_t now_ms) {
   const auto name = step_name();
   wait_ = Wait::None;
+  online_at_ms_ = 0;
+  seen_offline_ = false;
   event("the device restarted");
   if (name == "Upgrade" || name == "VerifyVersion") {
     // Go (back) to the version check.
@@ -327,8 +331,12 @@ std::vector<JobAction> UpgradeJob::on_message(bool tele, std::string_view suffix
   if (wait_ == Wait::Restart || (wait_ == Wait::UpgradeReply && tele)) {
     if (!tele) return {};
     if (suffix == "LWT") {
-      if (payload == "Offline") seen_offline_ = true;
-      else if (payload == "Online" && seen_offline_) return restarted(now_ms);
+      if (payload == "Offline") {
+        seen_offline_ = true;
+        online_at_ms_ = 0;
+      } else if (payload == "Online" && seen_offline_ && online_at_ms_ == 0) {
+        online_at_ms_ = now_ms;  // INFO1 follows once its commands are subscribed; else a quiet moment
+      }
     } else if (suffix == "INFO1") {
       return restarted(now_ms);
     }
@@ -435,6 +443,8 @@ std::vector<JobAction> UpgradeJob::on_time(std::int64_t now_ms) {
     }
     return out;
   }
+  if ((wait_ == Wait::Restart || wait_ == Wait::UpgradeReply) && online_at_ms_ > 0 && now_ms - online_at_ms_ >= kQuietAfterOnlineMs)
+    return restarted(now_ms);
   if (now_ms < deadline_ms_) return {};
   switch (wait_) {
     case Wait::Restart:
@@ -446,8 +456,14 @@ std::vector<JobAction> UpgradeJob::on_time(std::int64_t now_ms) {
       if (ota_tries_ < 3) return enter_step(now_ms, false);  // idempotent: ask again
       return fail("no answer to OtaUrl");
     case Wait::UpgradeReply: return fail("no outcome of Upgrade 1 within the time allowed: not sent again");
-    case Wait::VersionReply: return fail("no answer to Status 2");
-    case Wait::HealthReply: return fail("health check: the device does not answer Status 11");
+    case Wait::VersionReply:
+    case Wait::HealthReply:
+      // Queries are harmless: ask again a few times before giving up.
+      if (++query_tries_ < 3) {
+        deadline_ms_ = now_ms + settings_.reply_timeout_ms;
+        return wait_ == Wait::VersionReply ? publish("Status", "2") : publish("Status", "11");
+      }
+      return fail(wait_ == Wait::VersionReply ? "no answer to Status 2" : "health check: the device does not answer Status 11");
     default: return {};
   }
 }

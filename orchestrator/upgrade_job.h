@@ -99,6 +99,9 @@ class UpgradeJob {
   Wait wait_ = Wait::None;
   std::int64_t deadline_ms_ = 0;
   bool seen_offline_ = false;
+  std::int64_t online_at_ms_ = 0;  // LWT Online after Offline: INFO1 (or a quiet moment) ends the wait
+  static constexpr std::int64_t kQuietAfterOnlineMs = 3000;
+  int query_tries_ = 0;
   bool upgrade_resumed_ = false;  // Upgrade 1 may have gone out before we were interrupted
   int ota_tries_ = 0;
   std::optional<backup::BackupJob> backup_;

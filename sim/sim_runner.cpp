@@ -256,9 +256,13 @@ struct SimRunner::Impl {
       s.ever_connected = true;
       ++connected_once;
     }
-    for (const auto& f : s.device->command_filters()) mosquitto_subscribe(s.mosq, nullptr, f.c_str(), 0);
+    // As Tasmota's MqttConnected(): the LWT Online first, then the command subscriptions, then INFO1-3.
     auto now = now_ms();
-    for (const auto& o : s.device->on_connected(now)) publish(s, o.topic, o.payload, o.retain, o.retain ? 1 : 0);
+    auto announce = s.device->on_connected(now);
+    if (!announce.empty()) publish(s, announce[0].topic, announce[0].payload, announce[0].retain, announce[0].retain ? 1 : 0);
+    for (const auto& f : s.device->command_filters()) mosquitto_subscribe(s.mosq, nullptr, f.c_str(), 0);
+    for (std::size_t i = 1; i < announce.size(); ++i)
+      publish(s, announce[i].topic, announce[i].payload, announce[i].retain, announce[i].retain ? 1 : 0);
     if (auto url = s.device->take_boot_fetch()) fetcher->request(s.index, s.generation, *url, s.device->spec().ip, s.device->ota_room_bytes());
     if (opt.flood_per_device == 0 && s.device->spec().settings.tele_period > 0)
       timers.push({now + opt.first_state_ms + std::uniform_int_distribution<int>(0, 250)(rng), s.index, TimerKind::State,
