@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "firmware/image.h"
@@ -25,6 +26,30 @@ struct Job {
   std::string url, source_ip;
   std::size_t max_bytes;
 };
+
+struct Head {
+  int status = 0;  // 0: not an HTTP response
+  std::optional<std::size_t> length;  // Content-Length
+  std::size_t body_at = 0;
+};
+
+// The status and Content-Length of a response, once its headers are complete.
+std::optional<Head> parse_head(const std::string& raw) {
+  auto end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return std::nullopt;
+  Head h;
+  h.body_at = end + 4;
+  if (raw.rfind("HTTP/1.", 0) != 0 || raw.size() < 12) return h;
+  try {
+    h.status = std::stoi(raw.substr(9, 3));
+  } catch (...) {
+    return h;
+  }
+  std::string head = raw.substr(0, end);
+  for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (auto cl = head.find("content-length:"); cl != std::string::npos) h.length = std::strtoull(head.c_str() + cl + 15, nullptr, 10);
+  return h;
+}
 
 // HTTP/1.0 GET as the ESP8266 updater does it (useHTTP10), from the device's own address: on Linux all
 // of 127.0.0.0/8 is local, so simulated devices with 127.x addresses are told apart by the server.
@@ -78,51 +103,36 @@ OtaDownload fetch(const std::string& url, const std::string& source_ip, int kbps
   // A real ESP8266 takes its image at tens of KB/s: --ota-kbps paces the reads the same way.
   std::size_t chunk = kbps > 0 ? std::min<std::size_t>(sizeof buf, static_cast<std::size_t>(kbps) * 1024 / 10 + 1) : sizeof buf;
   auto started = std::chrono::steady_clock::now();
-  bool head_checked = false;
+  std::optional<Head> head;
   for (;;) {
     ssize_t n = ::recv(fd, buf, chunk, 0);
     if (n <= 0) break;
     raw.append(buf, static_cast<std::size_t>(n));
-    if (!head_checked && raw.find("\r\n\r\n") != std::string::npos) {
+    if (!head && (head = parse_head(raw)) && head->status == 200 && head->length && *head->length > max_bytes) {
       // The updater reads the headers first and gives up on an image larger than its room.
-      head_checked = true;
-      std::string head = raw.substr(0, raw.find("\r\n\r\n"));
-      for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      auto cl = head.find("content-length:");
-      if (head.rfind("http/1.", 0) == 0 && head.size() >= 12 && head.substr(9, 3) == "200" && cl != std::string::npos) {
-        std::size_t length = std::strtoull(head.c_str() + cl + 15, nullptr, 10);
-        if (length > max_bytes) {
-          ::close(fd);
-          d.http_status = 200;
-          d.declared_size = length;
-          return d;
-        }
-      }
+      ::close(fd);
+      d.http_status = 200;
+      d.declared_size = *head->length;
+      return d;
     }
     if (kbps > 0) std::this_thread::sleep_until(started + std::chrono::microseconds(raw.size() * 1000000 / (static_cast<std::size_t>(kbps) * 1024)));
     if (raw.size() > firmware::kMaxImageBytes + 65536) break;
   }
   ::close(fd);
-  auto head_end = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || raw.size() < 12) return d;
-  try {
-    d.http_status = std::stoi(raw.substr(9, 3));
-  } catch (...) {
-    return d;
-  }
+  if (!head) head = parse_head(raw);
+  if (!head || head->status == 0) return d;
+  d.http_status = head->status;
   if (d.http_status != 200) return d;
   // The updater needs the size (Content-Length) and reads exactly that much.
-  std::string head = raw.substr(0, head_end);
-  for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  auto cl = head.find("content-length:");
-  if (cl == std::string::npos) return d;
-  std::size_t length = std::strtoull(head.c_str() + cl + 15, nullptr, 10);
-  std::size_t have = raw.size() - head_end - 4;
+  if (!head->length) return d;
+  std::size_t length = *head->length;
+  std::size_t have = raw.size() - head->body_at;
   if (have < length) {
     d.http_status = 0;  // connection dropped mid-download
     return d;
   }
-  d.body.assign(raw.begin() + static_cast<std::ptrdiff_t>(head_end + 4), raw.begin() + static_cast<std::ptrdiff_t>(head_end + 4 + length));
+  auto body = raw.begin() + static_cast<std::ptrdiff_t>(head->body_at);
+  d.body.assign(body, body + static_cast<std::ptrdiff_t>(length));
   return d;
 }
 
