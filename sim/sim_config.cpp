@@ -21,6 +21,7 @@
 #include "backup/transfer_encoding.h"
 #include "planner/chip.h"
 #include "sim/sim_device.h"
+#include "sim/text.h"
 #include "sim/sim_settings.h"
 
 namespace fleet::sim {
@@ -31,11 +32,6 @@ using ojson = nlohmann::ordered_json;
 constexpr std::size_t kDownloadChunk = 760;   // ((ResponseSize 1040 - 21) / 4) * 3 - 2
 constexpr std::size_t kMqttBuffer = 1200;     // PubSubClient buffer (MQTT_MAX_PACKET_SIZE)
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Tasmota's JSON parser matches keys case-insensitively ("ID", "DATA", …).
 const ojson* key(const ojson& o, std::string_view name) {

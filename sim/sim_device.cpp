@@ -1,4 +1,5 @@
 #include "sim/sim_device.h"
+#include "sim/text.h"
 
 #include <fmt/format.h>
 
@@ -12,12 +13,6 @@ namespace fleet::sim {
 namespace {
 
 using ojson = nlohmann::ordered_json;
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
