@@ -1,5 +1,7 @@
 #include "cli/backup_cmd.h"
 
+#include "cli/files.h"
+
 #include <fmt/format.h>
 
 #include <fstream>
@@ -63,24 +65,22 @@ class BackupTask final : public DeviceTask {
 
 std::string name_of(const inventory::DeviceRecord& d) { return d.topic.value_or(d.mac); }
 
-std::optional<std::vector<std::uint8_t>> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 }  // namespace
 
-DeviceAccess access_for(const BackupOptions& o, const inventory::DeviceRecord& d) {
-  DeviceAccess a = o.access;
-  if (o.credentials_file.empty()) return a;
-  auto bytes = read_file(o.credentials_file);
+json load_credentials(const BackupOptions& o) {
+  if (o.credentials_file.empty()) return json::object();
+  auto bytes = read_all(o.credentials_file);
   if (!bytes) throw std::runtime_error("cannot read the device credentials file " + o.credentials_file);
   auto j = json::parse(bytes->begin(), bytes->end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw std::runtime_error(o.credentials_file + ": not a JSON object");
+  return j;
+}
+
+DeviceAccess access_for(const BackupOptions& o, const json& credentials, const inventory::DeviceRecord& d) {
+  DeviceAccess a = o.access;
   for (const std::string& key : {std::string("default"), d.mac, d.topic.value_or("")}) {
-    if (key.empty() || !j.contains(key)) continue;
-    auto& e = j[key];
+    if (key.empty() || !credentials.contains(key)) continue;
+    auto& e = credentials[key];
     if (!e.is_object()) throw std::runtime_error(o.credentials_file + ": entry '" + key + "' is not an object");
     if (e.contains("mqtt_password")) a.mqtt_password = e["mqtt_password"].get<std::string>();
     if (e.contains("web_user")) a.web_user = e["web_user"].get<std::string>();
@@ -98,6 +98,7 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
   s.snapshot = o.snapshot;
   std::vector<std::unique_ptr<DeviceTask>> tasks;
   int failed = 0;
+  const auto credentials = load_credentials(o);  // read once for the whole run
   for (const auto& d : devices) {
     if (!d.topic || !d.version || !planner::Version::parse(*d.version)) {
       std::cout << fmt::format("{}: not backed up: the inventory does not know its topic and version yet\n", name_of(d));
@@ -110,7 +111,7 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
       ++failed;
       continue;
     }
-    auto access = access_for(o, d);
+    auto access = access_for(o, credentials, d);
     auto settings = s;
     settings.device_mqtt_password = access.mqtt_password;
     tasks.push_back(std::make_unique<BackupTask>(d, access, settings));

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/device_tasks.h"
 #include "inventory/device_record.h"
 
@@ -34,7 +36,10 @@ struct ExportOptions {
 };
 int export_backup(const ExportOptions& options);
 
-// Per-device access: the fleet-wide values overridden by the credentials file's entry for the MAC or topic.
-DeviceAccess access_for(const BackupOptions& options, const inventory::DeviceRecord& device);
+// The --device-credentials file, parsed (an empty object without one); throws naming the problem.
+nlohmann::json load_credentials(const BackupOptions& options);
+// Per-device access: the fleet-wide values overridden by the credentials file's entries ("default", then
+// the MAC, then the topic).
+DeviceAccess access_for(const BackupOptions& options, const nlohmann::json& credentials, const inventory::DeviceRecord& device);
 
 }  // namespace fleet::cli

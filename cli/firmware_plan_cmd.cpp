@@ -1,5 +1,7 @@
 #include "cli/firmware_plan_cmd.h"
 
+#include "cli/files.h"
+
 #include <fmt/core.h>
 
 #include <chrono>
@@ -38,12 +40,6 @@ struct StoreHandle {
   firmware::FirmwareStore fw;
   explicit StoreHandle(const FirmwareOptions& o) : db(o.db_path), fw(o.dir, index) { store::migrate(db); }
 };
-
-std::optional<std::vector<std::uint8_t>> read_all(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 }  // namespace
 

@@ -88,7 +88,7 @@ int run_restore(const RestoreOptions& o, const inventory::DeviceRecord& device) 
   else if (o.method == "http") rs.method = backup::RestoreSettings::Method::Http;
   else if (o.method == "commands") rs.method = backup::RestoreSettings::Method::Commands;
   else if (o.method != "auto") throw std::runtime_error("--method must be auto, mqtt, http or commands");
-  auto access = access_for(o.base, device);
+  auto access = access_for(o.base, load_credentials(o.base), device);
   rs.device_mqtt_password = access.mqtt_password;
   rs.verify = o.verify;
   backup::BackupTarget target{device.mac, *device.topic, device.ip.value_or(""), *version, planner::parse_chip(device.chip.value_or(""))};

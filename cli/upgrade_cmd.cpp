@@ -165,7 +165,7 @@ int run_upgrade(const UpgradeOptions& o, const inventory::DeviceRecord& device, 
     id = jobs.create(row);
     std::cout << fmt::format("{}: upgrade job #{}\n", name, id);
   }
-  auto access = access_for(o.base, device);
+  auto access = access_for(o.base, load_credentials(o.base), device);
   orchestrator::UpgradeSettings us;
   us.device_mqtt_password = access.mqtt_password;
   backup::BackupTarget target{device.mac, *device.topic, device.ip.value_or(""), *version, planner::parse_chip(device.chip.value_or(""))};
