@@ -117,7 +117,6 @@ RestoreJob::RestoreJob(BackupTarget device, std::vector<std::uint8_t> bytes, Res
   }
   file_ = *r.file;
   auto& layouts = SettingsLayouts::builtin();
-  auto problems = check_restorable(*file_, device_.version, device_.chip);
   auto platform = platform_of(device_.chip);
   bool same_platform = platform && file_->platform().value_or(0) == *platform;
   bool newer = file_->version() > device_.version;
@@ -139,9 +138,9 @@ RestoreJob::RestoreJob(BackupTarget device, std::vector<std::uint8_t> bytes, Res
   if (expected_.contains("mqtt_topic") && expected_["mqtt_topic"].is_string() && !expected_["mqtt_topic"].get<std::string>().empty())
     final_topic_ = expected_["mqtt_topic"].get<std::string>();
   if (commands_only_) {
-    groups_ = settings_commands(expected_, CommandOptions{true});
+    auto groups = settings_commands(expected_, CommandOptions{true});
     if (!same_platform) {
-      std::erase_if(groups_, [](const CommandGroup& g) { return g.name == "hardware"; });
+      std::erase_if(groups, [](const CommandGroup& g) { return g.name == "hardware"; });
       plan_.steps.push_back(fmt::format("the backup is for {}, the device is {}: GPIOs, module and template are not carried over",
                                         platform_name(file_->platform().value_or(0)), planner::to_string(device_.chip)));
     }
@@ -149,19 +148,11 @@ RestoreJob::RestoreJob(BackupTarget device, std::vector<std::uint8_t> bytes, Res
       plan_.steps.push_back(fmt::format("an ESP8266 file from {} uploaded to {} would come back as Wi-Fi and MQTT only: replaying commands instead",
                                         file_->version().str(), device_.version.str()));
     std::size_t n = 0;
-    for (auto& g : groups_) n += g.commands.size();
+    for (auto& g : groups) n += g.commands.size();
     plan_.how = fmt::format("replay {} commands generated from the backup's decoded settings", n);
-    for (auto& g : groups_) {
+    for (auto& g : groups)
       plan_.steps.push_back(fmt::format("send the {} commands ({}){}", g.name, g.commands.size(), g.restarts ? ", then wait for the restart" : ""));
-      // Restarting groups end with an explicit restart, so the wait never depends on a value changing.
-      if (g.restarts) g.commands.push_back("Restart 1");
-    }
-    // Keep only what replaying covers in the verification.
-    auto all = expected_;
-    for (auto it = expected_.begin(); it != expected_.end();) {
-      if (!replayed(it.key(), all)) it = expected_.erase(it);
-      else ++it;
-    }
+    use_commands(std::move(groups));
   } else {
     plan_.how = fmt::format("upload the backup's .dmp ({} bytes, Tasmota {}) unchanged and let the firmware migrate it", file_bytes_.size(),
                             file_->version().str());
@@ -205,20 +196,26 @@ std::vector<DeviceAction> RestoreJob::begin_http(std::int64_t now_ms) {
   return {{DeviceAction::Kind::HttpGet, {}, "/rs?", {}}};
 }
 
+void RestoreJob::use_commands(std::vector<CommandGroup> groups) {
+  // Restarting groups end with an explicit restart, so the wait never depends on a value changing.
+  for (auto& g : groups)
+    if (g.restarts) g.commands.push_back("Restart 1");
+  groups_ = std::move(groups);
+  // Verification covers only what replaying sets.
+  auto all = expected_;
+  for (auto it = expected_.begin(); it != expected_.end();) {
+    if (!replayed(it.key(), all)) it = expected_.erase(it);
+    else ++it;
+  }
+}
+
 std::vector<DeviceAction> RestoreJob::begin_commands(std::int64_t now_ms) {
   if (!commands_only_) {
     // The upload path is missing or was refused: replay commands from the decoded backup instead.
     log_.push_back("falling back to replaying commands");
     commands_only_ = true;
     auto migrated = migrate_settings(*file_, device_.version, Migration::Translate);
-    groups_ = settings_commands(SettingsLayouts::builtin().decode(migrated).fields, CommandOptions{true});
-    for (auto& g : groups_)
-      if (g.restarts) g.commands.push_back("Restart 1");
-    auto all = expected_;
-    for (auto it = expected_.begin(); it != expected_.end();) {
-      if (!replayed(it.key(), all)) it = expected_.erase(it);
-      else ++it;
-    }
+    use_commands(settings_commands(SettingsLayouts::builtin().decode(migrated).fields, CommandOptions{true}));
   }
   phase_ = Phase::Commands;
   group_index_ = 0;

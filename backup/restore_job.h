@@ -85,6 +85,7 @@ class RestoreJob {
   std::vector<DeviceAction> fail(std::string why);
   std::vector<DeviceAction> begin_http(std::int64_t now_ms);
   std::vector<DeviceAction> begin_commands(std::int64_t now_ms);
+  void use_commands(std::vector<CommandGroup> groups);  // the replay's groups; verification narrowed to them
   std::vector<DeviceAction> send_command_group(std::int64_t now_ms);
   std::vector<DeviceAction> await_restart(std::int64_t now_ms);
   std::vector<DeviceAction> restarted(std::int64_t now_ms);
