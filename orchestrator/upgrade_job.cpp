@@ -164,9 +164,7 @@ std::vector<JobAction> UpgradeJob::enter_step(std::int64_t now_ms, bool resumed)
     backup_.emplace(target, bs);
     wait_ = Wait::BackupRun;
     event(fmt::format("backup of the settings on {}", state_.current_version));
-    auto actions = backup_->start(now_ms);
-    if (backup_->finished()) return after_backup_job(now_ms);
-    return wrap(actions);
+    return from_inner(backup_->start(now_ms), now_ms);
   }
   if (name == "Reset6") {
     if (resumed && state_.sent) {
@@ -227,6 +225,16 @@ std::vector<JobAction> UpgradeJob::enter_step(std::int64_t now_ms, bool resumed)
   return fail("unknown step " + name);
 }
 
+std::vector<JobAction> UpgradeJob::from_inner(std::vector<backup::DeviceAction> actions, std::int64_t now_ms) {
+  if (wait_ == Wait::BackupRun && backup_->finished()) return after_backup_job(now_ms);
+  auto out = wrap(std::move(actions));
+  if (wait_ == Wait::RestoreRun && restore_->finished()) {
+    auto after = after_restore_job(now_ms);
+    out.insert(out.end(), after.begin(), after.end());
+  }
+  return out;
+}
+
 std::vector<JobAction> UpgradeJob::after_backup_job(std::int64_t now_ms) {
   (void)now_ms;
   auto& job = *backup_;
@@ -268,12 +276,8 @@ std::vector<JobAction> UpgradeJob::on_backup_loaded(std::optional<std::vector<st
     state_.sent = true;
     out = persist_then({});
   }
-  auto more = wrap(restore_->start(now_ms));
+  auto more = from_inner(restore_->start(now_ms), now_ms);
   out.insert(out.end(), more.begin(), more.end());
-  if (restore_->finished()) {
-    auto after = after_restore_job(now_ms);
-    out.insert(out.end(), after.begin(), after.end());
-  }
   return out;
 }
 
@@ -314,20 +318,8 @@ std::vector<JobAction> UpgradeJob::restarted(std::int64_t now_ms) {
 
 std::vector<JobAction> UpgradeJob::on_message(bool tele, std::string_view suffix, std::string_view payload, std::int64_t now_ms) {
   if (finished()) return {};
-  if (wait_ == Wait::BackupRun && backup_) {
-    if (tele) return {};
-    auto out = wrap(backup_->on_message(suffix, payload, now_ms));
-    if (backup_->finished()) return after_backup_job(now_ms);
-    return out;
-  }
-  if (wait_ == Wait::RestoreRun && restore_) {
-    auto out = wrap(restore_->on_message(tele, suffix, payload, now_ms));
-    if (restore_->finished()) {
-      auto after = after_restore_job(now_ms);
-      out.insert(out.end(), after.begin(), after.end());
-    }
-    return out;
-  }
+  if (wait_ == Wait::BackupRun && backup_) return tele ? std::vector<JobAction>{} : from_inner(backup_->on_message(suffix, payload, now_ms), now_ms);
+  if (wait_ == Wait::RestoreRun && restore_) return from_inner(restore_->on_message(tele, suffix, payload, now_ms), now_ms);
   if (wait_ == Wait::Restart || (wait_ == Wait::UpgradeReply && tele)) {
     if (!tele) return {};
     if (suffix == "LWT") {
@@ -412,37 +404,15 @@ std::vector<JobAction> UpgradeJob::on_message(bool tele, std::string_view suffix
 }
 
 std::vector<JobAction> UpgradeJob::on_http(int status, std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms) {
-  if (wait_ == Wait::BackupRun && backup_) {
-    auto out = wrap(backup_->on_http(std::move(body), error, now_ms));
-    if (backup_->finished()) return after_backup_job(now_ms);
-    return out;
-  }
-  if (wait_ == Wait::RestoreRun && restore_) {
-    auto out = wrap(restore_->on_http(status, std::move(body), error, now_ms));
-    if (restore_->finished()) {
-      auto after = after_restore_job(now_ms);
-      out.insert(out.end(), after.begin(), after.end());
-    }
-    return out;
-  }
+  if (wait_ == Wait::BackupRun && backup_) return from_inner(backup_->on_http(std::move(body), error, now_ms), now_ms);
+  if (wait_ == Wait::RestoreRun && restore_) return from_inner(restore_->on_http(status, std::move(body), error, now_ms), now_ms);
   return {};
 }
 
 std::vector<JobAction> UpgradeJob::on_time(std::int64_t now_ms) {
   if (finished()) return {};
-  if (wait_ == Wait::BackupRun && backup_) {
-    auto out = wrap(backup_->on_time(now_ms));
-    if (backup_->finished()) return after_backup_job(now_ms);
-    return out;
-  }
-  if (wait_ == Wait::RestoreRun && restore_) {
-    auto out = wrap(restore_->on_time(now_ms));
-    if (restore_->finished()) {
-      auto after = after_restore_job(now_ms);
-      out.insert(out.end(), after.begin(), after.end());
-    }
-    return out;
-  }
+  if (wait_ == Wait::BackupRun && backup_) return from_inner(backup_->on_time(now_ms), now_ms);
+  if (wait_ == Wait::RestoreRun && restore_) return from_inner(restore_->on_time(now_ms), now_ms);
   if ((wait_ == Wait::Restart || wait_ == Wait::UpgradeReply) && online_at_ms_ > 0 && now_ms - online_at_ms_ >= kQuietAfterOnlineMs)
     return restarted(now_ms);
   if (now_ms < deadline_ms_) return {};

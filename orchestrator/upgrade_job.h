@@ -86,6 +86,8 @@ class UpgradeJob {
   std::vector<JobAction> publish(std::string command, std::string payload);
   std::vector<JobAction> await_restart(std::int64_t now_ms, std::int64_t timeout_ms);
   std::vector<JobAction> restarted(std::int64_t now_ms);
+  // What the running backup or restore job asked for, and what follows when it has finished.
+  std::vector<JobAction> from_inner(std::vector<backup::DeviceAction> actions, std::int64_t now_ms);
   std::vector<JobAction> after_backup_job(std::int64_t now_ms);
   std::vector<JobAction> after_restore_job(std::int64_t now_ms);
   const JobHop& hop() const { return hops_[state_.hop]; }
