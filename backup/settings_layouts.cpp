@@ -233,12 +233,15 @@ struct SettingsLayouts::Impl {
     if (it == layout_ids.begin()) return -1;
     return static_cast<int>(it - layout_ids.begin()) - 1;
   }
+  // The definition a field's runs give for this layout and platform.
+  static const FieldDef* in_runs(const std::vector<FieldRun>& runs, int layout, unsigned platform) {
+    for (auto& r : runs)
+      if (layout >= r.first && layout <= r.last && (r.platforms >> platform) & 1) return &r.def;
+    return nullptr;
+  }
   const FieldDef* find(const std::string& name, int layout, unsigned platform) const {
-    for (auto& [n, runs] : fields) {
-      if (n != name) continue;
-      for (auto& r : runs)
-        if (layout >= r.first && layout <= r.last && (r.platforms >> platform) & 1) return &r.def;
-    }
+    for (auto& [n, runs] : fields)
+      if (n == name) return in_runs(runs, layout, platform);
     return nullptr;
   }
   // Platforms beyond the table (ESP32-C5) read as the plain ESP32 layout.
@@ -327,7 +330,7 @@ DecodedSettings SettingsLayouts::decode(const DmpFile& file) const {
     compressible = std::any_of(flag4->group.begin(), flag4->group.end(), [](auto& g) { return g.first == "compress_rules_cpu"; });
   Context cx{file.settings, compressible, out.notes};
   for (auto& [name, runs] : impl_->fields) {
-    if (auto* d = impl_->find(name, layout, platform)) out.fields[name] = decode_value(*d, 0, 0, 0, name, cx);
+    if (auto* d = Impl::in_runs(runs, layout, platform)) out.fields[name] = decode_value(*d, 0, 0, 0, name, cx);
   }
   return out;
 }
