@@ -13,6 +13,25 @@ using nlohmann::json;
 
 bool is_esp32(const DeviceSpec& spec) { return planner::is_esp32_family(planner::parse_chip(spec.chip)); }
 
+// The plain settings the simulator models, by their decode-config names: written to the file and read
+// back from it through the same table.
+struct TextSetting {
+  const char* path;
+  std::string DeviceSettings::*member;
+};
+constexpr TextSetting kTextSettings[] = {
+    {"mqtt_host", &DeviceSettings::mqtt_host},       {"mqtt_user", &DeviceSettings::mqtt_user},
+    {"mqtt_pwd", &DeviceSettings::mqtt_password},    {"mqtt_client", &DeviceSettings::mqtt_client},
+    {"mqtt_topic", &DeviceSettings::topic},          {"mqtt_fulltopic", &DeviceSettings::full_topic},
+    {"mqtt_grptopic", &DeviceSettings::group_topic}, {"hostname", &DeviceSettings::hostname},
+    {"web_password", &DeviceSettings::web_password}, {"ota_url", &DeviceSettings::ota_url}};
+struct IntSetting {
+  const char* path;
+  int DeviceSettings::*member;
+};
+constexpr IntSetting kIntSettings[] = {
+    {"mqtt_port", &DeviceSettings::mqtt_port}, {"webserver", &DeviceSettings::webserver}, {"tele_period", &DeviceSettings::tele_period}};
+
 }  // namespace
 
 std::uint8_t platform_of_spec(const DeviceSpec& spec) { return backup::platform_of(planner::parse_chip(spec.chip)).value_or(0); }
@@ -25,30 +44,14 @@ backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& ve
   auto set = [&](const std::string& path, const json& v) { (void)layouts.set(f, path, v); };
   set("bootcount", spec.boot_count & 0xFFFF);
   set("sta_ssid/0", st.ssid1);
-  set("mqtt_host", st.mqtt_host);
-  set("mqtt_port", st.mqtt_port);
-  set("mqtt_user", st.mqtt_user);
-  set("mqtt_pwd", st.mqtt_password);
-  set("mqtt_client", st.mqtt_client);
-  set("mqtt_topic", st.topic);
-  set("mqtt_fulltopic", st.full_topic);
+  for (const auto& t : kTextSettings) set(t.path, st.*t.member);
+  for (const auto& n : kIntSettings) set(n.path, st.*n.member);
   for (int i = 0; i < 3; ++i) set("mqtt_prefix/" + std::to_string(i), st.prefixes[static_cast<std::size_t>(i)]);
-  set("mqtt_grptopic", st.group_topic);
   for (int i = 0; i < 4; ++i) set("friendlyname/" + std::to_string(i), st.friendly_names[static_cast<std::size_t>(i)]);
-  set("hostname", st.hostname);
-  set("webserver", st.webserver);
-  set("web_password", st.web_password);
-  set("ota_url", st.ota_url);
-  // A field an ESP32 variant keeps elsewhere has a suffixed name (backup::field_variants): write
-  // whichever this layout has.
-  auto set_variants = [&](const std::string& name, const std::string& rest, const json& v) {
-    bool any = false;
-    for (auto& n : backup::field_variants(name)) any = layouts.set(f, n + rest, v).empty() || any;
-    return any;
-  };
-  set_variants("module", "", (st.module_id - 1) & 0xFF);
+  // ESP32 variants keep the module under a suffixed name (backup::field_variants): write whichever
+  // this layout has.
+  for (auto& n : backup::field_variants("module")) set(n, (st.module_id - 1) & 0xFF);
   for (int i = 0; i < 3; ++i) set("rules/" + std::to_string(i), st.rules[static_cast<std::size_t>(i)]);
-  set("tele_period", st.tele_period);
   set("flag/mqtt_response", st.set_option4 ? 1 : 0);
   set("flag3/timers_enable", st.timers_enabled ? 1 : 0);
   if (!st.template_json.empty()) {
@@ -80,34 +83,19 @@ backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& ve
 
 void settings_from_file(const backup::DmpFile& file, DeviceSettings& st) {
   auto d = backup::SettingsLayouts::builtin().decode(file).fields;
-  auto str = [&](const char* name, std::string& out) {
-    if (d.contains(name) && d[name].is_string()) out = d[name].get<std::string>();
-  };
-  auto num = [&](const char* name, auto& out) {
-    if (d.contains(name) && d[name].is_number_integer()) out = d[name].get<std::remove_reference_t<decltype(out)>>();
-  };
+  for (const auto& t : kTextSettings)
+    if (d.contains(t.path) && d[t.path].is_string()) st.*t.member = d[t.path].get<std::string>();
+  for (const auto& n : kIntSettings)
+    if (d.contains(n.path) && d[n.path].is_number_integer()) st.*n.member = d[n.path].get<int>();
   if (d.contains("sta_ssid") && d["sta_ssid"].is_array() && !d["sta_ssid"].empty()) st.ssid1 = d["sta_ssid"][0].get<std::string>();
-  str("mqtt_host", st.mqtt_host);
-  num("mqtt_port", st.mqtt_port);
-  str("mqtt_user", st.mqtt_user);
-  str("mqtt_pwd", st.mqtt_password);
-  str("mqtt_client", st.mqtt_client);
-  str("mqtt_topic", st.topic);
-  str("mqtt_fulltopic", st.full_topic);
   if (d.contains("mqtt_prefix"))
     for (std::size_t i = 0; i < 3 && i < d["mqtt_prefix"].size(); ++i) st.prefixes[i] = d["mqtt_prefix"][i].get<std::string>();
-  str("mqtt_grptopic", st.group_topic);
   if (d.contains("friendlyname"))
     for (std::size_t i = 0; i < 4 && i < d["friendlyname"].size(); ++i) st.friendly_names[i] = d["friendlyname"][i].get<std::string>();
-  str("hostname", st.hostname);
-  num("webserver", st.webserver);
-  str("web_password", st.web_password);
-  str("ota_url", st.ota_url);
   if (auto* m = backup::find_variant(d, "module"); m && m->is_number_integer()) st.module_id = (m->get<int>() + 1) & 0xFF;
   if (d.contains("rules"))
     for (std::size_t i = 0; i < 3 && i < d["rules"].size(); ++i)
       st.rules[i] = d["rules"][i].is_string() ? d["rules"][i].get<std::string>() : std::string();
-  num("tele_period", st.tele_period);
   if (d.contains("flag") && d["flag"].contains("mqtt_response")) st.set_option4 = d["flag"]["mqtt_response"].get<int>() != 0;
   if (d.contains("flag3") && d["flag3"].contains("timers_enable")) st.timers_enabled = d["flag3"]["timers_enable"].get<int>() != 0;
   st.template_json.clear();
