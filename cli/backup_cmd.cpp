@@ -29,16 +29,14 @@ const std::set<std::string> kSecretFields = {"mqtt_pwd", "sta_pwd", "web_passwor
 class BackupTask final : public DeviceTask {
  public:
   BackupTask(inventory::DeviceRecord device, DeviceAccess access, backup::BackupSettings settings)
-      : device_(std::move(device)),
-        access_(std::move(access)),
+      : DeviceTask(device.ip.value_or(""), std::move(access)),
+        device_(std::move(device)),
         job_(backup::BackupTarget{device_.mac, device_.topic.value_or(""), device_.ip.value_or(""),
                                   planner::Version::parse(device_.version.value_or("")).value_or(planner::Version{}),
                                   planner::parse_chip(device_.chip.value_or(""))},
              std::move(settings)) {}
 
   std::string device_topic() const override { return device_.topic.value_or(""); }
-  std::string ip() const override { return device_.ip.value_or(""); }
-  const DeviceAccess& access() const override { return access_; }
   std::vector<backup::DeviceAction> start(std::int64_t now) override { return job_.start(now); }
   std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override {
     if (prefix != mqtt::Prefix::Stat) return {};
@@ -46,21 +44,17 @@ class BackupTask final : public DeviceTask {
   }
   std::vector<backup::DeviceAction> on_http(const firmware::Download& d, std::int64_t now) override {
     if (d.ok) return job_.on_http(d.bytes, "", now);
-    return job_.on_http(std::nullopt, fmt::format("GET http://{}:{}/dl: {}", ip(), access_.web_port, d.error), now);
+    return job_.on_http(std::nullopt, fmt::format("GET http://{}:{}/dl: {}", ip(), access().web_port, d.error), now);
   }
   std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return job_.on_time(now); }
-  bool finished() const override { return job_.finished() || !gave_up_.empty(); }
-  void give_up(const std::string& why) override { gave_up_ = why; }
+  bool finished() const override { return job_.finished(); }
 
   const inventory::DeviceRecord& device() const { return device_; }
   const backup::BackupJob& job() const { return job_; }
-  const std::string& gave_up() const { return gave_up_; }
 
  private:
   inventory::DeviceRecord device_;
-  DeviceAccess access_;
   backup::BackupJob job_;
-  std::string gave_up_;
 };
 
 std::string name_of(const inventory::DeviceRecord& d) { return d.topic.value_or(d.mac); }

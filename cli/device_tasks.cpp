@@ -125,7 +125,7 @@ void run_device_tasks(const TaskRunOptions& o, std::vector<std::unique_ptr<Devic
         execute(r, r.task->on_http(result, now), now);
       }
       if (!r.http) execute(r, r.task->on_time(now), now);
-      if (r.task->finished() && !r.http) {
+      if ((r.task->finished() || !r.task->gave_up().empty()) && !r.http) {
         std::erase_if(by_topic, [&](const auto& kv) { return kv.second == r.task; });
         it = active.erase(it);
       } else {

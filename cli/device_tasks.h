@@ -24,21 +24,32 @@ struct DeviceAccess {
   int web_port = 80;
 };
 
+// One device's job as the runner drives it. The device's address and access, and the reason the run
+// gave up on it, are common to every job; the job-specific part is the virtual interface.
 class DeviceTask {
  public:
+  DeviceTask(std::string ip, DeviceAccess access) : ip_(std::move(ip)), access_(std::move(access)) {}
   virtual ~DeviceTask() = default;
   virtual std::string device_topic() const = 0;  // where its commands go now
   // Every topic the device may answer on during the job (a restore can change it).
   virtual std::vector<std::string> topics() const { return {device_topic()}; }
-  virtual std::string ip() const = 0;
-  virtual const DeviceAccess& access() const = 0;
   virtual std::vector<backup::DeviceAction> start(std::int64_t now_ms) = 0;
   virtual std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload,
                                                        std::int64_t now_ms) = 0;
   virtual std::vector<backup::DeviceAction> on_http(const firmware::Download& result, std::int64_t now_ms) = 0;
   virtual std::vector<backup::DeviceAction> on_time(std::int64_t now_ms) = 0;
   virtual bool finished() const = 0;
-  virtual void give_up(const std::string& why) = 0;  // the run is over (broker unreachable, overall timeout)
+
+  const std::string& ip() const { return ip_; }
+  const DeviceAccess& access() const { return access_; }
+  // The run is over for this device (broker unreachable, overall timeout): why.
+  void give_up(const std::string& why) { gave_up_ = why; }
+  const std::string& gave_up() const { return gave_up_; }
+
+ private:
+  std::string ip_;
+  DeviceAccess access_;
+  std::string gave_up_;
 };
 
 struct TaskRunOptions {

@@ -16,15 +16,13 @@ namespace {
 
 class RestoreTask final : public DeviceTask {
  public:
-  RestoreTask(std::string ip, DeviceAccess access, backup::RestoreJob& job) : ip_(std::move(ip)), access_(std::move(access)), job_(job) {}
+  RestoreTask(std::string ip, DeviceAccess access, backup::RestoreJob& job) : DeviceTask(std::move(ip), std::move(access)), job_(job) {}
   std::string device_topic() const override { return job_.command_topic(); }
   std::vector<std::string> topics() const override {
     std::vector<std::string> t{job_.command_topic()};
     if (job_.final_topic() != t[0]) t.push_back(job_.final_topic());
     return t;
   }
-  std::string ip() const override { return ip_; }
-  const DeviceAccess& access() const override { return access_; }
   std::vector<backup::DeviceAction> start(std::int64_t now) override { return job_.start(now); }
   std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override {
     if (prefix == mqtt::Prefix::Command) return {};
@@ -35,15 +33,10 @@ class RestoreTask final : public DeviceTask {
     return job_.on_http(static_cast<int>(d.http_status), std::nullopt, d.error, now);
   }
   std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return job_.on_time(now); }
-  bool finished() const override { return job_.finished() || !gave_up_.empty(); }
-  void give_up(const std::string& why) override { gave_up_ = why; }
-  const std::string& gave_up() const { return gave_up_; }
+  bool finished() const override { return job_.finished(); }
 
  private:
-  std::string ip_;
-  DeviceAccess access_;
   backup::RestoreJob& job_;
-  std::string gave_up_;
 };
 
 }  // namespace

@@ -34,11 +34,9 @@ class UpgradeTask final : public DeviceTask {
  public:
   UpgradeTask(std::string ip, DeviceAccess access, orchestrator::UpgradeJob& job, std::int64_t job_id, store::SqliteJobStore& jobs,
               store::SqliteBackupStore& backups)
-      : ip_(std::move(ip)), access_(std::move(access)), job_(job), job_id_(job_id), jobs_(jobs), backups_(backups) {}
+      : DeviceTask(std::move(ip), std::move(access)), job_(job), job_id_(job_id), jobs_(jobs), backups_(backups) {}
 
   std::string device_topic() const override { return job_.command_topic(); }
-  std::string ip() const override { return ip_; }
-  const DeviceAccess& access() const override { return access_; }
   std::vector<backup::DeviceAction> start(std::int64_t now) override { return drain(job_.start(now), now); }
   std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override {
     if (prefix == mqtt::Prefix::Command) return {};
@@ -49,9 +47,7 @@ class UpgradeTask final : public DeviceTask {
     return drain(job_.on_http(static_cast<int>(d.http_status), std::nullopt, d.error, now), now);
   }
   std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return drain(job_.on_time(now), now); }
-  bool finished() const override { return job_.finished() || !gave_up_.empty(); }
-  void give_up(const std::string& why) override { gave_up_ = why; }
-  const std::string& gave_up() const { return gave_up_; }
+  bool finished() const override { return job_.finished(); }
 
  private:
   std::vector<backup::DeviceAction> drain(std::vector<orchestrator::JobAction> actions, std::int64_t now) {
@@ -91,13 +87,10 @@ class UpgradeTask final : public DeviceTask {
     jobs_.add_events(job_id_, events, now);
   }
 
-  std::string ip_;
-  DeviceAccess access_;
   orchestrator::UpgradeJob& job_;
   std::int64_t job_id_;
   store::SqliteJobStore& jobs_;
   store::SqliteBackupStore& backups_;
-  std::string gave_up_;
 };
 
 }  // namespace
