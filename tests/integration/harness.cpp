@@ -27,6 +27,14 @@ namespace it {
 std::string fleet_bin() { return FLEET_BIN; }
 std::string sim_bin() { return SIM_BIN; }
 
+static sockaddr_in loopback(int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  return a;
+}
+
 // A port below Linux's ephemeral range (32768-60999), so that no outgoing connection of the processes
 // under test (the simulator opens hundreds) can take it between this choice and the bind; random, so
 // that tests running in parallel do not pick the same one.
@@ -36,10 +44,7 @@ int free_port() {
   for (int attempt = 0; attempt < 200; ++attempt) {
     int port = pick(rng);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
+    auto a = loopback(port);
     bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
     close(fd);
     if (ok) return port;
@@ -49,10 +54,7 @@ int free_port() {
 
 bool port_open(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
+  auto a = loopback(port);
   bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   close(fd);
   return ok;
