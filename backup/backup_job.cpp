@@ -37,13 +37,13 @@ BackupJob::BackupJob(BackupTarget target, BackupSettings settings) : target_(std
   record_.chip = planner::to_string(target_.chip);
 }
 
-std::vector<BackupAction> BackupJob::start(std::int64_t now_ms) {
+std::vector<DeviceAction> BackupJob::start(std::int64_t now_ms) {
   record_.taken_ms = now_ms;
   if (settings_.method == BackupSettings::Method::Http) return begin_http(now_ms);
   phase_ = Phase::Mqtt;
   download_.emplace(settings_.device_mqtt_password);
   deadline_ms_ = now_ms + settings_.reply_timeout_ms;
-  return {{BackupAction::Kind::Publish, download_->start()}};
+  return {{DeviceAction::Kind::Publish, download_->start()}};
 }
 
 bool BackupJob::accept_file(const std::vector<std::uint8_t>& bytes, const std::string& method, const std::string& file_name) {
@@ -64,52 +64,52 @@ bool BackupJob::accept_file(const std::vector<std::uint8_t>& bytes, const std::s
   return true;
 }
 
-std::vector<BackupAction> BackupJob::begin_http(std::int64_t now_ms) {
+std::vector<DeviceAction> BackupJob::begin_http(std::int64_t now_ms) {
   if (settings_.method == BackupSettings::Method::Mqtt) return begin_snapshot(now_ms);
   if (target_.ip.empty()) {
     problems_.push_back("http: the device's IP is unknown");
     return begin_snapshot(now_ms);
   }
   phase_ = Phase::Http;
-  return {{BackupAction::Kind::HttpGet, {}, "/dl", {}}};
+  return {{DeviceAction::Kind::HttpGet, {}, "/dl", {}}};
 }
 
-std::vector<BackupAction> BackupJob::begin_snapshot(std::int64_t now_ms) {
+std::vector<DeviceAction> BackupJob::begin_snapshot(std::int64_t now_ms) {
   if (!settings_.snapshot) return finish();
   phase_ = Phase::Snapshot;
   snapshot_index_ = 0;
   return next_snapshot_command(now_ms);
 }
 
-std::vector<BackupAction> BackupJob::next_snapshot_command(std::int64_t now_ms) {
+std::vector<DeviceAction> BackupJob::next_snapshot_command(std::int64_t now_ms) {
   if (snapshot_index_ >= snapshot_commands().size()) return finish();
   const auto& c = snapshot_commands()[snapshot_index_];
   auto space = c.find(' ');
   waiting_reply_ = true;
   deadline_ms_ = now_ms + settings_.reply_timeout_ms;
   if (c == "Status 0") snapshot_[c] = ojson::object();
-  return {{BackupAction::Kind::Publish, {space == std::string::npos ? c : c.substr(0, space), space == std::string::npos ? "" : c.substr(space + 1)}}};
+  return {{DeviceAction::Kind::Publish, {space == std::string::npos ? c : c.substr(0, space), space == std::string::npos ? "" : c.substr(space + 1)}}};
 }
 
-std::vector<BackupAction> BackupJob::finish() {
+std::vector<DeviceAction> BackupJob::finish() {
   phase_ = Phase::Finished;
   if (settings_.snapshot && !snapshot_.empty()) record_.snapshot = snapshot_.dump();
   if (!have_file_) {
     record_.method = "snapshot";
-    if (record_.snapshot.empty()) return {{BackupAction::Kind::Finished, {}}};
+    if (record_.snapshot.empty()) return {{DeviceAction::Kind::Finished, {}}};
     notes_.push_back("no settings file: a snapshot of command replies only (no credentials, not restorable as a whole)");
   }
   result_ = record_;
-  return {{BackupAction::Kind::Finished, {}}};
+  return {{DeviceAction::Kind::Finished, {}}};
 }
 
-std::vector<BackupAction> BackupJob::on_message(std::string_view suffix, std::string_view payload, std::int64_t now_ms) {
+std::vector<DeviceAction> BackupJob::on_message(std::string_view suffix, std::string_view payload, std::int64_t now_ms) {
   if (phase_ == Phase::Mqtt && download_) {
     auto next = download_->on_reply(suffix, payload);
     deadline_ms_ = now_ms + settings_.reply_timeout_ms;
     switch (download_->state()) {
       case TransferState::Running:
-        if (next) return {{BackupAction::Kind::Publish, *next}};
+        if (next) return {{DeviceAction::Kind::Publish, *next}};
         return {};
       case TransferState::Done:
         if (accept_file(download_->file(), "mqtt", download_->file_name())) return begin_snapshot(now_ms);
@@ -151,14 +151,14 @@ std::vector<BackupAction> BackupJob::on_message(std::string_view suffix, std::st
   return {};
 }
 
-std::vector<BackupAction> BackupJob::on_http(std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms) {
+std::vector<DeviceAction> BackupJob::on_http(std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms) {
   if (phase_ != Phase::Http) return {};
   if (!body) problems_.push_back("http: " + error);
   else accept_file(*body, "http", "");
   return begin_snapshot(now_ms);
 }
 
-std::vector<BackupAction> BackupJob::on_time(std::int64_t now_ms) {
+std::vector<DeviceAction> BackupJob::on_time(std::int64_t now_ms) {
   if (now_ms < deadline_ms_) return {};
   if (phase_ == Phase::Mqtt) {
     problems_.push_back(download_ && download_->file().empty() ? "mqtt: no answer to FileDownload" : "mqtt: the download stalled");

@@ -41,7 +41,6 @@ struct DeviceAction {
   std::string path;                       // HttpGet/HttpPost: "/dl", "/rs?", "/u2" on the device's web server
   std::vector<std::uint8_t> upload;       // HttpPost: the file for the multipart field "u2"
 };
-using BackupAction = DeviceAction;
 
 // The commands whose replies make the snapshot: what a device reports about its configuration.
 // Replies to password commands are masked by the firmware, so credentials are only in the .dmp.
@@ -51,12 +50,12 @@ class BackupJob {
  public:
   BackupJob(BackupTarget target, BackupSettings settings);
 
-  std::vector<BackupAction> start(std::int64_t now_ms);
+  std::vector<DeviceAction> start(std::int64_t now_ms);
   // A message the device published under its stat prefix (suffix: "FILEDOWNLOAD", "RESULT", "STATUS0" …).
-  std::vector<BackupAction> on_message(std::string_view suffix, std::string_view payload, std::int64_t now_ms);
+  std::vector<DeviceAction> on_message(std::string_view suffix, std::string_view payload, std::int64_t now_ms);
   // The outcome of the HttpGet action: the body of GET /dl, or an error.
-  std::vector<BackupAction> on_http(std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms);
-  std::vector<BackupAction> on_time(std::int64_t now_ms);
+  std::vector<DeviceAction> on_http(std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms);
+  std::vector<DeviceAction> on_time(std::int64_t now_ms);
 
   bool finished() const { return phase_ == Phase::Finished; }
   // Finished: the backup to store (with a file, or a snapshot only), or nothing and the reasons.
@@ -66,10 +65,10 @@ class BackupJob {
 
  private:
   enum class Phase { Mqtt, Http, Snapshot, Finished };
-  std::vector<BackupAction> begin_http(std::int64_t now_ms);
-  std::vector<BackupAction> begin_snapshot(std::int64_t now_ms);
-  std::vector<BackupAction> next_snapshot_command(std::int64_t now_ms);
-  std::vector<BackupAction> finish();
+  std::vector<DeviceAction> begin_http(std::int64_t now_ms);
+  std::vector<DeviceAction> begin_snapshot(std::int64_t now_ms);
+  std::vector<DeviceAction> next_snapshot_command(std::int64_t now_ms);
+  std::vector<DeviceAction> finish();
   bool accept_file(const std::vector<std::uint8_t>& bytes, const std::string& method, const std::string& file_name);
 
   BackupTarget target_;

@@ -353,7 +353,7 @@ namespace {
 
 // Drives a BackupJob against a simulated device: MQTT through handle(), HTTP through web().
 void drive(BackupJob& job, SimDevice& d, std::int64_t& now, bool web_up = true) {
-  std::vector<BackupAction> actions = job.start(now);
+  std::vector<DeviceAction> actions = job.start(now);
   for (int guard = 0; guard < 500 && !job.finished(); ++guard) {
     if (actions.empty()) {
       now += 1000;
@@ -362,13 +362,13 @@ void drive(BackupJob& job, SimDevice& d, std::int64_t& now, bool web_up = true) 
     }
     auto a = actions.front();
     actions.erase(actions.begin());
-    if (a.kind == BackupAction::Kind::Publish) {
+    if (a.kind == DeviceAction::Kind::Publish) {
       auto r = d.handle(cmnd(d, a.command.name), a.command.payload, now);
       for (auto& p : r.publish) {
         auto more = job.on_message(p.topic.substr(p.topic.rfind('/') + 1), p.payload, now);
         actions.insert(actions.end(), more.begin(), more.end());
       }
-    } else if (a.kind == BackupAction::Kind::HttpGet) {
+    } else if (a.kind == DeviceAction::Kind::HttpGet) {
       WebReply down;
       down.status = 503;
       auto reply = web_up ? d.web({"GET", "/dl", std::nullopt, std::nullopt}) : down;
