@@ -43,7 +43,7 @@ std::vector<DeviceAction> BackupJob::start(std::int64_t now_ms) {
   phase_ = Phase::Mqtt;
   download_.emplace(settings_.device_mqtt_password);
   deadline_ms_ = now_ms + settings_.reply_timeout_ms;
-  return {{DeviceAction::Kind::Publish, download_->start()}};
+  return {DeviceAction::publish(download_->start())};
 }
 
 bool BackupJob::accept_file(const std::vector<std::uint8_t>& bytes, const std::string& method, const std::string& file_name) {
@@ -71,7 +71,7 @@ std::vector<DeviceAction> BackupJob::begin_http(std::int64_t now_ms) {
     return begin_snapshot(now_ms);
   }
   phase_ = Phase::Http;
-  return {{DeviceAction::Kind::HttpGet, {}, "/dl", {}}};
+  return {DeviceAction::http_get("/dl")};
 }
 
 std::vector<DeviceAction> BackupJob::begin_snapshot(std::int64_t now_ms) {
@@ -88,7 +88,7 @@ std::vector<DeviceAction> BackupJob::next_snapshot_command(std::int64_t now_ms) 
   waiting_reply_ = true;
   deadline_ms_ = now_ms + settings_.reply_timeout_ms;
   if (c == "Status 0") snapshot_[c] = ojson::object();
-  return {{DeviceAction::Kind::Publish, {space == std::string::npos ? c : c.substr(0, space), space == std::string::npos ? "" : c.substr(space + 1)}}};
+  return {DeviceAction::publish({space == std::string::npos ? c : c.substr(0, space), space == std::string::npos ? "" : c.substr(space + 1)})};
 }
 
 std::vector<DeviceAction> BackupJob::finish() {
@@ -96,11 +96,11 @@ std::vector<DeviceAction> BackupJob::finish() {
   if (settings_.snapshot && !snapshot_.empty()) record_.snapshot = snapshot_.dump();
   if (!have_file_) {
     record_.method = "snapshot";
-    if (record_.snapshot.empty()) return {{DeviceAction::Kind::Finished, {}}};
+    if (record_.snapshot.empty()) return {DeviceAction::finished()};
     notes_.push_back("no settings file: a snapshot of command replies only (no credentials, not restorable as a whole)");
   }
   result_ = record_;
-  return {{DeviceAction::Kind::Finished, {}}};
+  return {DeviceAction::finished()};
 }
 
 std::vector<DeviceAction> BackupJob::on_message(std::string_view suffix, std::string_view payload, std::int64_t now_ms) {
@@ -109,7 +109,7 @@ std::vector<DeviceAction> BackupJob::on_message(std::string_view suffix, std::st
     deadline_ms_ = now_ms + settings_.reply_timeout_ms;
     switch (download_->state()) {
       case TransferState::Running:
-        if (next) return {{DeviceAction::Kind::Publish, *next}};
+        if (next) return {DeviceAction::publish(*next)};
         return {};
       case TransferState::Done:
         if (accept_file(download_->file(), "mqtt", download_->file_name())) return begin_snapshot(now_ms);

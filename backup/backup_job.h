@@ -40,6 +40,11 @@ struct DeviceAction {
   DeviceCommand command;                  // Publish: send to the device's command topic
   std::string path;                       // HttpGet/HttpPost: "/dl", "/rs?", "/u2" on the device's web server
   std::vector<std::uint8_t> upload;       // HttpPost: the file for the multipart field "u2"
+
+  static DeviceAction publish(DeviceCommand command) { return {Kind::Publish, std::move(command), {}, {}}; }
+  static DeviceAction http_get(std::string path) { return {Kind::HttpGet, {}, std::move(path), {}}; }
+  static DeviceAction http_post(std::string path, std::vector<std::uint8_t> file) { return {Kind::HttpPost, {}, std::move(path), std::move(file)}; }
+  static DeviceAction finished() { return {Kind::Finished, {}, {}, {}}; }
 };
 
 // The commands whose replies make the snapshot: what a device reports about its configuration.

@@ -169,7 +169,7 @@ RestoreJob::RestoreJob(BackupTarget device, std::vector<std::uint8_t> bytes, Res
 std::vector<DeviceAction> RestoreJob::fail(std::string why) {
   problems_.push_back(std::move(why));
   phase_ = Phase::Finished;
-  return {{DeviceAction::Kind::Finished, {}, {}, {}}};
+  return {DeviceAction::finished()};
 }
 
 std::vector<DeviceAction> RestoreJob::start(std::int64_t now_ms) {
@@ -186,14 +186,14 @@ std::vector<DeviceAction> RestoreJob::start(std::int64_t now_ms) {
   upload_.emplace(settings_.device_mqtt_password, file_bytes_, "Config.dmp");
   deadline_ms_ = now_ms + settings_.reply_timeout_ms;
   log_.push_back("FileUpload over MQTT");
-  return {{DeviceAction::Kind::Publish, upload_->start(), {}, {}}};
+  return {DeviceAction::publish(upload_->start())};
 }
 
 std::vector<DeviceAction> RestoreJob::begin_http(std::int64_t now_ms) {
   if (settings_.method == RestoreSettings::Method::Mqtt || device_.ip.empty()) return begin_commands(now_ms);
   phase_ = Phase::UploadHttpArm;
   log_.push_back("GET /rs? then POST /u2");
-  return {{DeviceAction::Kind::HttpGet, {}, "/rs?", {}}};
+  return {DeviceAction::http_get("/rs?")};
 }
 
 void RestoreJob::use_commands(std::vector<CommandGroup> groups) {
@@ -226,13 +226,13 @@ std::vector<DeviceAction> RestoreJob::send_command_group(std::int64_t now_ms) {
   if (group_index_ >= groups_.size()) {
     if (!settings_.verify) {
       phase_ = Phase::Finished;
-      return {{DeviceAction::Kind::Finished, {}, {}, {}}};
+      return {DeviceAction::finished()};
     }
     return restarted(now_ms);  // the last group restarted the device already; verify now
   }
   auto& g = groups_[group_index_];
   std::vector<DeviceAction> out;
-  for (auto& c : pack_backlog(g.commands)) out.push_back({DeviceAction::Kind::Publish, {c.command, c.payload}, {}, {}});
+  for (auto& c : pack_backlog(g.commands)) out.push_back(DeviceAction::publish({c.command, c.payload}));
   log_.push_back(fmt::format("sent the {} commands", g.name));
   ++group_index_;
   if (g.restarts) {
@@ -264,12 +264,12 @@ std::vector<DeviceAction> RestoreJob::restarted(std::int64_t now_ms) {
   }
   if (!settings_.verify) {
     phase_ = Phase::Finished;
-    return {{DeviceAction::Kind::Finished, {}, {}, {}}};
+    return {DeviceAction::finished()};
   }
   phase_ = Phase::Verify;
   download_.emplace(settings_.device_mqtt_password);
   deadline_ms_ = now_ms + settings_.reply_timeout_ms;
-  return {{DeviceAction::Kind::Publish, download_->start(), {}, {}}};
+  return {DeviceAction::publish(download_->start())};
 }
 
 std::vector<DeviceAction> RestoreJob::verify(const std::vector<std::uint8_t>& bytes) {
@@ -277,7 +277,7 @@ std::vector<DeviceAction> RestoreJob::verify(const std::vector<std::uint8_t>& by
   auto r = read_dmp(bytes);
   if (!r.file) {
     problems_.push_back("verify: the device's settings file after the restore is not usable: " + r.error);
-    return {{DeviceAction::Kind::Finished, {}, {}, {}}};
+    return {DeviceAction::finished()};
   }
   auto actual = SettingsLayouts::builtin().decode(*r.file).fields;
   differences_ = compare_settings(expected_, actual);
@@ -290,7 +290,7 @@ std::vector<DeviceAction> RestoreJob::verify(const std::vector<std::uint8_t>& by
   } else {
     log_.push_back(fmt::format("verified: every compared field matches ({} fields)", expected_.size()));
   }
-  return {{DeviceAction::Kind::Finished, {}, {}, {}}};
+  return {DeviceAction::finished()};
 }
 
 std::vector<DeviceAction> RestoreJob::on_message(bool tele, std::string_view suffix, std::string_view payload, std::int64_t now_ms) {
@@ -315,7 +315,7 @@ std::vector<DeviceAction> RestoreJob::on_message(bool tele, std::string_view suf
     deadline_ms_ = now_ms + settings_.reply_timeout_ms;
     switch (upload_->state()) {
       case TransferState::Running:
-        if (next) return {{DeviceAction::Kind::Publish, *next, {}, {}}};
+        if (next) return {DeviceAction::publish(*next)};
         return {};
       case TransferState::Done:
         log_.push_back("the device took the file");
@@ -333,7 +333,7 @@ std::vector<DeviceAction> RestoreJob::on_message(bool tele, std::string_view suf
     deadline_ms_ = now_ms + settings_.reply_timeout_ms;
     switch (download_->state()) {
       case TransferState::Running:
-        if (next) return {{DeviceAction::Kind::Publish, *next, {}, {}}};
+        if (next) return {DeviceAction::publish(*next)};
         return {};
       case TransferState::Done: return verify(download_->file());
       case TransferState::NotSupported:
@@ -341,7 +341,7 @@ std::vector<DeviceAction> RestoreJob::on_message(bool tele, std::string_view suf
         if (device_.ip.empty() || settings_.method == RestoreSettings::Method::Mqtt)
           return fail("verify: cannot read the settings back: " + download_->error());
         phase_ = Phase::VerifyHttp;
-        return {{DeviceAction::Kind::HttpGet, {}, "/dl", {}}};
+        return {DeviceAction::http_get("/dl")};
     }
   }
   return {};
@@ -356,7 +356,7 @@ std::vector<DeviceAction> RestoreJob::on_http(int status, std::optional<std::vec
         return begin_commands(now_ms);
       }
       phase_ = Phase::UploadHttp;
-      return {{DeviceAction::Kind::HttpPost, {}, "/u2", file_bytes_}};
+      return {DeviceAction::http_post("/u2", file_bytes_)};
     case Phase::UploadHttp: {
       std::string page = body ? std::string(body->begin(), body->end()) : std::string();
       if (body && page.find("Successful") != std::string::npos) {
@@ -387,7 +387,7 @@ std::vector<DeviceAction> RestoreJob::on_time(std::int64_t now_ms) {
     case Phase::Verify:
       if (device_.ip.empty()) return fail("verify: no answer to FileDownload");
       phase_ = Phase::VerifyHttp;
-      return {{DeviceAction::Kind::HttpGet, {}, "/dl", {}}};
+      return {DeviceAction::http_get("/dl")};
     default: return {};
   }
 }

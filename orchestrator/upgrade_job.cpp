@@ -91,10 +91,7 @@ std::vector<JobAction> UpgradeJob::wrap(std::vector<backup::DeviceAction> action
 }
 
 std::vector<JobAction> UpgradeJob::publish(std::string command, std::string payload) {
-  backup::DeviceAction a;
-  a.kind = backup::DeviceAction::Kind::Publish;
-  a.command = {std::move(command), std::move(payload)};
-  return wrap({a});
+  return wrap({backup::DeviceAction::publish({std::move(command), std::move(payload)})});
 }
 
 std::vector<JobAction> UpgradeJob::fail(std::string why) {
