@@ -47,25 +47,27 @@ std::string file_transfer_error(int code) {
   }
 }
 
-FileDownload::FileDownload(std::string password) : password_(std::move(password)) {}
-
-DeviceCommand FileDownload::start() const { return {"FileDownload", json{{"Password", password_}, {"Type", 2}}.dump()}; }
-
-std::optional<DeviceCommand> FileDownload::fail(std::string why) {
+std::optional<DeviceCommand> FileTransfer::fail(std::string why) {
   state_ = TransferState::Failed;
   error_ = std::move(why);
   return std::nullopt;
 }
 
+std::optional<DeviceCommand> FileTransfer::not_supported(std::string why) {
+  state_ = TransferState::NotSupported;
+  error_ = std::move(why);
+  return std::nullopt;
+}
+
+FileDownload::FileDownload(std::string password) : password_(std::move(password)) {}
+
+DeviceCommand FileDownload::start() const { return {"FileDownload", json{{"Password", password_}, {"Type", 2}}.dump()}; }
+
 std::optional<DeviceCommand> FileDownload::on_reply(std::string_view suffix, std::string_view payload) {
   if (state_ != TransferState::Running) return std::nullopt;
   auto j = parse_object(payload);
   if (!j) return std::nullopt;
-  if (id_ == 0 && is_unknown_command(suffix, *j)) {
-    state_ = TransferState::NotSupported;
-    error_ = "the firmware has no FileDownload (before about 9.4)";
-    return std::nullopt;
-  }
+  if (id_ == 0 && is_unknown_command(suffix, *j)) return not_supported("the firmware has no FileDownload (before about 9.4)");
   if (suffix != "FILEDOWNLOAD") return std::nullopt;
   if (j->contains("FileDownload")) {
     auto text = (*j)["FileDownload"].is_string() ? (*j)["FileDownload"].get<std::string>() : std::string();
@@ -112,21 +114,11 @@ DeviceCommand FileUpload::start() const {
   return {"FileUpload", json{{"Password", password_}, {"File", file_name_}, {"Id", id_}, {"Type", 2}, {"Size", file_.size()}}.dump()};
 }
 
-std::optional<DeviceCommand> FileUpload::fail(std::string why) {
-  state_ = TransferState::Failed;
-  error_ = std::move(why);
-  return std::nullopt;
-}
-
 std::optional<DeviceCommand> FileUpload::on_reply(std::string_view suffix, std::string_view payload) {
   if (state_ != TransferState::Running) return std::nullopt;
   auto j = parse_object(payload);
   if (!j) return std::nullopt;
-  if (!started_ && is_unknown_command(suffix, *j)) {
-    state_ = TransferState::NotSupported;
-    error_ = "the firmware has no FileUpload (before about 9.4)";
-    return std::nullopt;
-  }
+  if (!started_ && is_unknown_command(suffix, *j)) return not_supported("the firmware has no FileUpload (before about 9.4)");
   if (suffix != "FILEUPLOAD") return std::nullopt;
   if (j->contains("FileUpload")) {
     auto text = (*j)["FileUpload"].is_string() ? (*j)["FileUpload"].get<std::string>() : std::string();

@@ -21,48 +21,50 @@ enum class TransferState { Running, Done, NotSupported, Failed };
 // What Tasmota's "Error <n>" means here.
 std::string file_transfer_error(int code);
 
-class FileDownload {
+// What both directions share: the outcome so far and why it failed.
+class FileTransfer {
+ public:
+  TransferState state() const { return state_; }
+  const std::string& error() const { return error_; }
+
+ protected:
+  std::optional<DeviceCommand> fail(std::string why);
+  std::optional<DeviceCommand> not_supported(std::string why);
+  TransferState state_ = TransferState::Running;
+  std::string error_;
+};
+
+class FileDownload : public FileTransfer {
  public:
   explicit FileDownload(std::string device_mqtt_password);
   DeviceCommand start() const;
   // Returns the next command to send, if any. Replies that are not for this transfer are ignored.
   std::optional<DeviceCommand> on_reply(std::string_view suffix, std::string_view payload);
 
-  TransferState state() const { return state_; }
-  const std::string& error() const { return error_; }
   const std::vector<std::uint8_t>& file() const { return file_; }
   const std::string& file_name() const { return file_name_; }
 
  private:
-  std::optional<DeviceCommand> fail(std::string why);
   std::string password_;
-  TransferState state_ = TransferState::Running;
-  std::string error_;
   int id_ = 0;
   std::size_t size_ = 0;
   std::string file_name_;
   std::vector<std::uint8_t> file_;
-  bool got_md5_ = false;
 };
 
-class FileUpload {
+class FileUpload : public FileTransfer {
  public:
   FileUpload(std::string device_mqtt_password, std::vector<std::uint8_t> file, std::string file_name, int id = 116);
   DeviceCommand start() const;
   std::optional<DeviceCommand> on_reply(std::string_view suffix, std::string_view payload);
 
-  TransferState state() const { return state_; }
-  const std::string& error() const { return error_; }
   std::size_t sent() const { return pos_; }
 
  private:
-  std::optional<DeviceCommand> fail(std::string why);
   std::string password_;
   std::vector<std::uint8_t> file_;
   std::string file_name_;
   int id_;
-  TransferState state_ = TransferState::Running;
-  std::string error_;
   std::size_t pos_ = 0;
   bool md5_sent_ = false;
   bool started_ = false;
