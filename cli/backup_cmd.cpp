@@ -12,7 +12,7 @@
 #include "backup/dmp_file.h"
 #include "backup/settings_commands.h"
 #include "backup/settings_layouts.h"
-#include "inventory/ports.h"
+#include "orchestrator/backup_device_job.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/sqlite_backup_store.h"
@@ -25,37 +25,6 @@ using nlohmann::ordered_json;
 
 // The settings that are secrets: masked in JSON exports unless asked for.
 const std::set<std::string> kSecretFields = {"mqtt_pwd", "sta_pwd", "web_password"};
-
-class BackupTask final : public DeviceTask {
- public:
-  BackupTask(inventory::DeviceRecord device, DeviceAccess access, backup::BackupSettings settings)
-      : DeviceTask(device.ip.value_or(""), std::move(access)),
-        device_(std::move(device)),
-        job_(backup::BackupTarget{device_.mac, device_.topic.value_or(""), device_.ip.value_or(""),
-                                  planner::Version::parse(device_.version.value_or("")).value_or(planner::Version{}),
-                                  planner::parse_chip(device_.chip.value_or(""))},
-             std::move(settings)) {}
-
-  std::string device_topic() const override { return device_.topic.value_or(""); }
-  std::vector<backup::DeviceAction> start(std::int64_t now) override { return job_.start(now); }
-  std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override {
-    if (prefix != mqtt::Prefix::Stat) return {};
-    return job_.on_message(suffix, payload, now);
-  }
-  std::vector<backup::DeviceAction> on_http(const firmware::Download& d, std::int64_t now) override {
-    if (d.ok) return job_.on_http(d.bytes, "", now);
-    return job_.on_http(std::nullopt, fmt::format("GET http://{}:{}/dl: {}", ip(), access().web_port, d.error), now);
-  }
-  std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return job_.on_time(now); }
-  bool finished() const override { return job_.finished(); }
-
-  const inventory::DeviceRecord& device() const { return device_; }
-  const backup::BackupJob& job() const { return job_; }
-
- private:
-  inventory::DeviceRecord device_;
-  backup::BackupJob job_;
-};
 
 std::string name_of(const inventory::DeviceRecord& d) { return d.topic.value_or(d.mac); }
 
@@ -70,8 +39,8 @@ json load_credentials(const BackupOptions& o) {
   return j;
 }
 
-DeviceAccess access_for(const BackupOptions& o, const json& credentials, const inventory::DeviceRecord& d) {
-  DeviceAccess a = o.access;
+orchestrator::DeviceAccess access_for(const BackupOptions& o, const json& credentials, const inventory::DeviceRecord& d) {
+  orchestrator::DeviceAccess a = o.access;
   for (const std::string& key : {std::string("default"), d.mac, d.topic.value_or("")}) {
     if (key.empty() || !credentials.contains(key)) continue;
     auto& e = credentials[key];
@@ -90,7 +59,7 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
   else if (o.method == "http") s.method = backup::BackupSettings::Method::Http;
   else if (o.method != "auto") throw std::runtime_error("--method must be auto, mqtt or http");
   s.snapshot = o.snapshot;
-  std::vector<std::unique_ptr<DeviceTask>> tasks;
+  std::vector<std::shared_ptr<orchestrator::DeviceJob>> tasks;
   int failed = 0;
   const auto credentials = load_credentials(o);  // read once for the whole run
   for (const auto& d : devices) {
@@ -101,22 +70,22 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
     }
     if (!d.online) {
       std::cout << fmt::format("{}: not backed up: offline (last seen by the inventory {} s ago)\n", name_of(d),
-                               (inventory::SystemClock().now_ms() - d.last_seen_ms) / 1000);
+                               (core::SystemClock().now_ms() - d.last_seen_ms) / 1000);
       ++failed;
       continue;
     }
     auto access = access_for(o, credentials, d);
     auto settings = s;
     settings.device_mqtt_password = access.mqtt_password;
-    tasks.push_back(std::make_unique<BackupTask>(d, access, settings));
+    tasks.push_back(std::make_shared<orchestrator::BackupDeviceJob>(d, access, settings));
   }
-  run_device_tasks(o.run, tasks);
+  orchestrator::run_locally(o.run, tasks);
   store::Database db(o.db);
   store::migrate(db);
   store::SqliteBackupStore backups(db);
   json report = json::array();
   for (auto& t : tasks) {
-    auto& task = static_cast<BackupTask&>(*t);
+    auto& task = static_cast<orchestrator::BackupDeviceJob&>(*t);
     auto& job = task.job();
     json entry = {{"device", name_of(task.device())}, {"mac", task.device().mac}};
     if (!task.gave_up().empty()) entry["error"] = task.gave_up();
@@ -179,7 +148,7 @@ int list_backups(const std::string& path, const std::optional<std::string>& devi
     std::cout << "no backups" << (device ? " of " + *device : std::string()) << "\n";
     return 0;
   }
-  auto now = inventory::SystemClock().now_ms();
+  auto now = core::SystemClock().now_ms();
   std::cout << fmt::format("{:>5}  {:<17}  {:<16}  {:<9}  {:<9}  {:<8}  {:>5}  {:<16}  {}\n", "ID", "MAC", "TOPIC", "VERSION", "CHIP", "METHOD", "BYTES",
                            "SHA-256", "TAKEN");
   for (auto& r : rows) {

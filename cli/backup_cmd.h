@@ -7,15 +7,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/device_tasks.h"
+#include "orchestrator/device_job.h"
+#include "orchestrator/local_run.h"
 #include "inventory/device_record.h"
 
 namespace fleet::cli {
 
 struct BackupOptions {
   std::string db;
-  TaskRunOptions run;
-  DeviceAccess access;  // fleet-wide
+  orchestrator::LocalRunOptions run;
+  orchestrator::DeviceAccess access;  // fleet-wide
   std::string credentials_file;  // per device: {"<mac|topic>": {"mqtt_password", "web_user", "web_password", "web_port"}}
   std::string method = "auto";   // auto, mqtt, http
   bool snapshot = true;
@@ -40,6 +41,6 @@ int export_backup(const ExportOptions& options);
 nlohmann::json load_credentials(const BackupOptions& options);
 // Per-device access: the fleet-wide values overridden by the credentials file's entries ("default", then
 // the MAC, then the topic).
-DeviceAccess access_for(const BackupOptions& options, const nlohmann::json& credentials, const inventory::DeviceRecord& device);
+orchestrator::DeviceAccess access_for(const BackupOptions& options, const nlohmann::json& credentials, const inventory::DeviceRecord& device);
 
 }  // namespace fleet::cli

@@ -31,7 +31,7 @@
 #include "planner/catalog.h"
 #include "planner/upgrade_plan.h"
 #include "inventory/inventory.h"
-#include "inventory/log.h"
+#include "core/log.h"
 #include "mqtt/broker_config.h"
 #include "mqtt/paho_transport.h"
 #include "mqtt/topic_scheme.h"
@@ -155,7 +155,7 @@ int serve(Settings& st) {
   fs_store::Database db(st.db_path);
   int version = fs_store::migrate(db);
   fs_store::SqliteInventoryStore store(db);
-  inventory::SystemClock clock;
+  fleet::core::SystemClock clock;
   fm::EventQueue events;
   fm::PahoTransport transport(st.broker, scheme.inventory_filters(), events);
   inventory::Inventory inv(scheme, transport, store, clock, st.inventory);
@@ -297,7 +297,7 @@ int devices(const Settings& st, const std::vector<std::string>& filter) {
         }
     all = std::move(picked);
   }
-  auto now = inventory::SystemClock().now_ms();
+  auto now = fleet::core::SystemClock().now_ms();
   if (st.json) {
     std::cout << cli::render_json(all);
     return 0;

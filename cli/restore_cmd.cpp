@@ -7,39 +7,12 @@
 #include <iostream>
 
 #include "backup/restore_job.h"
+#include "orchestrator/restore_device_job.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/sqlite_backup_store.h"
 
 namespace fleet::cli {
-namespace {
-
-class RestoreTask final : public DeviceTask {
- public:
-  RestoreTask(std::string ip, DeviceAccess access, backup::RestoreJob& job) : DeviceTask(std::move(ip), std::move(access)), job_(job) {}
-  std::string device_topic() const override { return job_.command_topic(); }
-  std::vector<std::string> topics() const override {
-    std::vector<std::string> t{job_.command_topic()};
-    if (job_.final_topic() != t[0]) t.push_back(job_.final_topic());
-    return t;
-  }
-  std::vector<backup::DeviceAction> start(std::int64_t now) override { return job_.start(now); }
-  std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override {
-    if (prefix == mqtt::Prefix::Command) return {};
-    return job_.on_message(prefix == mqtt::Prefix::Tele, suffix, payload, now);
-  }
-  std::vector<backup::DeviceAction> on_http(const firmware::Download& d, std::int64_t now) override {
-    if (d.ok) return job_.on_http(static_cast<int>(d.http_status), d.bytes, "", now);
-    return job_.on_http(static_cast<int>(d.http_status), std::nullopt, d.error, now);
-  }
-  std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return job_.on_time(now); }
-  bool finished() const override { return job_.finished(); }
-
- private:
-  backup::RestoreJob& job_;
-};
-
-}  // namespace
 
 int run_restore(const RestoreOptions& o, const inventory::DeviceRecord& device) {
   auto name = device.topic.value_or(device.mac);
@@ -102,16 +75,14 @@ int run_restore(const RestoreOptions& o, const inventory::DeviceRecord& device) 
   // The backup this job relies on must survive any retention run meanwhile.
   std::string pin = fmt::format("restore-{}", ::getpid());
   backups.pin(record->id, pin);
-  std::vector<std::unique_ptr<DeviceTask>> tasks;
-  tasks.push_back(std::make_unique<RestoreTask>(device.ip.value_or(""), access, job));
+  auto task = std::make_shared<orchestrator::RestoreDeviceJob>(device.mac, device.ip.value_or(""), access, job);
   auto run = o.base.run;
   run.overall_timeout_ms = 300'000;
-  run_device_tasks(run, tasks);
+  orchestrator::run_locally(run, {task});
   backups.pin(record->id, std::nullopt);
-  auto& task = static_cast<RestoreTask&>(*tasks[0]);
   for (auto& l : job.log()) std::cout << "  " << l << "\n";
-  if (!task.gave_up().empty()) {
-    std::cout << name << ": RESTORE NOT FINISHED: " << task.gave_up() << "\n";
+  if (!task->gave_up().empty()) {
+    std::cout << name << ": RESTORE NOT FINISHED: " << task->gave_up() << "\n";
     return 1;
   }
   if (!job.succeeded()) {

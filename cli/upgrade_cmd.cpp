@@ -5,7 +5,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "inventory/ports.h"
+#include "core/clock.h"
+#include "orchestrator/upgrade_device_job.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/sqlite_backup_store.h"
@@ -28,71 +29,6 @@ std::vector<orchestrator::JobHop> hops_from(const json& j) {
   return out;
 }
 
-// Executes the job's own actions (state writes, backups) at once and hands the device actions to the
-// runner. A Persist is committed before anything after it is executed or handed out.
-class UpgradeTask final : public DeviceTask {
- public:
-  UpgradeTask(std::string ip, DeviceAccess access, orchestrator::UpgradeJob& job, std::int64_t job_id, store::SqliteJobStore& jobs,
-              store::SqliteBackupStore& backups)
-      : DeviceTask(std::move(ip), std::move(access)), job_(job), job_id_(job_id), jobs_(jobs), backups_(backups) {}
-
-  std::string device_topic() const override { return job_.command_topic(); }
-  std::vector<backup::DeviceAction> start(std::int64_t now) override { return drain(job_.start(now), now); }
-  std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override {
-    if (prefix == mqtt::Prefix::Command) return {};
-    return drain(job_.on_message(prefix == mqtt::Prefix::Tele, suffix, payload, now), now);
-  }
-  std::vector<backup::DeviceAction> on_http(const firmware::Download& d, std::int64_t now) override {
-    if (d.ok) return drain(job_.on_http(static_cast<int>(d.http_status), d.bytes, "", now), now);
-    return drain(job_.on_http(static_cast<int>(d.http_status), std::nullopt, d.error, now), now);
-  }
-  std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return drain(job_.on_time(now), now); }
-  bool finished() const override { return job_.finished(); }
-
- private:
-  std::vector<backup::DeviceAction> drain(std::vector<orchestrator::JobAction> actions, std::int64_t now) {
-    std::vector<backup::DeviceAction> out;
-    while (!actions.empty()) {
-      auto a = std::move(actions.front());
-      actions.erase(actions.begin());
-      std::vector<orchestrator::JobAction> more;
-      switch (a.kind) {
-        case orchestrator::JobAction::Kind::Persist:
-          jobs_.save(job_id_, a.state.to_json().dump(), a.state.status, now);
-          break;
-        case orchestrator::JobAction::Kind::StoreBackup: {
-          auto record = a.record;
-          record.pinned_by = fmt::format("upgrade-job-{}", job_id_);  // never pruned while the job needs it
-          more = job_.on_backup_stored(backups_.add(record), now);
-          break;
-        }
-        case orchestrator::JobAction::Kind::LoadBackup: {
-          auto r = backups_.get(a.backup_id);
-          more = job_.on_backup_loaded(r ? std::optional(r->dmp) : std::nullopt, now);
-          break;
-        }
-        case orchestrator::JobAction::Kind::Device: out.push_back(std::move(a.device)); break;
-        case orchestrator::JobAction::Kind::Finished: break;
-      }
-      actions.insert(actions.end(), more.begin(), more.end());
-      report(now);
-    }
-    report(now);
-    return out;
-  }
-
-  void report(std::int64_t now) {
-    auto events = job_.take_events();
-    for (auto& e : events) std::cout << "  " << e << "\n" << std::flush;
-    jobs_.add_events(job_id_, events, now);
-  }
-
-  orchestrator::UpgradeJob& job_;
-  std::int64_t job_id_;
-  store::SqliteJobStore& jobs_;
-  store::SqliteBackupStore& backups_;
-};
-
 }  // namespace
 
 int run_upgrade(const UpgradeOptions& o, const inventory::DeviceRecord& device, const planner::UpgradePlan& plan) {
@@ -101,7 +37,7 @@ int run_upgrade(const UpgradeOptions& o, const inventory::DeviceRecord& device, 
   store::migrate(db);
   store::SqliteJobStore jobs(db);
   store::SqliteBackupStore backups(db);
-  inventory::SystemClock clock;
+  core::SystemClock clock;
   auto version = planner::Version::parse(device.version.value_or(""));
   if (!device.topic || !version) {
     std::cout << name << ": cannot upgrade: the inventory does not know its topic and version yet\n";
@@ -162,21 +98,19 @@ int run_upgrade(const UpgradeOptions& o, const inventory::DeviceRecord& device, 
   orchestrator::UpgradeSettings us;
   us.device_mqtt_password = access.mqtt_password;
   backup::BackupTarget target{device.mac, *device.topic, device.ip.value_or(""), *version, planner::parse_chip(device.chip.value_or(""))};
-  orchestrator::UpgradeJob job(target, hops, state, us);
-  std::vector<std::unique_ptr<DeviceTask>> tasks;
-  tasks.push_back(std::make_unique<UpgradeTask>(device.ip.value_or(""), access, job, id, jobs, backups));
+  auto task = std::make_shared<orchestrator::UpgradeDeviceJob>(device.mac, device.ip.value_or(""), access,
+                                                               std::make_unique<orchestrator::UpgradeJob>(target, hops, state, us), id, jobs,
+                                                               backups);
+  task->on_event = [](const std::string& e) { std::cout << "  " << e << "\n" << std::flush; };
   auto run = o.base.run;
   run.overall_timeout_ms = static_cast<std::int64_t>(hops.size()) * 20 * 60'000;
-  run_device_tasks(run, tasks);
-  auto& task = static_cast<UpgradeTask&>(*tasks[0]);
-  if (!task.gave_up().empty()) {
-    std::cout << fmt::format("{}: upgrade job #{} interrupted: {} (run the same command again to resume it)\n", name, id, task.gave_up());
+  orchestrator::run_locally(run, {task});
+  const auto& job = task->job();
+  if (!task->gave_up().empty()) {
+    std::cout << fmt::format("{}: upgrade job #{} interrupted: {} (run the same command again to resume it)\n", name, id, task->gave_up());
     return 1;
   }
   if (job.state().status == "done") {
-    // The job's backups may be pruned by retention from now on.
-    for (auto& b : backups.list(device.mac))
-      if (b.pinned_by == fmt::format("upgrade-job-{}", id)) backups.pin(b.id, std::nullopt);
     std::cout << fmt::format("{}: upgraded to {}, settings restored and verified\n", name, job.state().current_version);
     return 0;
   }

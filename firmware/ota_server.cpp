@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "inventory/log.h"
+#include "core/log.h"
 
 namespace fleet::firmware {
 namespace {

@@ -1,11 +1,11 @@
 #include "inventory/inventory.h"
 
-#include "inventory/log.h"
+#include "core/log.h"
 #include "inventory/payloads.h"
 
 namespace fleet::inventory {
 
-Inventory::Inventory(mqtt::TopicScheme scheme, Transport& transport, InventoryStore& store, const Clock& clock,
+Inventory::Inventory(mqtt::TopicScheme scheme, core::Transport& transport, InventoryStore& store, const core::Clock& clock,
                      InventoryOptions options)
     : scheme_(std::move(scheme)),
       transport_(transport),

@@ -55,7 +55,7 @@ struct InventoryStats {
 
 class Inventory {
  public:
-  Inventory(mqtt::TopicScheme scheme, Transport& transport, InventoryStore& store, const Clock& clock,
+  Inventory(mqtt::TopicScheme scheme, core::Transport& transport, InventoryStore& store, const core::Clock& clock,
             InventoryOptions options = {});
 
   void load();  // the records stored by earlier runs
@@ -100,9 +100,9 @@ class Inventory {
 
   mqtt::TopicScheme scheme_;
   std::optional<mqtt::TopicScheme> defaults_;
-  Transport& transport_;
+  core::Transport& transport_;
   InventoryStore& store_;
-  const Clock& clock_;
+  const core::Clock& clock_;
   InventoryOptions opt_;
   RateLimiter limiter_;
   InventoryStats stats_;

@@ -1,35 +1,13 @@
 #pragma once
-// The small interfaces the inventory (and later the orchestrator) drive. Adapters implement them:
-// Paho for Transport, SQLite for InventoryStore, the system clock for Clock; unit tests use fakes.
-#include <chrono>
-#include <cstdint>
-#include <string>
+// The inventory's own port: where device records are kept (SQLite in production, a fake in unit tests).
+// The ports every layer shares (clock, transport) are in core/.
 #include <vector>
 
+#include "core/clock.h"
+#include "core/transport.h"
 #include "inventory/device_record.h"
 
 namespace fleet::inventory {
-
-class Transport {
- public:
-  virtual ~Transport() = default;
-  // Fire and forget (QoS 0); must not block the caller.
-  virtual void publish(const std::string& topic, const std::string& payload) = 0;
-};
-
-class Clock {
- public:
-  virtual ~Clock() = default;
-  virtual std::int64_t now_ms() const = 0;  // Unix time in milliseconds
-};
-
-class SystemClock final : public Clock {
- public:
-  std::int64_t now_ms() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
 
 class InventoryStore {
  public:

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <random>
 
-#include "inventory/log.h"
+#include "core/log.h"
 
 namespace fleet::mqtt {
 namespace {

@@ -18,7 +18,7 @@ class async_client;
 
 namespace fleet::mqtt {
 
-class PahoTransport final : public inventory::Transport {
+class PahoTransport final : public core::Transport {
  public:
   PahoTransport(BrokerConfig config, std::vector<std::string> filters, EventQueue& events);
   ~PahoTransport() override;

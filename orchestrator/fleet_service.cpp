@@ -1,10 +1,10 @@
 #include "orchestrator/fleet_service.h"
 
-#include "inventory/log.h"
+#include "core/log.h"
 
 namespace fleet::orchestrator {
 
-FleetService::FleetService(inventory::Inventory& inventory, mqtt::EventQueue& events, const inventory::Clock& clock,
+FleetService::FleetService(inventory::Inventory& inventory, mqtt::EventQueue& events, const core::Clock& clock,
                            ServiceHooks hooks)
     : inventory_(inventory), events_(events), clock_(clock), hooks_(std::move(hooks)) {}
 

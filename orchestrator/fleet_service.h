@@ -20,7 +20,7 @@ struct ServiceHooks {
 
 class FleetService {
  public:
-  FleetService(inventory::Inventory& inventory, mqtt::EventQueue& events, const inventory::Clock& clock, ServiceHooks hooks);
+  FleetService(inventory::Inventory& inventory, mqtt::EventQueue& events, const core::Clock& clock, ServiceHooks hooks);
   // Runs until `stop` is set; flushes the inventory before returning.
   void run(const std::atomic<bool>& stop);
   std::uint64_t connects() const { return connects_; }
@@ -29,7 +29,7 @@ class FleetService {
   void handle(mqtt::Event& e);
   inventory::Inventory& inventory_;
   mqtt::EventQueue& events_;
-  const inventory::Clock& clock_;
+  const core::Clock& clock_;
   ServiceHooks hooks_;
   std::uint64_t connects_ = 0;
 };

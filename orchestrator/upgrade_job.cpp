@@ -104,8 +104,25 @@ std::vector<JobAction> UpgradeJob::fail(std::string why) {
   return out;
 }
 
+std::vector<JobAction> UpgradeJob::stop_here(const std::string& where) {
+  state_.status = "stopped";
+  wait_ = Wait::None;
+  event(fmt::format("stopped as asked, {}: the device runs {}", where, state_.current_version));
+  auto out = persist_then({});
+  out.push_back(finished_action());
+  return out;
+}
+
+bool UpgradeJob::hop_untouched() const {
+  if (state_.hop >= hops_.size()) return true;
+  for (std::size_t i = 0; i < state_.step && i < hop().steps.size(); ++i)
+    if (hop().steps[i] != "Backup") return false;
+  return !(state_.sent && state_.step < hop().steps.size() && hop().steps[state_.step] != "Backup");
+}
+
 std::vector<JobAction> UpgradeJob::start(std::int64_t now_ms) {
   if (finished()) return {finished_action()};
+  if (stop_requested_ && hop_untouched()) return stop_here(fmt::format("before hop {}/{}", state_.hop + 1, hops_.size()));
   bool resumed = state_.sent || state_.hop > 0 || state_.step > 0;
   if (resumed) event(fmt::format("resuming at {}", current_step()));
   return enter_step(now_ms, resumed);
@@ -142,6 +159,7 @@ std::vector<JobAction> UpgradeJob::next_step(std::int64_t now_ms) {
       return out;
     }
   }
+  if (stop_requested_ && hop_untouched()) return stop_here(fmt::format("before hop {}/{} ({})", state_.hop + 1, hops_.size(), hop().version));
   return persist_then(enter_step(now_ms, false));
 }
 

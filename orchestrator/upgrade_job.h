@@ -34,7 +34,7 @@ struct UpgradeJobState {
   bool sent = false;                    // the current step's destructive command may have gone out
   std::string current_version;          // what the device runs now (verified)
   std::optional<std::int64_t> backup_id;  // this hop's backup
-  std::string status = "running";       // running, done, failed
+  std::string status = "running";       // running, done, failed, stopped (asked to, at a safe point)
   std::string error;
   std::string failed_upgrade;           // set when Upgrade failed: the settings are restored, then the job fails
 
@@ -68,6 +68,11 @@ class UpgradeJob {
   std::vector<JobAction> on_backup_stored(std::int64_t id, std::int64_t now_ms);
   std::vector<JobAction> on_backup_loaded(std::optional<std::vector<std::uint8_t>> bytes, std::int64_t now_ms);
 
+  // Stop at the next safe point: before this hop's first destructive command, or when a hop is done (the
+  // device then runs a verified firmware with its settings restored). Not persisted: whoever asked asks
+  // again after a restart.
+  void request_stop() { stop_requested_ = true; }
+
   const UpgradeJobState& state() const { return state_; }
   bool finished() const { return state_.status != "running"; }
   // The topic commands go to now (a restore may move the device back from the default topics).
@@ -81,6 +86,8 @@ class UpgradeJob {
   std::vector<JobAction> enter_step(std::int64_t now_ms, bool resumed);
   std::vector<JobAction> next_step(std::int64_t now_ms);
   std::vector<JobAction> fail(std::string why);
+  std::vector<JobAction> stop_here(const std::string& where);
+  bool hop_untouched() const;  // nothing but the backup done in this hop so far
   std::vector<JobAction> persist_then(std::vector<JobAction> then);
   std::vector<JobAction> wrap(std::vector<backup::DeviceAction> actions);
   std::vector<JobAction> publish(std::string command, std::string payload);
@@ -99,6 +106,7 @@ class UpgradeJob {
   UpgradeJobState state_;
   UpgradeSettings settings_;
   Wait wait_ = Wait::None;
+  bool stop_requested_ = false;
   std::int64_t deadline_ms_ = 0;
   bool seen_offline_ = false;
   std::int64_t online_at_ms_ = 0;  // LWT Online after Offline: INFO1 (or a quiet moment) ends the wait

@@ -8,7 +8,7 @@
 
 #include "firmware/synthetic_image.h"
 
-#include "inventory/log.h"
+#include "core/log.h"
 #include "mqtt/broker_config.h"
 #include "sim/fleet.h"
 #include "sim/sim_runner.h"

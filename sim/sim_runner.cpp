@@ -18,7 +18,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "inventory/log.h"
+#include "core/log.h"
 #include "sim/sim_device.h"
 
 namespace fleet::sim {

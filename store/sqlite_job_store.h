@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/job_store.h"
 #include "store/database.h"
 
 namespace fleet::store {
@@ -22,14 +23,14 @@ struct JobRow {
   std::int64_t updated_ms = 0;
 };
 
-class SqliteJobStore {
+class SqliteJobStore final : public orchestrator::JobStore {
  public:
   explicit SqliteJobStore(Database& db) : db_(db) {}
   // Throws StoreError when the device already has a running job.
   std::int64_t create(const JobRow& row);
   // Committed when it returns: the caller may then send the command this state announces.
-  void save(std::int64_t id, const std::string& state, const std::string& status, std::int64_t now_ms);
-  void add_events(std::int64_t id, const std::vector<std::string>& texts, std::int64_t now_ms);
+  void save(std::int64_t id, const std::string& state, const std::string& status, std::int64_t now_ms) override;
+  void add_events(std::int64_t id, const std::vector<std::string>& texts, std::int64_t now_ms) override;
   std::optional<JobRow> running_for(const std::string& device_mac);
   std::optional<JobRow> get(std::int64_t id);
   std::vector<JobRow> recent(std::size_t limit = 50);

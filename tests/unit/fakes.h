@@ -8,13 +8,13 @@
 
 namespace fleet::testing {
 
-struct FakeClock : inventory::Clock {
+struct FakeClock : core::Clock {
   std::int64_t t = 1'700'000'000'000;
   std::int64_t now_ms() const override { return t; }
   void advance(std::int64_t ms) { t += ms; }
 };
 
-struct FakeTransport : inventory::Transport {
+struct FakeTransport : core::Transport {
   std::vector<std::pair<std::string, std::string>> sent;
   void publish(const std::string& topic, const std::string& payload) override { sent.emplace_back(topic, payload); }
   std::size_t count_to(const std::string& topic) const {

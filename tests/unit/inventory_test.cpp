@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "fakes.h"
-#include "inventory/log.h"
+#include "core/log.h"
 
 using namespace fleet::inventory;
 using fleet::mqtt::TopicScheme;

@@ -1,4 +1,4 @@
-#include "inventory/log.h"
+#include "core/log.h"
 
 #include <atomic>
 #include <chrono>

@@ -1,0 +1,26 @@
+#include "orchestrator/backup_device_job.h"
+
+#include <fmt/format.h>
+
+namespace fleet::orchestrator {
+
+BackupDeviceJob::BackupDeviceJob(inventory::DeviceRecord device, DeviceAccess access, backup::BackupSettings settings)
+    : DeviceJob(device.mac, device.ip.value_or(""), std::move(access)),
+      device_(std::move(device)),
+      job_(backup::BackupTarget{device_.mac, device_.topic.value_or(""), device_.ip.value_or(""),
+                                planner::Version::parse(device_.version.value_or("")).value_or(planner::Version{}),
+                                planner::parse_chip(device_.chip.value_or(""))},
+           std::move(settings)) {}
+
+std::vector<backup::DeviceAction> BackupDeviceJob::on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload,
+                                                              std::int64_t now) {
+  if (prefix != mqtt::Prefix::Stat) return {};
+  return job_.on_message(suffix, payload, now);
+}
+
+std::vector<backup::DeviceAction> BackupDeviceJob::on_http(const firmware::Download& d, std::int64_t now) {
+  if (d.ok) return job_.on_http(d.bytes, "", now);
+  return job_.on_http(std::nullopt, fmt::format("GET http://{}:{}/dl: {}", ip(), access().web_port, d.error), now);
+}
+
+}  // namespace fleet::orchestrator

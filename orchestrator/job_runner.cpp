@@ -1,0 +1,180 @@
+#include "orchestrator/job_runner.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace fleet::orchestrator {
+
+DeviceHttp threaded_device_http() {
+  return [](const std::string& url, const firmware::HttpRequest& request) {
+    return std::async(std::launch::async, [url, request] { return firmware::http_request(url, request); });
+  };
+}
+
+std::string masked_command(const std::string& name, const std::string& payload) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower.find("password") != std::string::npos) return name + " ****";
+  auto j = nlohmann::json::parse(payload, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("Password")) {
+    j["Password"] = "****";
+    return name + " " + j.dump();
+  }
+  // A Backlog may carry a password command among others.
+  if (lower == "backlog") {
+    std::string out, item;
+    std::string rest = payload;
+    std::size_t at = 0;
+    while (at <= rest.size()) {
+      auto semi = rest.find(';', at);
+      item = rest.substr(at, semi == std::string::npos ? std::string::npos : semi - at);
+      auto start = item.find_first_not_of(' ');
+      auto space = item.find(' ', start == std::string::npos ? 0 : start);
+      std::string cmd = start == std::string::npos ? "" : item.substr(start, space == std::string::npos ? std::string::npos : space - start);
+      std::string cmd_lower = cmd;
+      std::transform(cmd_lower.begin(), cmd_lower.end(), cmd_lower.begin(), [](unsigned char c) { return std::tolower(c); });
+      out += (out.empty() ? "" : ";") + (cmd_lower.find("password") != std::string::npos ? " " + cmd + " ****" : item);
+      if (semi == std::string::npos) break;
+      at = semi + 1;
+    }
+    return name + " " + out;
+  }
+  return name + " " + payload;
+}
+
+JobRunner::JobRunner(core::Transport& transport, const core::Clock& clock, JobRunnerOptions options, DeviceHttp http)
+    : transport_(transport), clock_(clock), opt_(std::move(options)), http_(std::move(http)) {}
+
+std::vector<std::string> JobRunner::filters_for(const mqtt::TopicScheme& scheme, const std::vector<std::string>& device_topics) {
+  mqtt::TopicScheme defaults;
+  std::set<std::string> filters;
+  for (const auto& topic : device_topics)
+    for (const mqtt::TopicScheme* s : std::initializer_list<const mqtt::TopicScheme*>{&scheme, &defaults})
+      for (auto p : {mqtt::Prefix::Stat, mqtt::Prefix::Tele}) filters.insert(s->topic(p, topic, "+"));
+  return {filters.begin(), filters.end()};
+}
+
+void JobRunner::add(std::shared_ptr<DeviceJob> job) { waiting_.push_back(std::move(job)); }
+
+bool JobRunner::has(const std::string& mac) const {
+  for (const auto& j : waiting_)
+    if (j->mac() == mac) return true;
+  for (const auto& [p, a] : active_)
+    if (a.job->mac() == mac) return true;
+  return false;
+}
+
+void JobRunner::start_waiting() {
+  if (!online_) return;
+  for (auto it = waiting_.begin(); it != waiting_.end() && active_.size() < opt_.parallel;) {
+    auto topics = (*it)->topics();
+    bool busy = std::any_of(topics.begin(), topics.end(), [&](const std::string& t) { return by_topic_.count(t) > 0; }) ||
+                std::any_of(active_.begin(), active_.end(), [&](const auto& kv) { return kv.second.job->mac() == (*it)->mac(); });
+    if (busy) {  // one job per device at a time
+      ++it;
+      continue;
+    }
+    auto job = *it;
+    it = waiting_.erase(it);
+    auto& a = active_[job.get()];
+    a.job = job;
+    for (auto& t : topics) by_topic_[t] = job.get();
+    execute(a, job->start(clock_.now_ms()));
+  }
+}
+
+void JobRunner::execute(Active& a, std::vector<backup::DeviceAction> actions) {
+  for (auto& act : actions) {
+    switch (act.kind) {
+      case backup::DeviceAction::Kind::Publish: {
+        auto topic = a.job->device_topic();
+        transport_.publish(opt_.scheme.topic(mqtt::Prefix::Command, topic, act.command.name), act.command.payload);
+        // After a Reset 6 the device listens on the default topics: send there too when they differ.
+        if (defaults_.full_topic() != opt_.scheme.full_topic() ||
+            defaults_.prefix_name(mqtt::Prefix::Command) != opt_.scheme.prefix_name(mqtt::Prefix::Command))
+          transport_.publish(defaults_.topic(mqtt::Prefix::Command, topic, act.command.name), act.command.payload);
+        if (audit) audit(*a.job, "command", topic + ": " + masked_command(act.command.name, act.command.payload));
+        break;
+      }
+      case backup::DeviceAction::Kind::HttpGet:
+      case backup::DeviceAction::Kind::HttpPost: {
+        const auto& acc = a.job->access();
+        std::string url = "http://" + a.job->ip() + ":" + std::to_string(acc.web_port) + act.path;
+        firmware::HttpRequest req;
+        if (!acc.web_password.empty()) {
+          req.user = acc.web_user;
+          req.password = acc.web_password;
+        }
+        req.max_bytes = 256 * 1024;
+        req.timeout_s = 30;
+        if (act.kind == backup::DeviceAction::Kind::HttpPost) req.upload = firmware::HttpRequest::File{"u2", "Config.dmp", act.upload};
+        if (audit) audit(*a.job, "command", fmt::format("HTTP {} {}", act.kind == backup::DeviceAction::Kind::HttpPost ? "POST" : "GET",
+                                                        url.substr(0, url.find('?'))));
+        a.http = http_(url, req);
+        break;
+      }
+      case backup::DeviceAction::Kind::None:
+      case backup::DeviceAction::Kind::Finished: break;
+    }
+  }
+}
+
+void JobRunner::on_message(std::string_view topic, std::string_view payload) {
+  if (by_topic_.empty()) return;
+  auto parts = opt_.scheme.parse(topic);
+  if (!parts) parts = defaults_.parse(topic);
+  if (!parts || parts->prefix == mqtt::Prefix::Command) return;
+  auto owner = by_topic_.find(parts->device_topic);
+  if (owner == by_topic_.end()) return;
+  auto& a = active_[owner->second];
+  auto before = a.job->progress();
+  execute(a, a.job->on_message(parts->prefix, parts->suffix, payload, clock_.now_ms()));
+  if (audit && a.job->progress() != before)
+    audit(*a.job, "reply", std::string(topic) + " " + std::string(payload.substr(0, 300)) + (payload.size() > 300 ? "…" : ""));
+  // A restore may have moved the device to other topics.
+  for (auto& t : a.job->topics()) by_topic_[t] = a.job.get();
+}
+
+void JobRunner::tick() {
+  start_waiting();
+  auto now = clock_.now_ms();
+  for (auto& [p, a] : active_) {
+    if (a.http && a.http->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      auto result = a.http->get();
+      a.http.reset();
+      execute(a, a.job->on_http(result, now));
+    }
+    if (!a.http && !a.job->over()) execute(a, a.job->on_time(now));
+  }
+  retire();
+}
+
+void JobRunner::retire() {
+  for (auto it = active_.begin(); it != active_.end();) {
+    auto& a = it->second;
+    if (a.job->over() && !a.http) {
+      std::erase_if(by_topic_, [&](const auto& kv) { return kv.second == a.job.get(); });
+      done_.push_back(a.job);
+      it = active_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void JobRunner::give_up_all(const std::string& why) {
+  for (auto& j : waiting_) {
+    j->give_up(why);
+    done_.push_back(j);
+  }
+  waiting_.clear();
+  for (auto& [p, a] : active_) a.job->give_up(why);
+  retire();
+}
+
+std::vector<std::shared_ptr<DeviceJob>> JobRunner::take_done() { return std::exchange(done_, {}); }
+
+}  // namespace fleet::orchestrator

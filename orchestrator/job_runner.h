@@ -1,0 +1,81 @@
+#pragma once
+// Runs device jobs on the owner's event loop (the daemon's, or the command line's when no daemon runs):
+// at most `parallel` at once and one per device, the devices' replies routed to their job, HTTP to the
+// devices' web servers off the loop (results come back as events on a later tick), timers from the
+// clock. Never blocks and never sleeps; the owner feeds it messages and calls tick().
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/transport.h"
+#include "orchestrator/device_job.h"
+
+namespace fleet::orchestrator {
+
+struct JobRunnerOptions {
+  mqtt::TopicScheme scheme;
+  std::size_t parallel = std::numeric_limits<std::size_t>::max();
+};
+
+// The device HTTP port: one request, answered later.
+using DeviceHttp = std::function<std::future<firmware::Download>(const std::string& url, const firmware::HttpRequest& request)>;
+DeviceHttp threaded_device_http();  // each request on a worker thread (libcurl)
+
+class JobRunner {
+ public:
+  JobRunner(core::Transport& transport, const core::Clock& clock, JobRunnerOptions options, DeviceHttp http = threaded_device_http());
+
+  // Queued; it starts when a slot is free, the broker session is up and no other job holds its device.
+  void add(std::shared_ptr<DeviceJob> job);
+  bool has(const std::string& mac) const;  // a job of this device is queued or running
+  // The broker session is up with its subscriptions acknowledged (replies can reach us) or not.
+  void set_online(bool online) { online_ = online; }
+  void on_message(std::string_view topic, std::string_view payload);
+  void tick();
+  // Jobs that are over (finished or given up), once each.
+  std::vector<std::shared_ptr<DeviceJob>> take_done();
+  void give_up_all(const std::string& why);  // queued and running, e.g. at the overall time limit
+
+  std::size_t running() const { return active_.size(); }
+  std::size_t queued() const { return waiting_.size(); }
+  bool idle() const { return active_.empty() && waiting_.empty(); }
+  // The topics the runner needs replies on (for a transport of its own: the command line's).
+  static std::vector<std::string> filters_for(const mqtt::TopicScheme& scheme, const std::vector<std::string>& device_topics);
+
+  // Every command sent (secrets masked), every reply that moved a job: (job, "command"|"reply", text).
+  std::function<void(const DeviceJob& job, const std::string& kind, const std::string& text)> audit;
+
+ private:
+  struct Active {
+    std::shared_ptr<DeviceJob> job;
+    std::optional<std::future<firmware::Download>> http;
+  };
+  void start_waiting();
+  void execute(Active& a, std::vector<backup::DeviceAction> actions);
+  void retire();
+
+  core::Transport& transport_;
+  const core::Clock& clock_;
+  JobRunnerOptions opt_;
+  mqtt::TopicScheme defaults_;  // after a Reset 6 a device listens and answers on Tasmota's defaults
+  DeviceHttp http_;
+  bool online_ = false;
+  std::vector<std::shared_ptr<DeviceJob>> waiting_;
+  std::map<DeviceJob*, Active> active_;
+  std::map<std::string, DeviceJob*> by_topic_;  // every topic of every running job
+  std::vector<std::shared_ptr<DeviceJob>> done_;
+};
+
+// A command as the audit log keeps it: passwords masked.
+std::string masked_command(const std::string& name, const std::string& payload);
+
+}  // namespace fleet::orchestrator
