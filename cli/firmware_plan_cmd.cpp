@@ -12,6 +12,7 @@
 
 #include "firmware/downloader.h"
 #include "firmware/firmware_store.h"
+#include "firmware/plan_check.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/sqlite_firmware_index.h"
@@ -23,14 +24,7 @@ std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string last_segment(const std::string& url) {
-  auto slash = url.rfind('/');
-  return slash == std::string::npos ? url : url.substr(slash + 1);
-}
-
-std::string hop_path(const planner::Catalog& catalog, const planner::UpgradePlan& p, const planner::Hop& h, const std::string& url) {
-  return catalog.image_path(h.version, last_segment(url), planner::is_esp32_family(p.chip));
-}
+using firmware::hop_path;
 
 std::string minimal_build(const std::string& file) { return file.substr(0, file.find('.')); }
 
@@ -54,7 +48,7 @@ std::vector<NeededImage> needed_images(const planner::Catalog& catalog, const st
       if (seen.insert(path).second) out.push_back({path, h.version.str(), h.build, esp32, true});
       if (!h.minimal_url.empty()) {
         std::string mpath = hop_path(catalog, pd.plan, h, h.minimal_url);
-        if (seen.insert(mpath).second) out.push_back({mpath, h.version.str(), minimal_build(last_segment(h.minimal_url)), esp32, false});
+        if (seen.insert(mpath).second) out.push_back({mpath, h.version.str(), minimal_build(h.minimal_url.substr(h.minimal_url.rfind('/') + 1)), esp32, false});
       }
     }
   }
@@ -112,31 +106,7 @@ int firmware_check(const FirmwareOptions& o, const planner::Catalog& catalog, co
       ++problems;
       continue;
     }
-    std::vector<std::string> found;
-    bool first = true;
-    for (const auto& h : p.hops) {
-      std::string path = hop_path(catalog, p, h, h.url);
-      auto entry = s.fw.resolve(path);
-      if (!entry) {
-        found.push_back(fmt::format("hop {}: {} is not in the firmware store (tasmota-fleet firmware fetch)", h.version.str(), path));
-        first = false;
-        continue;
-      }
-      auto bytes = read_all(s.fw.file_of(*entry));
-      auto info = bytes ? firmware::inspect(*bytes) : firmware::Inspection{std::nullopt, "unreadable"};
-      if (!info.ok()) {
-        found.push_back(fmt::format("hop {}: {}: {}", h.version.str(), path, info.error));
-        first = false;
-        continue;
-      }
-      bool minimal_ready = !h.minimal_url.empty() && s.fw.resolve(hop_path(catalog, p, h, h.minimal_url)).has_value();
-      // Free space is known for the first hop only; later hops are judged on chip and flash.
-      firmware::DeviceFit fit = pd.fit;
-      if (!first) fit.free_kb.reset();
-      if (auto why = firmware::unsuitable(*info.info, fit, minimal_ready))
-        found.push_back(fmt::format("hop {}: {}: {}", h.version.str(), path, *why));
-      first = false;
-    }
+    auto found = firmware::check_plan_images(s.fw, catalog, p, pd.fit);
     problems += static_cast<int>(found.size());
     if (found.empty()) {
       std::cout << fmt::format("{}: ready, {} hop{} with checked images\n", p.device, p.hops.size(), p.hops.size() == 1 ? "" : "s");

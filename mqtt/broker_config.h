@@ -17,6 +17,11 @@ struct BrokerConfig {
   int keepalive_s = 30;
   int min_retry_s = 1;
   int max_retry_s = 30;
+  // The client's own status topic: `will_offline` retained as its last will, `birth_online` retained
+  // after every connect (the daemon's tasmota-fleet/v1/status). Empty: none.
+  std::string status_topic;
+  std::string birth_online = "online";
+  std::string will_offline = "offline";
 
   bool tls() const;
   std::string paho_uri() const;  // "tcp://host:port" / "ssl://host:port"; throws on a bad URL

@@ -81,6 +81,7 @@ void PahoTransport::connect() {
                      .automatic_reconnect(false);  // our own backoff, so initial failures retry too
   if (!config_.username.empty()) builder.user_name(config_.username);
   if (!config_.password.empty()) builder.password(config_.password);
+  if (!config_.status_topic.empty()) builder.will(::mqtt::message(config_.status_topic, config_.will_offline, 1, true));
   if (config_.tls()) {
     auto ssl = ::mqtt::ssl_options_builder()
                    .enable_server_cert_auth(!config_.insecure)
@@ -120,6 +121,14 @@ void PahoTransport::on_connected() {
   // The consumer hears of the connection before any retained message of the new subscriptions.
   events_.push(Event{Event::Connected, {}, {}, false});
   try {
+    if (!config_.status_topic.empty()) client_->publish(config_.status_topic, config_.birth_online.data(), config_.birth_online.size(), 1, true);
+    // State topics published while we were away are put back (the broker may have restarted without them).
+    std::lock_guard lock(retained_mu_);
+    for (auto& [t, p] : retained_) client_->publish(t, p.data(), p.size(), 1, true);
+  } catch (const std::exception& e) {
+    log::warn("mqtt: status publish failed: {}", e.what());
+  }
+  try {
     auto topics = std::make_shared<::mqtt::string_collection>(filters_);
     std::vector<int> qos(filters_.size(), 0);
     client_->subscribe(topics, qos, nullptr, *subscribe_listener_);
@@ -142,6 +151,11 @@ void PahoTransport::maintain(std::int64_t now_ms) {
 void PahoTransport::stop() {
   if (stopping_.exchange(true)) return;
   try {
+    if (client_ && client_->is_connected() && !config_.status_topic.empty())
+      client_->publish(config_.status_topic, config_.will_offline.data(), config_.will_offline.size(), 1, true)->wait_for(std::chrono::seconds(2));
+  } catch (const std::exception&) {
+  }
+  try {
     if (client_ && client_->is_connected()) client_->disconnect(std::chrono::milliseconds(500))->wait_for(std::chrono::seconds(2));
   } catch (const std::exception&) {
   }
@@ -158,6 +172,22 @@ void PahoTransport::publish(const std::string& topic, const std::string& payload
   } catch (const std::exception& e) {
     ++dropped_;
     log::debug("mqtt: publish to {} dropped: {}", topic, e.what());
+  }
+}
+
+void PahoTransport::publish_retained(const std::string& topic, const std::string& payload) {
+  {
+    std::lock_guard lock(retained_mu_);
+    if (payload.empty())
+      retained_.erase(topic);
+    else
+      retained_[topic] = payload;
+  }
+  if (!connected_) return;  // sent on the next connect
+  try {
+    client_->publish(topic, payload.data(), payload.size(), 1, true);
+  } catch (const std::exception& e) {
+    log::debug("mqtt: publish to {} deferred: {}", topic, e.what());
   }
 }
 

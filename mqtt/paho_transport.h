@@ -4,6 +4,7 @@
 // EventQueue. publish() never blocks; while disconnected it drops (callers re-ask on reconnect).
 #include <atomic>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@ class PahoTransport final : public core::Transport {
   void stop();
 
   void publish(const std::string& topic, const std::string& payload) override;
+  void publish_retained(const std::string& topic, const std::string& payload) override;
   bool connected() const { return connected_; }
   std::uint64_t dropped_publishes() const { return dropped_; }
 
@@ -56,6 +58,8 @@ class PahoTransport final : public core::Transport {
   std::atomic<int> backoff_s_{0};
   std::atomic<std::uint64_t> dropped_{0};
   std::mutex connect_mu_;
+  std::mutex retained_mu_;
+  std::map<std::string, std::string> retained_;  // last retained payload per topic: re-sent after a reconnect
 };
 
 }  // namespace fleet::mqtt
