@@ -353,14 +353,7 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-fleet::firmware::DeviceFit fit_of(const fleet::inventory::DeviceRecord& d) {
-  fleet::firmware::DeviceFit f;
-  f.chip = d.chip ? fleet::planner::parse_chip(*d.chip) : fleet::planner::Chip::Unknown;
-  if (d.free_kb) f.free_kb = static_cast<int>(*d.free_kb);
-  if (d.program_kb) f.program_kb = static_cast<int>(*d.program_kb);
-  if (d.flash_kb) f.flash_kb = static_cast<int>(*d.flash_kb);
-  return f;
-}
+using fleet::orchestrator::fit_of;
 
 // The plans for the devices named (or --all, or the hypothetical --from device), with what each device
 // reported about its room for images.

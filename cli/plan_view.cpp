@@ -40,29 +40,6 @@ std::string render_plans_json(const std::vector<planner::UpgradePlan>& plans) {
   return out.dump(2) + "\n";
 }
 
-planner::UpgradePlan plan_device(const planner::Planner& planner, const inventory::DeviceRecord& d,
-                                 const planner::PlanRequest& request) {
-  std::string name = d.topic.value_or(d.mac);
-  auto failed = [&](std::string why) {
-    planner::UpgradePlan p;
-    p.device = name;
-    p.error = name + ": " + why;
-    return p;
-  };
-  if (!d.version) return failed("firmware version not known yet (the device has not answered Status 0)");
-  auto v = planner::Version::parse(*d.version);
-  if (!v) return failed("unknown version '" + *d.version + "'");
-  planner::DeviceState s;
-  s.name = name;
-  s.version = *v;
-  s.build = d.build.value_or("");
-  s.chip = d.chip ? planner::parse_chip(*d.chip) : planner::Chip::Unknown;
-  if (d.free_kb) s.free_kb = static_cast<int>(*d.free_kb);
-  if (d.program_kb) s.program_kb = static_cast<int>(*d.program_kb);
-  if (d.program_flash_kb) s.program_flash_kb = static_cast<int>(*d.program_flash_kb);
-  return planner.plan(s, request);
-}
-
 std::string render_plans_text(const std::vector<planner::UpgradePlan>& plans) {
   std::string out;
   for (const auto& p : plans) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "inventory/device_record.h"
+#include "orchestrator/device_plan.h"
 #include "planner/upgrade_plan.h"
 
 namespace fleet::cli {
@@ -12,9 +13,6 @@ namespace fleet::cli {
 std::string render_plans_json(const std::vector<planner::UpgradePlan>& plans);
 std::string render_plans_text(const std::vector<planner::UpgradePlan>& plans);
 
-// What the planner needs from an inventory row; a row the planner cannot use yields a plan with the
-// error set (named after the device), never an exception.
-planner::UpgradePlan plan_device(const planner::Planner& planner, const inventory::DeviceRecord& device,
-                                 const planner::PlanRequest& request);
+using orchestrator::plan_device;
 
 }  // namespace fleet::cli

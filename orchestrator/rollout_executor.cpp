@@ -1,0 +1,549 @@
+#include "orchestrator/rollout_executor.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "core/log.h"
+#include "orchestrator/device_plan.h"
+
+namespace fleet::orchestrator {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int64_t kDriveEveryMs = 250;
+
+json hops_json(const planner::UpgradePlan& plan) {
+  json out = json::array();
+  for (auto& h : plan.hops) {
+    json steps = json::array();
+    for (auto s : h.steps) steps.push_back(std::string(planner::to_string(s)));
+    out.push_back({{"version", h.version.str()}, {"build", h.build}, {"url", h.url}, {"steps", steps}});
+  }
+  return out;
+}
+
+std::vector<JobHop> hops_from(const json& j) {
+  std::vector<JobHop> out;
+  for (auto& h : j) out.push_back({h.at("version"), h.at("build"), h.at("url"), h.at("steps").get<std::vector<std::string>>()});
+  return out;
+}
+
+planner::PlanRequest request_of(const RolloutSpec& spec) {
+  planner::PlanRequest r;
+  if (spec.target != "latest") r.target = planner::Version::parse(spec.target);
+  r.target_build = spec.target_build;
+  return r;
+}
+
+int local_minute(std::int64_t now_ms) {
+  std::time_t t = static_cast<std::time_t>(now_ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  return tm.tm_hour * 60 + tm.tm_min;
+}
+
+std::string group_name(int g, bool canary) {
+  if (g < 0) return "skipped at selection";
+  if (canary) return g == 0 ? "canary" : fmt::format("wave {}", g);
+  return fmt::format("wave {}", g + 1);
+}
+
+}  // namespace
+
+json device_job_state(const RolloutDeviceRow& row, const UpgradeDeviceJob* job) {
+  json j = {{"rollout", row.rollout_id}, {"status", row.status}, {"job", row.job_id ? json(*row.job_id) : json(nullptr)},
+            {"reason", row.reason}};
+  if (job) {
+    const auto& st = job->job().state();
+    auto hops = job->job().hop_count();
+    j["hop"] = std::min(st.hop + 1, hops);
+    j["hops"] = hops;
+    j["step"] = job->job().current_step();
+    double steps = static_cast<double>(std::max<std::size_t>(1, job->job().steps_in_hop()));
+    j["percent"] = hops ? static_cast<int>(100.0 * (static_cast<double>(st.hop) + static_cast<double>(st.step) / steps) / static_cast<double>(hops))
+                        : 0;
+  } else {
+    j["percent"] = row.status == "finished" ? 100 : 0;
+  }
+  return j;
+}
+
+json rollout_json(RolloutStore& store, const RolloutRow& r, bool with_devices) {
+  auto devices = store.devices(r.id);
+  auto spec = json::parse(r.spec, nullptr, false);
+  bool canary = spec.is_object() && spec.contains("canary") && spec["canary"] != "0" && spec["canary"] != 0;
+  json counts = {{"scheduled", 0}, {"running", 0}, {"finished", 0}, {"error", 0}, {"skipped", 0}, {"cancelled", 0}};
+  std::map<int, json> groups;
+  for (auto& d : devices) {
+    counts[d.status] = counts.value(d.status, 0) + 1;
+    auto& g = groups[d.group_index];
+    if (g.is_null()) g = {{"index", d.group_index}, {"name", group_name(d.group_index, canary)}, {"total", 0},
+                          {"counts", {{"scheduled", 0}, {"running", 0}, {"finished", 0}, {"error", 0}, {"skipped", 0}, {"cancelled", 0}}}};
+    g["total"] = g["total"].get<int>() + 1;
+    g["counts"][d.status] = g["counts"].value(d.status, 0) + 1;
+  }
+  json gl = json::array();
+  for (auto& [i, g] : groups) gl.push_back(g);
+  json j = {{"id", r.id},
+            {"name", r.name},
+            {"status", r.status},
+            {"reason", r.reason},
+            {"current_group", r.current_group},
+            {"target", spec.is_object() ? spec.value("target", "") : ""},
+            {"devices_total", devices.size()},
+            {"counts", counts},
+            {"groups", gl},
+            {"lease_owner", r.lease_owner ? json(*r.lease_owner) : json(nullptr)},
+            {"created_ms", r.created_ms},
+            {"updated_ms", r.updated_ms}};
+  if (with_devices) {
+    json dl = json::array();
+    for (auto& d : devices)
+      dl.push_back({{"mac", d.mac}, {"name", d.name}, {"group", d.group_index}, {"status", d.status}, {"reason", d.reason},
+                    {"job", d.job_id ? json(*d.job_id) : json(nullptr)}, {"attempt", d.attempt}});
+    j["devices"] = dl;
+    j["spec"] = spec;
+  }
+  return j;
+}
+
+RolloutExecutor::RolloutExecutor(RolloutPorts ports, RolloutOptions options) : p_(ports), o_(std::move(options)) {}
+
+void RolloutExecutor::audit(std::optional<std::int64_t> rollout, std::optional<std::string> mac, std::optional<std::int64_t> job,
+                            const std::string& kind, const std::string& text) {
+  AuditEntry e;
+  e.at_ms = p_.clock.now_ms();
+  e.rollout_id = rollout;
+  e.device_mac = std::move(mac);
+  e.job_id = job;
+  e.kind = kind;
+  e.text = text;
+  if (o_.on_event) o_.on_event(fmt::format("{}{}{}: {}", rollout ? fmt::format("rollout #{} ", *rollout) : "",
+                                           e.device_mac ? *e.device_mac + " " : "", kind, text));
+  try {
+    p_.audit.append({e});
+  } catch (const std::exception& ex) {
+    log::warn("audit: not written: {}", ex.what());
+  }
+}
+
+Result<json> RolloutExecutor::start(const RolloutSpec& spec, bool dry_run) {
+  if (spec.mode != "clean") return fail("mode: 'in-place' is not available yet; use the default 'clean'");
+  if (spec.target != "latest" && !planner::Version::parse(spec.target)) return fail("to: '" + spec.target + "' is not a version (or 'latest')");
+  auto chosen = select_devices(p_.inventory.devices(), spec);
+  if (!chosen) return fail(chosen.error());
+  planner::Planner planner(o_.catalog);
+  auto req = request_of(spec);
+  std::vector<RolloutDeviceRow> rows, skipped;
+  json plans = json::array();
+  std::string target_str;
+  for (const auto& d : *chosen) {
+    RolloutDeviceRow row;
+    row.mac = d.mac;
+    row.name = d.topic.value_or(d.mac);
+    auto plan = plan_device(planner, d, req);
+    target_str = plan.ok() ? plan.target.str() : target_str;
+    json pj = {{"mac", d.mac}, {"name", row.name}, {"from", d.version.value_or("")}, {"hops", hops_json(plan)}};
+    if (!plan.ok()) {
+      row.status = "skipped";
+      row.reason = "cannot be planned: " + plan.error;
+    } else if (plan.hops.empty()) {
+      row.status = "skipped";
+      row.reason = fmt::format("already runs {} ({})", plan.target.str(), plan.target_build);
+    }
+    pj["skipped"] = row.reason;
+    plans.push_back(pj);
+    (row.status == "skipped" ? skipped : rows).push_back(row);
+  }
+  auto sizes = group_sizes(rows.size(), spec.canary, spec.waves);
+  std::size_t at = 0;
+  for (std::size_t g = 0; g < sizes.size(); ++g)
+    for (std::size_t k = 0; k < sizes[g]; ++k) rows[at++].group_index = static_cast<int>(g);
+  for (auto& s : skipped) s.group_index = -1;
+  if (dry_run) {
+    json groups = json::array();
+    at = 0;
+    for (std::size_t g = 0; g < sizes.size(); ++g) {
+      json names = json::array();
+      for (std::size_t k = 0; k < sizes[g]; ++k) names.push_back(rows[at++].name);
+      groups.push_back({{"index", g}, {"name", group_name(static_cast<int>(g), spec.canary.value > 0)}, {"devices", names}});
+    }
+    json sk = json::array();
+    for (auto& s : skipped) sk.push_back({{"name", s.name}, {"mac", s.mac}, {"reason", s.reason}});
+    return json{{"dry_run", true}, {"target", spec.target}, {"groups", groups}, {"skipped", sk}, {"plans", plans}};
+  }
+  RolloutRow r;
+  r.name = spec.name;
+  r.spec = spec.to_json().dump();
+  r.status = rows.empty() ? "finished" : "ready";
+  r.reason = rows.empty() ? "nothing to do: every selected device was skipped" : "";
+  auto now = p_.clock.now_ms();
+  r.created_ms = r.updated_ms = now;
+  rows.insert(rows.end(), skipped.begin(), skipped.end());
+  auto id = p_.rollouts.create(r, rows);
+  audit(id, std::nullopt, std::nullopt, "state",
+        fmt::format("created: {} device{} to {} in {} group{}, {} skipped", rows.size() - skipped.size(), rows.size() - skipped.size() == 1 ? "" : "s",
+                    spec.target, sizes.size(), sizes.size() == 1 ? "" : "s", skipped.size()));
+  for (auto& s : skipped) audit(id, s.mac, std::nullopt, "state", "skipped: " + s.reason);
+  publish_rollout(id);
+  return shown(id);
+}
+
+Result<json> RolloutExecutor::shown(std::int64_t id) {
+  auto r = p_.rollouts.get(id);
+  if (!r) return fail(fmt::format("no rollout #{}", id));
+  return rollout_json(p_.rollouts, *r, true);
+}
+
+Result<json> RolloutExecutor::pause(std::int64_t id) {
+  auto r = p_.rollouts.get(id);
+  if (!r) return fail(fmt::format("no rollout #{}", id));
+  if (r->status != "running" && r->status != "ready") return fail(fmt::format("rollout #{} is {}: only a running rollout can be paused", id, r->status));
+  p_.rollouts.set_status(id, "paused", "paused on request", p_.clock.now_ms());
+  audit(id, std::nullopt, std::nullopt, "state", "paused on request: no new device starts; running ones stop at their next safe point");
+  publish_rollout(id);
+  return shown(id);
+}
+
+Result<json> RolloutExecutor::resume(std::int64_t id) {
+  auto r = p_.rollouts.get(id);
+  if (!r) return fail(fmt::format("no rollout #{}", id));
+  if (r->status != "paused") return fail(fmt::format("rollout #{} is {}: only a paused rollout can be resumed", id, r->status));
+  p_.rollouts.set_status(id, "running", "", p_.clock.now_ms());
+  audit(id, std::nullopt, std::nullopt, "state", "resumed");
+  publish_rollout(id);
+  return shown(id);
+}
+
+Result<json> RolloutExecutor::abort(std::int64_t id) {
+  auto r = p_.rollouts.get(id);
+  if (!r) return fail(fmt::format("no rollout #{}", id));
+  if (r->status == "finished" || r->status == "stopped") return fail(fmt::format("rollout #{} is {} already", id, r->status));
+  auto now = p_.clock.now_ms();
+  p_.rollouts.set_status(id, "stopped", "aborted on request", now);
+  for (auto& d : p_.rollouts.devices(id))
+    if (d.status == "scheduled") end_device(d, "cancelled", "the rollout was aborted before its turn", now);
+  audit(id, std::nullopt, std::nullopt, "state", "aborted: devices in flight finish their hop (or are restored) and stop");
+  publish_rollout(id);
+  return shown(id);
+}
+
+Result<json> RolloutExecutor::retry(std::int64_t id) {
+  auto r = p_.rollouts.get(id);
+  if (!r) return fail(fmt::format("no rollout #{}", id));
+  auto now = p_.clock.now_ms();
+  int first = -1, n = 0;
+  for (auto& d : p_.rollouts.devices(id)) {
+    if (d.status != "error") continue;
+    d.status = "scheduled";
+    d.reason.clear();
+    d.waiting_since_ms = 0;
+    d.finished_ms = 0;
+    p_.rollouts.update_device(d);
+    if (first < 0 || d.group_index < first) first = d.group_index;
+    ++n;
+  }
+  if (n == 0) return fail(fmt::format("rollout #{} has no failed device to retry", id));
+  p_.rollouts.set_group(id, first, now);
+  p_.rollouts.set_status(id, "running", "", now);
+  audit(id, std::nullopt, std::nullopt, "state", fmt::format("retry: {} failed device{} scheduled again", n, n == 1 ? "" : "s"));
+  publish_rollout(id);
+  return shown(id);
+}
+
+void RolloutExecutor::tick() {
+  auto now = p_.clock.now_ms();
+  // Progress of the jobs in flight, for the device state topics.
+  for (auto& [mac, run] : jobs_) {
+    auto progress = run.job->progress();
+    if (progress == run.last_progress) continue;
+    run.last_progress = progress;
+    RolloutDeviceRow row;
+    row.rollout_id = run.rollout_id;
+    row.status = "running";
+    row.job_id = run.job->job_id();
+    publish_device(mac, device_job_state(row, run.job.get()));
+  }
+  if (now - last_drive_ms_ < kDriveEveryMs) return;
+  last_drive_ms_ = now;
+  while (!starts_.empty() && now - starts_.front() > 60'000) starts_.pop_front();
+  std::vector<std::int64_t> ids;
+  try {
+    ids = o_.only ? std::vector<std::int64_t>{*o_.only} : p_.rollouts.unfinished();
+    // An aborted rollout is driven on until its devices in flight are done.
+    for (auto& [mac, run] : jobs_)
+      if (std::find(ids.begin(), ids.end(), run.rollout_id) == ids.end()) ids.push_back(run.rollout_id);
+    for (auto id : ids) drive(id, now);
+  } catch (const std::exception& e) {
+    log::warn("rollouts: {}", e.what());
+  }
+}
+
+void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
+  auto renewed = renewed_ms_.find(id);
+  if (renewed == renewed_ms_.end() || now - renewed->second > o_.lease_ms / 3) {
+    if (!p_.rollouts.acquire_lease(id, o_.owner, now, o_.lease_ms)) {
+      if (held_.erase(id)) log::warn("rollout #{}: its lease went to another process", id);
+      renewed_ms_.erase(id);
+      return;
+    }
+    if (held_.insert(id).second) audit(id, std::nullopt, std::nullopt, "state", "driven by " + o_.owner);
+    renewed_ms_[id] = now;
+  }
+  auto r = p_.rollouts.get(id);
+  if (!r) return;
+  auto spec_r = RolloutSpec::from_json(json::parse(r->spec, nullptr, false));
+  if (!spec_r) {
+    p_.rollouts.set_status(id, "stopped", "its stored spec is unreadable: " + spec_r.error(), now);
+    return;
+  }
+  const auto& spec = *spec_r;
+  auto rows = p_.rollouts.devices(id);
+  // Devices this rollout has running: resumed here after a restart or a takeover, stopped when asked.
+  for (auto& row : rows) {
+    if (row.status != "running") continue;
+    auto it = jobs_.find(row.mac);
+    if (it == jobs_.end()) {
+      resume_device(id, row, spec, now);
+    } else if (r->status == "paused" || r->status == "stopped") {
+      it->second.job->request_stop();
+    }
+  }
+  if (r->status == "finished" || (r->status == "stopped" && std::none_of(rows.begin(), rows.end(), [](auto& d) { return d.status == "running"; }))) {
+    p_.rollouts.release_lease(id, o_.owner);
+    held_.erase(id);
+    renewed_ms_.erase(id);
+    publish_rollout(id);
+    return;
+  }
+  RolloutView v;
+  v.spec = spec;
+  v.status = r->status;
+  v.current_group = r->current_group;
+  v.now_ms = now;
+  v.local_minute = local_minute(now);
+  v.running_fleetwide = jobs_.size() + p_.runner.queued();
+  v.starts_last_minute = starts_.size();
+  for (auto& row : rows) {
+    v.groups = std::max(v.groups, row.group_index + 1);
+    DeviceView d;
+    d.mac = row.mac;
+    d.group = row.group_index;
+    d.status = row.status;
+    d.waiting_since_ms = row.waiting_since_ms;
+    if (const auto* rec = p_.inventory.find(row.mac)) {
+      d.online = rec->online;
+      if (spec.min_rssi && rec->rssi && *rec->rssi < *spec.min_rssi)
+        d.not_ready = fmt::format("preflight: Wi-Fi RSSI {} % is below --min-rssi {} %", *rec->rssi, *spec.min_rssi);
+    } else {
+      d.not_ready = "the device is no longer in the inventory";
+    }
+    d.busy = p_.runner.has(row.mac) && jobs_.count(row.mac) == 0;
+    v.devices.push_back(std::move(d));
+  }
+  for (const auto& e : decide(v)) apply(id, e, rows, spec, now);
+  publish_rollout(id);
+}
+
+void RolloutExecutor::apply(std::int64_t id, const RolloutEffect& e, std::vector<RolloutDeviceRow>& rows, const RolloutSpec& spec,
+                            std::int64_t now) {
+  auto row_of = [&](const std::string& mac) -> RolloutDeviceRow* {
+    for (auto& r : rows)
+      if (r.mac == mac) return &r;
+    return nullptr;
+  };
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, effect::Run>) {
+          p_.rollouts.set_status(id, "running", "", now);
+          audit(id, std::nullopt, std::nullopt, "state", "running");
+        } else if constexpr (std::is_same_v<T, effect::Start>) {
+          if (auto* row = row_of(x.mac)) start_device(id, *row, spec, now);
+        } else if constexpr (std::is_same_v<T, effect::Wait>) {
+          if (auto* row = row_of(x.mac)) {
+            row->waiting_since_ms = now;
+            row->reason = "waiting: " + x.why;
+            p_.rollouts.update_device(*row);
+            audit(id, x.mac, std::nullopt, "state", fmt::format("its turn came: waiting ({}) up to {} s", x.why, spec.offline_timeout_s));
+          }
+        } else if constexpr (std::is_same_v<T, effect::Skip>) {
+          if (auto* row = row_of(x.mac)) end_device(*row, "skipped", x.reason, now);
+        } else if constexpr (std::is_same_v<T, effect::Advance>) {
+          p_.rollouts.set_group(id, x.group, now);
+          audit(id, std::nullopt, std::nullopt, "state", fmt::format("group {} starts", x.group + 1));
+        } else if constexpr (std::is_same_v<T, effect::Pause>) {
+          p_.rollouts.set_status(id, "paused", x.reason, now);
+          audit(id, std::nullopt, std::nullopt, "state", "paused: " + x.reason);
+        } else if constexpr (std::is_same_v<T, effect::Finish>) {
+          p_.rollouts.set_status(id, "finished", "", now);
+          audit(id, std::nullopt, std::nullopt, "state", "finished");
+        } else if constexpr (std::is_same_v<T, effect::Stopped>) {
+          audit(id, std::nullopt, std::nullopt, "state", "stopped: no device in flight");
+        }
+      },
+      e);
+}
+
+std::shared_ptr<UpgradeDeviceJob> RolloutExecutor::make_job(std::int64_t job_id, const JobRow& jr, const inventory::DeviceRecord& d,
+                                                            const RolloutSpec& spec) {
+  auto access = o_.access_for ? o_.access_for(d, spec.access) : DeviceAccess{};
+  UpgradeSettings us = o_.upgrade;
+  us.device_mqtt_password = access.mqtt_password;
+  auto version = planner::Version::parse(d.version.value_or("")).value_or(planner::Version{});
+  backup::BackupTarget target{d.mac, d.topic.value_or(""), d.ip.value_or(""), version, planner::parse_chip(d.chip.value_or(""))};
+  auto state = UpgradeJobState::from_json(json::parse(jr.state));
+  auto job = std::make_shared<UpgradeDeviceJob>(d.mac, d.ip.value_or(""), access,
+                                                std::make_unique<UpgradeJob>(target, hops_from(json::parse(jr.hops)), state, us), job_id,
+                                                p_.jobs, p_.backups);
+  auto rollout = jr.rollout_id;
+  auto mac = d.mac;
+  job->on_event = [this, rollout, mac, job_id](const std::string& text) { audit(rollout, mac, job_id, "state", text); };
+  return job;
+}
+
+void RolloutExecutor::start_device(std::int64_t id, RolloutDeviceRow& row, const RolloutSpec& spec, std::int64_t now) {
+  const auto* d = p_.inventory.find(row.mac);
+  if (!d) return end_device(row, "skipped", "the device is no longer in the inventory", now);
+  planner::Planner planner(o_.catalog);
+  auto plan = plan_device(planner, *d, request_of(spec));
+  if (!plan.ok()) return end_device(row, "error", "preflight: cannot be planned: " + plan.error, now);
+  if (plan.hops.empty()) return end_device(row, "finished", fmt::format("runs {} already", plan.target.str()), now);
+  if (!d->topic) return end_device(row, "error", "preflight: the inventory does not know its topic", now);
+  if (o_.check_images) {
+    auto problems = o_.check_images(plan, fit_of(*d));
+    if (!problems.empty()) {
+      std::string all;
+      for (auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+      return end_device(row, "error", "preflight: " + all, now);
+    }
+  }
+  if (p_.jobs.running_for(row.mac)) {
+    // A job of another run holds the device: its turn waits.
+    if (row.waiting_since_ms == 0) {
+      row.waiting_since_ms = now;
+      row.reason = "waiting: another upgrade job holds the device";
+      p_.rollouts.update_device(row);
+    }
+    return;
+  }
+  JobRow jr;
+  jr.device_mac = row.mac;
+  jr.target = plan.target.str();
+  jr.target_build = plan.target_build;
+  jr.hops = hops_json(plan).dump();
+  jr.state = UpgradeJobState{}.to_json().dump();
+  jr.status = "running";
+  jr.created_ms = now;
+  jr.rollout_id = id;
+  std::int64_t job_id = 0;
+  try {
+    job_id = p_.jobs.create(jr);
+  } catch (const std::exception& e) {
+    log::warn("rollout #{}: {}: job not created: {}", id, row.name, e.what());
+    return;
+  }
+  row.status = "running";
+  row.job_id = job_id;
+  row.attempt += 1;
+  row.started_ms = now;
+  row.reason.clear();
+  p_.rollouts.update_device(row);
+  starts_.push_back(now);
+  std::string path;
+  for (auto& h : plan.hops) path += (path.empty() ? "" : " > ") + h.version.str();
+  audit(id, row.mac, job_id, "state", fmt::format("started upgrade job #{} (attempt {}): {} > {}", job_id, row.attempt, plan.from.str(), path));
+  auto job = make_job(job_id, jr, *d, spec);
+  jobs_[row.mac] = Running{id, job, ""};
+  p_.runner.add(job);
+  publish_device(row.mac, device_job_state(row, job.get()));
+}
+
+void RolloutExecutor::resume_device(std::int64_t id, RolloutDeviceRow& row, const RolloutSpec& spec, std::int64_t now) {
+  if (!row.job_id) return end_device(row, "error", "running without a job (the database was edited?)", now);
+  auto jr = p_.jobs.get(*row.job_id);
+  if (!jr) return end_device(row, "error", fmt::format("its job #{} is gone", *row.job_id), now);
+  if (jr->status != "running") {
+    // It ended while no process drove this rollout (e.g. a plain `upgrade` run finished it).
+    auto state = UpgradeJobState::from_json(json::parse(jr->state));
+    auto status = jr->status == "done" ? "finished" : jr->status == "stopped" ? "scheduled" : "error";
+    return end_device(row, status, state.error, now);
+  }
+  const auto* d = p_.inventory.find(row.mac);
+  if (!d || !d->topic) return;  // not heard of yet since our start: resumed on a later tick
+  auto job = make_job(*row.job_id, *jr, *d, spec);
+  jobs_[row.mac] = Running{id, job, ""};
+  p_.runner.add(job);
+  audit(id, row.mac, *row.job_id, "state", fmt::format("resuming upgrade job #{} (driven by {})", *row.job_id, o_.owner));
+}
+
+void RolloutExecutor::end_device(RolloutDeviceRow& row, const std::string& status, const std::string& reason, std::int64_t now) {
+  row.status = status;
+  row.reason = reason;
+  if (status == "scheduled") {
+    row.waiting_since_ms = 0;
+  } else {
+    row.finished_ms = now;
+  }
+  p_.rollouts.update_device(row);
+  audit(row.rollout_id, row.mac, row.job_id, "state", status + (reason.empty() ? "" : ": " + reason));
+  publish_device(row.mac, device_job_state(row, nullptr));
+}
+
+void RolloutExecutor::on_job_done(const std::shared_ptr<DeviceJob>& done) {
+  auto it = jobs_.find(done->mac());
+  if (it == jobs_.end() || it->second.job.get() != done.get()) return;
+  auto run = it->second;
+  jobs_.erase(it);
+  auto now = p_.clock.now_ms();
+  auto rows = p_.rollouts.devices(run.rollout_id);
+  auto row = std::find_if(rows.begin(), rows.end(), [&](auto& r) { return r.mac == done->mac(); });
+  if (row == rows.end()) return;
+  const auto& st = run.job->job().state();
+  if (!done->gave_up().empty()) {
+    // Our run ends (a clean stop): the job stays running in the database and is resumed later.
+    return;
+  }
+  if (st.status == "done") return end_device(*row, "finished", "runs " + st.current_version, now);
+  if (st.status == "failed") return end_device(*row, "error", st.error, now);
+  auto r = p_.rollouts.get(run.rollout_id);
+  bool aborted = r && r->status == "stopped";
+  end_device(*row, aborted ? "cancelled" : "scheduled",
+             fmt::format("stopped at a safe point on {} ({})", st.current_version, aborted ? "aborted" : "paused"), now);
+}
+
+void RolloutExecutor::release_all() {
+  for (auto id : held_) p_.rollouts.release_lease(id, o_.owner);
+  held_.clear();
+  renewed_ms_.clear();
+}
+
+void RolloutExecutor::publish_rollout(std::int64_t id) {
+  if (o_.state_base.empty()) return;
+  auto r = p_.rollouts.get(id);
+  if (!r) return;
+  auto j = rollout_json(p_.rollouts, *r, false);
+  j.erase("updated_ms");
+  j.erase("lease_owner");
+  auto topic = fmt::format("{}/rollouts/{}", o_.state_base, id);
+  auto payload = j.dump();
+  auto& last = published_[topic];
+  if (last == payload) return;
+  last = payload;
+  p_.transport.publish_retained(topic, payload);
+}
+
+void RolloutExecutor::publish_device(const std::string& mac, const json& state) {
+  if (o_.state_base.empty()) return;
+  auto topic = fmt::format("{}/devices/{}/job", o_.state_base, mac);
+  auto payload = state.dump();
+  auto& last = published_[topic];
+  if (last == payload) return;
+  last = payload;
+  p_.transport.publish_retained(topic, payload);
+}
+
+}  // namespace fleet::orchestrator

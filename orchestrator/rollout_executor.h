@@ -1,0 +1,112 @@
+#pragma once
+// Rollouts as the daemon (or the command line, when no daemon runs) drives them: created from a spec
+// (selection, groups, plans), then advanced on every tick by the pure decision (rollout_decision.h)
+// whose effects are carried out here against the stores and the job runner. The database is the
+// truth: a rollout is driven only by the process holding its lease, pause/resume/abort/retry are
+// written to it by whoever asks, and the holder reads them back on its next tick.
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backup/backup_store.h"
+#include "core/clock.h"
+#include "core/result.h"
+#include "core/transport.h"
+#include "firmware/image.h"
+#include "inventory/inventory.h"
+#include "orchestrator/audit_log.h"
+#include "orchestrator/job_runner.h"
+#include "orchestrator/job_store.h"
+#include "orchestrator/rollout_decision.h"
+#include "orchestrator/rollout_spec.h"
+#include "orchestrator/rollout_store.h"
+#include "orchestrator/upgrade_device_job.h"
+#include "planner/catalog.h"
+
+namespace fleet::orchestrator {
+
+struct RolloutPorts {
+  RolloutStore& rollouts;
+  AuditLog& audit;
+  JobStore& jobs;
+  backup::BackupStore& backups;
+  JobRunner& runner;
+  const inventory::Inventory& inventory;
+  core::Transport& transport;
+  const core::Clock& clock;
+};
+
+struct RolloutOptions {
+  std::string owner;  // who holds leases: host and process
+  std::int64_t lease_ms = 30'000;
+  std::string state_base = "tasmota-fleet/v1";  // retained state topics below it; empty: none
+  planner::Catalog catalog = planner::Catalog::builtin();
+  UpgradeSettings upgrade;
+  // A device's access from the rollout's access options (passwords, web port).
+  std::function<DeviceAccess(const inventory::DeviceRecord& device, const nlohmann::json& access)> access_for;
+  // Preflight: what is wrong with a plan's images for this device (empty: ready). Unset: not checked.
+  std::function<std::vector<std::string>(const planner::UpgradePlan& plan, const firmware::DeviceFit& fit)> check_images;
+  std::optional<std::int64_t> only;  // drive this rollout only (the command line running one in-process)
+  std::function<void(const std::string& line)> on_event;  // each audit line as it is written (logging)
+};
+
+class RolloutExecutor {
+ public:
+  RolloutExecutor(RolloutPorts ports, RolloutOptions options);
+
+  // Selects and plans; devices already on the target, or that cannot be planned, are listed as skipped.
+  // dry_run: the same answer, nothing stored or sent.
+  Result<nlohmann::json> start(const RolloutSpec& spec, bool dry_run);
+  Result<nlohmann::json> pause(std::int64_t id);
+  Result<nlohmann::json> resume(std::int64_t id);
+  Result<nlohmann::json> abort(std::int64_t id);
+  Result<nlohmann::json> retry(std::int64_t id);
+
+  void tick();
+  // A job the runner is done with (finished, failed, stopped at a safe point, or given up).
+  void on_job_done(const std::shared_ptr<DeviceJob>& job);
+  void release_all();  // at a clean stop: another process may take over at once
+  bool holds(std::int64_t id) const { return held_.count(id) > 0; }
+  std::size_t in_flight() const { return jobs_.size(); }
+
+ private:
+  struct Running {
+    std::int64_t rollout_id = 0;
+    std::shared_ptr<UpgradeDeviceJob> job;
+    std::string last_progress;
+  };
+  void drive(std::int64_t id, std::int64_t now);
+  void apply(std::int64_t id, const RolloutEffect& e, std::vector<RolloutDeviceRow>& rows, const RolloutSpec& spec, std::int64_t now);
+  void start_device(std::int64_t id, RolloutDeviceRow& row, const RolloutSpec& spec, std::int64_t now);
+  void resume_device(std::int64_t id, RolloutDeviceRow& row, const RolloutSpec& spec, std::int64_t now);
+  void end_device(RolloutDeviceRow& row, const std::string& status, const std::string& reason, std::int64_t now);
+  std::shared_ptr<UpgradeDeviceJob> make_job(std::int64_t job_id, const JobRow& row, const inventory::DeviceRecord& d, const RolloutSpec& spec);
+  void audit(std::optional<std::int64_t> rollout, std::optional<std::string> mac, std::optional<std::int64_t> job, const std::string& kind,
+             const std::string& text);
+  void publish_rollout(std::int64_t id);
+  void publish_device(const std::string& mac, const nlohmann::json& state);
+  Result<nlohmann::json> shown(std::int64_t id);
+
+  RolloutPorts p_;
+  RolloutOptions o_;
+  std::map<std::string, Running> jobs_;  // by MAC: the device jobs this process runs for rollouts
+  std::set<std::int64_t> held_;
+  std::map<std::int64_t, std::int64_t> renewed_ms_;
+  std::map<std::string, std::string> published_;  // topic -> last payload
+  std::deque<std::int64_t> starts_;               // start times in the last minute
+  std::int64_t last_drive_ms_ = 0;
+};
+
+// Read-only views, for the control API and the command line.
+nlohmann::json rollout_json(RolloutStore& store, const RolloutRow& row, bool with_devices);
+nlohmann::json device_job_state(const RolloutDeviceRow& row, const UpgradeDeviceJob* job);
+
+}  // namespace fleet::orchestrator
