@@ -5,7 +5,7 @@
 namespace fleet::store {
 namespace {
 
-constexpr const char* kColumns = "id, device_mac, target, target_build, hops, state, status, created_ms, updated_ms";
+constexpr const char* kColumns = "id, device_mac, target, target_build, hops, state, status, created_ms, updated_ms, rollout_id";
 
 JobRow row(Statement& q) {
   JobRow r;
@@ -18,6 +18,7 @@ JobRow row(Statement& q) {
   r.status = q.text(6);
   r.created_ms = q.int64(7);
   r.updated_ms = q.int64(8);
+  r.rollout_id = q.opt_int64(9);
   return r;
 }
 
@@ -25,10 +26,10 @@ JobRow row(Statement& q) {
 
 std::int64_t SqliteJobStore::create(const JobRow& r) {
   Transaction tx(db_);
-  auto q = db_.prepare("INSERT INTO upgrade_jobs (device_mac, target, target_build, hops, state, status, created_ms, updated_ms) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  auto q = db_.prepare("INSERT INTO upgrade_jobs (device_mac, target, target_build, hops, state, status, created_ms, updated_ms, "
+                       "rollout_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   q.bind(1, r.device_mac).bind(2, r.target).bind(3, r.target_build).bind(4, r.hops).bind(5, r.state).bind(6, r.status);
-  q.bind(7, r.created_ms).bind(8, r.created_ms);
+  q.bind(7, r.created_ms).bind(8, r.created_ms).bind(9, r.rollout_id);
   q.run();
   auto id = sqlite3_last_insert_rowid(db_.handle());
   tx.commit();

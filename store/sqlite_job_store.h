@@ -21,6 +21,7 @@ struct JobRow {
   std::string status;
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;
+  std::optional<std::int64_t> rollout_id;  // the rollout that started it; none for a job started on its own
 };
 
 class SqliteJobStore final : public orchestrator::JobStore {

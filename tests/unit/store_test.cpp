@@ -8,6 +8,7 @@
 #include "store/sqlite_backup_store.h"
 #include "firmware/sha256.h"
 #include "store/sqlite_inventory_store.h"
+#include "store/sqlite_job_store.h"
 
 using namespace fleet::store;
 namespace fs = std::filesystem;
@@ -68,6 +69,10 @@ TEST_F(TempDb, UpgradesADatabaseCreatedAtEveryEarlierLevel) {
       if (level >= 2) {  // daemon_status from 0002: 0003 adds ota_base, empty for the old row
         db.exec("INSERT INTO daemon_status (id, pid, started_ms, heartbeat_ms, broker) VALUES (1, 7, 1, 2, 'mqtt://x')");
       }
+      if (level >= 5) {  // upgrade_jobs from 0005: 0006 adds rollout_id, NULL for the old job
+        db.exec("INSERT INTO upgrade_jobs (id, device_mac, target, hops, state, status, created_ms, updated_ms) "
+                "VALUES (9, 'AA:BB:CC:DD:EE:FF', '15.0.1', '[]', '{}', 'running', 3, 4)");
+      }
     }
     Database db(p);
     EXPECT_EQ(latest, migrate(db)) << "from level " << level;
@@ -86,6 +91,16 @@ TEST_F(TempDb, UpgradesADatabaseCreatedAtEveryEarlierLevel) {
       EXPECT_EQ(7, status->pid);
       EXPECT_EQ("", status->ota_base);
     }
+    if (level >= 5) {
+      auto job = SqliteJobStore(db).running_for("AA:BB:CC:DD:EE:FF");
+      ASSERT_TRUE(job);
+      EXPECT_EQ(9, job->id);
+      EXPECT_EQ("15.0.1", job->target);
+      EXPECT_FALSE(job->rollout_id);
+    }
+    auto integrity = db.prepare("PRAGMA integrity_check");
+    ASSERT_TRUE(integrity.step());
+    EXPECT_EQ("ok", integrity.text(0)) << "from level " << level;
     EXPECT_EQ(latest, migrate(db));  // applying again changes nothing
     auto q = db.prepare("SELECT count(*) FROM schema_version");
     q.step();
