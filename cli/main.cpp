@@ -35,7 +35,7 @@
 #include "mqtt/broker_config.h"
 #include "mqtt/paho_transport.h"
 #include "mqtt/topic_scheme.h"
-#include "orchestrator/fleet_service.h"
+#include "orchestrator/daemon.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/sqlite_inventory_store.h"
@@ -72,37 +72,8 @@ struct Settings {
   // backups
   fleet::cli::BackupOptions backup;
   std::string device_password_file, web_password_file;
+  std::string api_base = "tasmota-fleet";  // control API and state topics: <api_base>/v1/…
 };
-
-// The address devices reach us at when the server listens on every interface: the first IPv4 address
-// of an interface that is up and not loopback (else loopback). --ota-url overrides it.
-std::string primary_ipv4() {
-  ifaddrs* list = nullptr;
-  std::string found = "127.0.0.1";
-  if (getifaddrs(&list) != 0) return found;
-  for (auto* a = list; a; a = a->ifa_next) {
-    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || (a->ifa_flags & IFF_LOOPBACK) || !(a->ifa_flags & IFF_UP)) continue;
-    char buf[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, buf, sizeof buf);
-    found = buf;
-    break;
-  }
-  freeifaddrs(list);
-  return found;
-}
-
-std::pair<std::string, int> split_listen(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("--ota-listen: '" + listen + "' is not HOST:PORT");
-  int port = 0;
-  try {
-    port = std::stoi(listen.substr(colon + 1));
-  } catch (...) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) throw std::runtime_error("--ota-listen: bad port in '" + listen + "'");
-  return {listen.substr(0, colon), port};
-}
 
 fleet::log::Level parse_level(const std::string& s) {
   if (s == "debug") return fleet::log::Level::Debug;
@@ -120,159 +91,6 @@ std::string read_secret(const std::string& path) {
   return s;
 }
 
-// Ingest figures for operators and bench/ingest: counts, STATE throughput window, peak memory.
-void write_metrics(const std::string& path, const fleet::inventory::InventoryStats& s, std::size_t devices) {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  nlohmann::ordered_json j = {{"devices", devices},
-                              {"messages", s.messages},
-                              {"applied", s.applied},
-                              {"rejected", s.rejected},
-                              {"oversized", s.oversized},
-                              {"unknown_topics", s.unknown_topics},
-                              {"status_queries", s.status_queries},
-                              {"rows_written", s.rows_written},
-                              {"flushes", s.flushes},
-                              {"state_messages", s.state_messages},
-                              {"state_persisted", s.state_persisted},
-                              {"first_state_ms", s.first_state_ms},
-                              {"last_state_ms", s.last_state_ms},
-                              {"last_persist_ms", s.last_persist_ms},
-                              {"peak_rss_kb", ru.ru_maxrss}};
-  std::ofstream(path) << j.dump(2) << "\n";
-}
-
-int serve(Settings& st) {
-  namespace inventory = fleet::inventory;
-  namespace fs_store = fleet::store;
-  namespace orchestrator = fleet::orchestrator;
-  namespace log = fleet::log;
-  namespace fm = fleet::mqtt;
-  if (!st.password_file.empty()) st.broker.password = read_secret(st.password_file);
-  fm::TopicScheme scheme(st.full_topic, st.prefix_cmnd, st.prefix_stat, st.prefix_tele);
-  st.broker.paho_uri();  // a bad URL is refused before anything starts
-
-  fs_store::Database db(st.db_path);
-  int version = fs_store::migrate(db);
-  fs_store::SqliteInventoryStore store(db);
-  fleet::core::SystemClock clock;
-  fm::EventQueue events;
-  fm::PahoTransport transport(st.broker, scheme.inventory_filters(), events);
-  inventory::Inventory inv(scheme, transport, store, clock, st.inventory);
-  transport.add_filters(inv.follow_default_topics());  // a device after Reset 6 is found again there
-  inv.load();
-
-  fs_store::DaemonStatus status;
-  status.pid = getpid();
-  status.started_ms = clock.now_ms();
-  status.broker = st.broker.describe();
-  std::int64_t deadline = st.exit_after_s > 0 ? clock.now_ms() + static_cast<std::int64_t>(st.exit_after_s * 1000) : 0;
-  std::int64_t last_stats = clock.now_ms();
-
-  // The built-in OTA server: its own database connection and thread pool; downloads come back to this
-  // loop, which maps the client address to a device and logs them.
-  std::unique_ptr<fs_store::Database> ota_db;
-  std::unique_ptr<fs_store::SqliteFirmwareIndex> ota_index;
-  std::unique_ptr<fleet::firmware::FirmwareStore> ota_store;
-  std::unique_ptr<fleet::firmware::OtaServer> ota;
-  std::mutex ota_mu, downloads_mu;
-  std::vector<fleet::firmware::DownloadRecord> downloads;
-  fs_store::SqliteDownloadLog download_log(db);
-  if (!st.no_ota) {
-    auto [host, port] = split_listen(st.ota_listen);
-    ota_db = std::make_unique<fs_store::Database>(st.db_path);
-    ota_index = std::make_unique<fs_store::SqliteFirmwareIndex>(*ota_db);
-    ota_store = std::make_unique<fleet::firmware::FirmwareStore>(st.fw.dir, *ota_index);
-    ota = std::make_unique<fleet::firmware::OtaServer>(
-        fleet::firmware::OtaServerOptions{host, port, st.ota_threads, 60},
-        [&](const std::string& path) {
-          std::lock_guard lock(ota_mu);
-          try {
-            return ota_store->resolve(path);
-          } catch (const std::exception& e) {
-            log::warn("ota: index lookup failed: {}", e.what());
-            return std::optional<fleet::firmware::FirmwareEntry>();
-          }
-        },
-        [&](const fleet::firmware::FirmwareEntry& e) { return ota_store->file_of(e); },
-        [&](fleet::firmware::DownloadRecord r) {
-          std::lock_guard lock(downloads_mu);
-          downloads.push_back(std::move(r));
-        });
-    std::string error;
-    if (!ota->start(error)) throw std::runtime_error(error + " (use --ota-listen, or --no-ota)");
-    status.ota_base = !st.ota_url.empty() ? st.ota_url
-                      : fmt::format("http://{}:{}", host == "0.0.0.0" || host.empty() ? primary_ipv4() : host, ota->port());
-    while (status.ota_base.ends_with("/")) status.ota_base.pop_back();
-    log::info("serve: OTA server on {}:{} serving {} as {}", host, ota->port(), st.fw.dir, status.ota_base);
-  }
-
-  orchestrator::ServiceHooks hooks;
-  hooks.maintain_connection = [&](std::int64_t now) { transport.maintain(now); };
-  hooks.tick = [&](std::int64_t) {
-    std::vector<fleet::firmware::DownloadRecord> batch;
-    {
-      std::lock_guard lock(downloads_mu);
-      batch.swap(downloads);
-    }
-    if (batch.empty()) return;
-    auto devices = inv.devices();
-    std::vector<fs_store::DownloadRow> rows;
-    for (auto& r : batch) {
-      fs_store::DownloadRow row{0, r.path, r.served_path, r.client_ip, std::nullopt, r.status, r.bytes_sent, r.bytes_total,
-                                r.started_ms, r.finished_ms, r.completed};
-      for (const auto& d : devices)
-        if (d.ip && *d.ip == r.client_ip) row.device_mac = d.mac;
-      log::info("ota: {} ({}) {} {}: {} of {} bytes{}", r.client_ip, row.device_mac.value_or("unknown device"), r.status, r.path,
-                r.bytes_sent, r.bytes_total, r.completed ? ", complete" : (r.status == 200 ? ", INCOMPLETE" : ""));
-      rows.push_back(std::move(row));
-    }
-    try {
-      download_log.append(rows);
-    } catch (const std::exception& e) {
-      log::warn("ota: download log not written: {}", e.what());
-    }
-  };
-  hooks.heartbeat = [&](std::int64_t now) {
-    const auto& s = inv.stats();
-    status.heartbeat_ms = now;
-    status.connected = transport.connected();
-    status.messages = static_cast<std::int64_t>(s.messages);
-    status.rejected = static_cast<std::int64_t>(s.rejected + s.oversized);
-    status.status_queries = static_cast<std::int64_t>(s.status_queries);
-    try {
-      store.save_daemon_status(status);
-    } catch (const std::exception& e) {
-      log::warn("serve: heartbeat not written: {}", e.what());
-    }
-    if (st.stats_every_s > 0 && now - last_stats >= st.stats_every_s * 1000) {
-      last_stats = now;
-      log::info("serve: {} devices, {} messages ({} applied, {} rejected, {} oversized, {} unknown topics), {} status "
-                "queries, {} rows written",
-                inv.devices().size(), s.messages, s.applied, s.rejected, s.oversized, s.unknown_topics, s.status_queries,
-                s.rows_written);
-    }
-    if (deadline && now >= deadline) g_stop = true;
-  };
-  hooks.heartbeat_ms = 1000;
-  orchestrator::FleetService service(inv, events, clock, hooks);
-
-  log::info("serve: database {} (schema {}), broker {}, FullTopic '{}'", st.db_path, version, st.broker.describe(),
-            scheme.full_topic());
-  transport.start();
-  service.run(g_stop);
-  if (ota) ota->stop();
-  hooks.tick(clock.now_ms());
-  transport.stop();
-  events.close();
-  status.connected = false;
-  status.heartbeat_ms = clock.now_ms();
-  store.save_daemon_status(status);
-  const auto& s = inv.stats();
-  log::info("serve: stopped; {} devices, {} messages, {} rows written", inv.devices().size(), s.messages, s.rows_written);
-  if (!st.metrics_file.empty()) write_metrics(st.metrics_file, s, inv.devices().size());
-  return 0;
-}
 
 int devices(const Settings& st, const std::vector<std::string>& filter) {
   namespace inventory = fleet::inventory;
@@ -351,6 +169,48 @@ std::string read_text(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// What the daemon's composition needs from the command line's settings (serve, and in-process runs).
+fleet::orchestrator::DaemonOptions daemon_options(Settings& st) {
+  fleet::orchestrator::DaemonOptions o;
+  if (!st.password_file.empty()) st.broker.password = read_secret(st.password_file);
+  o.broker = st.broker;
+  o.scheme = fleet::mqtt::TopicScheme(st.full_topic, st.prefix_cmnd, st.prefix_stat, st.prefix_tele);
+  o.db_path = st.db_path;
+  o.inventory = st.inventory;
+  o.exit_after_s = st.exit_after_s;
+  o.metrics_file = st.metrics_file;
+  o.stats_every_s = st.stats_every_s;
+  o.firmware_dir = st.fw.dir;
+  o.ota_listen = st.ota_listen;
+  o.ota_url = st.ota_url;
+  o.ota_threads = st.ota_threads;
+  o.no_ota = st.no_ota;
+  o.catalog = fleet::planner::Catalog::builtin();
+  if (!st.catalog_file.empty()) o.catalog.merge(fleet::planner::Catalog::parse(read_text(st.catalog_file)));
+  o.ota_base = st.ota_base;
+  o.api_base = st.api_base;
+  auto base = backup_options(st);
+  auto credentials = fleet::cli::load_credentials(base);
+  o.access_for = [base, credentials](const fleet::inventory::DeviceRecord& d, const nlohmann::json& access) {
+    auto b = base;
+    // A rollout's own access options (from its request) over the process's.
+    if (access.is_object()) {
+      if (access.contains("web_port") && access["web_port"].is_number_integer()) b.access.web_port = access["web_port"].get<int>();
+      if (access.contains("web_user") && access["web_user"].is_string()) b.access.web_user = access["web_user"].get<std::string>();
+      if (access.contains("web_password") && access["web_password"].is_string()) b.access.web_password = access["web_password"].get<std::string>();
+      if (access.contains("mqtt_password") && access["mqtt_password"].is_string())
+        b.access.mqtt_password = access["mqtt_password"].get<std::string>();
+    }
+    return fleet::cli::access_for(b, credentials, d);
+  };
+  return o;
+}
+
+int serve(Settings& st) {
+  auto o = daemon_options(st);
+  return fleet::orchestrator::run_daemon(o, g_stop);
 }
 
 using fleet::orchestrator::fit_of;
@@ -493,6 +353,9 @@ int main(int argc, char** argv) {
   app.add_option("--prefix-cmnd", st.prefix_cmnd, "command prefix")->envname(env("PREFIX_CMND"))->capture_default_str();
   app.add_option("--prefix-stat", st.prefix_stat, "status prefix")->envname(env("PREFIX_STAT"))->capture_default_str();
   app.add_option("--prefix-tele", st.prefix_tele, "telemetry prefix")->envname(env("PREFIX_TELE"))->capture_default_str();
+  app.add_option("--api-base", st.api_base, "topic base of the control API and state topics (<base>/v1/control …)")
+      ->envname(env("API_BASE"))
+      ->capture_default_str();
 
   auto* serve_cmd = app.add_subcommand("serve", "run the daemon: live inventory of every Tasmota device on the broker");
   serve_cmd->fallthrough();

@@ -31,6 +31,7 @@ void FleetService::run(const std::atomic<bool>& stop) {
     auto batch = events_.pop_all(std::chrono::milliseconds(50));
     for (auto& e : batch) {
       handle(e);
+      if (hooks_.on_event) hooks_.on_event(e);
       if (e.kind != mqtt::Event::Message) last_beat = 0;  // report a connection change at once
     }
     auto now = clock_.now_ms();
@@ -41,9 +42,13 @@ void FleetService::run(const std::atomic<bool>& stop) {
       last_beat = now;
       hooks_.heartbeat(now);
     }
+    if (hooks_.should_stop && hooks_.should_stop(now)) break;
   }
   // Drain what already arrived, then persist it: a clean stop loses nothing it had received.
-  for (auto& e : events_.pop_all(std::chrono::milliseconds(0))) handle(e);
+  for (auto& e : events_.pop_all(std::chrono::milliseconds(0))) {
+    handle(e);
+    if (hooks_.on_event) hooks_.on_event(e);
+  }
   if (hooks_.tick) hooks_.tick(clock_.now_ms());
   inventory_.flush();
 }

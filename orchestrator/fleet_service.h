@@ -1,6 +1,6 @@
 #pragma once
 // The daemon's single event loop: broker events in, timers out. Everything stateful (the inventory
-// now; the per-device step machine and rollouts later) runs on this one thread, driven by events and
+// and, through the hooks, device jobs, rollouts and the control API) runs on this one thread, driven by events and
 // ticks, so nothing needs a lock and nothing blocks on a device.
 #include <atomic>
 #include <cstdint>
@@ -16,6 +16,8 @@ struct ServiceHooks {
   std::function<void(std::int64_t now_ms)> heartbeat;           // every heartbeat_ms
   std::function<void(std::int64_t now_ms)> tick;                // every loop turn (≤ 50 ms): other event sources
   std::int64_t heartbeat_ms = 2000;
+  std::function<void(const mqtt::Event& e)> on_event;        // after the inventory has seen it: jobs, control API
+  std::function<bool(std::int64_t now_ms)> should_stop;      // a stop from inside (--exit-after, an in-process run done)
 };
 
 class FleetService {

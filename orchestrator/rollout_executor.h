@@ -30,6 +30,7 @@
 #include "orchestrator/rollout_store.h"
 #include "orchestrator/upgrade_device_job.h"
 #include "planner/catalog.h"
+#include "planner/upgrade_plan.h"
 
 namespace fleet::orchestrator {
 

@@ -80,6 +80,8 @@ class UpgradeJob {
   // What happened, for the job's event log; taken once.
   std::vector<std::string> take_events();
   std::string current_step() const;
+  std::size_t hop_count() const { return hops_.size(); }
+  std::size_t steps_in_hop() const { return state_.hop < hops_.size() ? hops_[state_.hop].steps.size() : 0; }
 
  private:
   enum class Wait { None, BackupRun, BackupStore, Restart, OtaUrlReply, UpgradeReply, VersionReply, HealthReply, BackupLoad, RestoreRun };

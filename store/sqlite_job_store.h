@@ -11,29 +11,18 @@
 
 namespace fleet::store {
 
-struct JobRow {
-  std::int64_t id = 0;
-  std::string device_mac;
-  std::string target;
-  std::string target_build;
-  std::string hops;   // JSON
-  std::string state;  // JSON
-  std::string status;
-  std::int64_t created_ms = 0;
-  std::int64_t updated_ms = 0;
-  std::optional<std::int64_t> rollout_id;  // the rollout that started it; none for a job started on its own
-};
+using orchestrator::JobRow;
 
 class SqliteJobStore final : public orchestrator::JobStore {
  public:
   explicit SqliteJobStore(Database& db) : db_(db) {}
   // Throws StoreError when the device already has a running job.
-  std::int64_t create(const JobRow& row);
+  std::int64_t create(const JobRow& row) override;
   // Committed when it returns: the caller may then send the command this state announces.
   void save(std::int64_t id, const std::string& state, const std::string& status, std::int64_t now_ms) override;
   void add_events(std::int64_t id, const std::vector<std::string>& texts, std::int64_t now_ms) override;
-  std::optional<JobRow> running_for(const std::string& device_mac);
-  std::optional<JobRow> get(std::int64_t id);
+  std::optional<JobRow> running_for(const std::string& device_mac) override;
+  std::optional<JobRow> get(std::int64_t id) override;
   std::vector<JobRow> recent(std::size_t limit = 50);
   std::vector<std::string> events(std::int64_t id);
 

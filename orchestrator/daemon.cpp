@@ -1,0 +1,300 @@
+#include "orchestrator/daemon.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <mutex>
+
+#include "core/log.h"
+#include "firmware/firmware_store.h"
+#include "firmware/ota_server.h"
+#include "firmware/plan_check.h"
+#include "mqtt/event_queue.h"
+#include "mqtt/paho_transport.h"
+#include "orchestrator/control_api.h"
+#include "orchestrator/fleet_service.h"
+#include "orchestrator/job_runner.h"
+#include "orchestrator/rollout_executor.h"
+#include "store/database.h"
+#include "store/migrations.h"
+#include "store/sqlite_audit_log.h"
+#include "store/sqlite_backup_store.h"
+#include "store/sqlite_firmware_index.h"
+#include "store/sqlite_inventory_store.h"
+#include "store/sqlite_job_store.h"
+#include "store/sqlite_rollout_store.h"
+
+namespace fleet::orchestrator {
+namespace {
+
+// The address devices reach us at when the server listens on every interface: the first IPv4 address
+// of an interface that is up and not loopback (else loopback). --ota-url overrides it.
+std::string primary_ipv4() {
+  ifaddrs* list = nullptr;
+  std::string found = "127.0.0.1";
+  if (getifaddrs(&list) != 0) return found;
+  for (auto* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || (a->ifa_flags & IFF_LOOPBACK) || !(a->ifa_flags & IFF_UP)) continue;
+    char buf[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, buf, sizeof buf);
+    found = buf;
+    break;
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+std::pair<std::string, int> split_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("--ota-listen: '" + listen + "' is not HOST:PORT");
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port < 0 || port > 65535) throw std::runtime_error("--ota-listen: bad port in '" + listen + "'");
+  return {listen.substr(0, colon), port};
+}
+
+// Ingest figures for operators and bench/ingest: counts, STATE throughput window, peak memory.
+void write_metrics(const std::string& path, const inventory::InventoryStats& s, std::size_t devices) {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  nlohmann::ordered_json j = {{"devices", devices},
+                              {"messages", s.messages},
+                              {"applied", s.applied},
+                              {"rejected", s.rejected},
+                              {"oversized", s.oversized},
+                              {"unknown_topics", s.unknown_topics},
+                              {"status_queries", s.status_queries},
+                              {"rows_written", s.rows_written},
+                              {"flushes", s.flushes},
+                              {"state_messages", s.state_messages},
+                              {"state_persisted", s.state_persisted},
+                              {"first_state_ms", s.first_state_ms},
+                              {"last_state_ms", s.last_state_ms},
+                              {"last_persist_ms", s.last_persist_ms},
+                              {"peak_rss_kb", ru.ru_maxrss}};
+  std::ofstream(path) << j.dump(2) << "\n";
+}
+
+}  // namespace
+
+std::string process_owner() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return fmt::format("{}:{}", host, ::getpid());
+}
+
+int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
+  namespace fs_store = fleet::store;
+  o.broker.paho_uri();  // a bad URL is refused before anything starts
+  const bool in_process = static_cast<bool>(o.on_ready);
+  if (o.control_api && !o.api_base.empty()) o.broker.status_topic = o.api_base + "/v1/status";
+
+  fs_store::Database db(o.db_path);
+  int version = fs_store::migrate(db);
+  fs_store::SqliteInventoryStore store(db);
+  fs_store::SqliteJobStore job_store(db);
+  fs_store::SqliteBackupStore backup_store(db);
+  fs_store::SqliteRolloutStore rollout_store(db);
+  fs_store::SqliteAuditLog audit_log(db);
+  core::SystemClock clock;
+  mqtt::EventQueue events;
+  auto filters = o.scheme.inventory_filters();
+  if (o.control_api && !o.api_base.empty()) filters.push_back(o.api_base + "/v1/control");
+  mqtt::PahoTransport transport(o.broker, filters, events);
+  inventory::Inventory inv(o.scheme, transport, store, clock, o.inventory);
+  transport.add_filters(inv.follow_default_topics());  // a device after Reset 6 is found again there
+  inv.load();
+
+  fs_store::DaemonStatus status;
+  status.pid = getpid();
+  status.started_ms = clock.now_ms();
+  status.broker = o.broker.describe();
+  std::int64_t deadline = o.exit_after_s > 0 ? clock.now_ms() + static_cast<std::int64_t>(o.exit_after_s * 1000) : 0;
+  std::int64_t last_stats = clock.now_ms();
+
+  // The firmware store (preflight checks) and the built-in OTA server: its own database connection and
+  // thread pool; downloads come back to this loop, which maps the client address to a device and logs them.
+  fs_store::Database fw_db(o.db_path);
+  fs_store::SqliteFirmwareIndex fw_index(fw_db);
+  firmware::FirmwareStore fw_store(o.firmware_dir, fw_index);
+  std::unique_ptr<fs_store::Database> ota_db;
+  std::unique_ptr<fs_store::SqliteFirmwareIndex> ota_index;
+  std::unique_ptr<firmware::FirmwareStore> ota_store;
+  std::unique_ptr<firmware::OtaServer> ota;
+  std::mutex ota_mu, downloads_mu;
+  std::vector<firmware::DownloadRecord> downloads;
+  fs_store::SqliteDownloadLog download_log(db);
+  if (!o.no_ota) {
+    auto [host, port] = split_listen(o.ota_listen);
+    ota_db = std::make_unique<fs_store::Database>(o.db_path);
+    ota_index = std::make_unique<fs_store::SqliteFirmwareIndex>(*ota_db);
+    ota_store = std::make_unique<firmware::FirmwareStore>(o.firmware_dir, *ota_index);
+    ota = std::make_unique<firmware::OtaServer>(
+        firmware::OtaServerOptions{host, port, o.ota_threads, 60},
+        [&](const std::string& path) {
+          std::lock_guard lock(ota_mu);
+          try {
+            return ota_store->resolve(path);
+          } catch (const std::exception& e) {
+            log::warn("ota: index lookup failed: {}", e.what());
+            return std::optional<firmware::FirmwareEntry>();
+          }
+        },
+        [&](const firmware::FirmwareEntry& e) { return ota_store->file_of(e); },
+        [&](firmware::DownloadRecord r) {
+          std::lock_guard lock(downloads_mu);
+          downloads.push_back(std::move(r));
+        });
+    std::string error;
+    if (!ota->start(error)) throw std::runtime_error(error + " (use --ota-listen, or --no-ota)");
+    status.ota_base = !o.ota_url.empty() ? o.ota_url
+                      : fmt::format("http://{}:{}", host == "0.0.0.0" || host.empty() ? primary_ipv4() : host, ota->port());
+    while (status.ota_base.ends_with("/")) status.ota_base.pop_back();
+    log::info("serve: OTA server on {}:{} serving {} as {}", host, ota->port(), o.firmware_dir, status.ota_base);
+  }
+  // Plans point at our OTA server unless told otherwise.
+  planner::Catalog catalog = o.catalog;
+  if (!o.ota_base.empty()) catalog.set_ota_base(o.ota_base);
+  else if (!status.ota_base.empty()) catalog.set_ota_base(status.ota_base);
+
+  // Device jobs and rollouts.
+  JobRunner runner(transport, clock, {o.scheme});
+  RolloutOptions ro;
+  ro.owner = process_owner();
+  ro.state_base = o.api_base.empty() ? "" : o.api_base + "/v1";
+  ro.catalog = catalog;
+  ro.upgrade = o.upgrade;
+  ro.access_for = o.access_for;
+  ro.check_images = [&](const planner::UpgradePlan& plan, const firmware::DeviceFit& fit) {
+    return firmware::check_plan_images(fw_store, catalog, plan, fit);
+  };
+  ro.on_event = [&](const std::string& line) {
+    if (o.log_jobs) log::info("{}", line);
+    if (o.on_event) o.on_event(line);
+  };
+  RolloutExecutor rollouts({rollout_store, audit_log, job_store, backup_store, runner, inv, transport, clock}, ro);
+  runner.audit = [&](const DeviceJob& job, const std::string& kind, const std::string& text) {
+    AuditEntry e;
+    e.at_ms = clock.now_ms();
+    e.device_mac = job.mac();
+    if (auto* u = dynamic_cast<const UpgradeDeviceJob*>(&job)) e.job_id = u->job_id();
+    if (auto r = rollout_store.active_rollout_of(job.mac())) e.rollout_id = *r;
+    e.kind = kind;
+    e.text = text;
+    try {
+      audit_log.append({e});
+    } catch (const std::exception& ex) {
+      log::warn("audit: not written: {}", ex.what());
+    }
+  };
+  std::optional<ControlApi> control;
+  if (o.control_api && !o.api_base.empty()) control.emplace(rollouts, rollout_store, o.api_base);
+  if (in_process) {
+    auto only = o.on_ready(rollouts);
+    if (!only) return 0;
+    ro.only = only;
+    // The executor was built before the id was known: build it again for this one rollout.
+  }
+  std::optional<RolloutExecutor> single;
+  if (in_process) single.emplace(RolloutPorts{rollout_store, audit_log, job_store, backup_store, runner, inv, transport, clock}, ro);
+  RolloutExecutor& driver = in_process ? *single : rollouts;
+
+  ServiceHooks hooks;
+  hooks.maintain_connection = [&](std::int64_t now) { transport.maintain(now); };
+  hooks.on_event = [&](const mqtt::Event& e) {
+    switch (e.kind) {
+      case mqtt::Event::Message:
+        if (control && control->on_message(transport, e.topic, e.payload)) return;
+        runner.on_message(e.topic, e.payload);
+        break;
+      case mqtt::Event::Subscribed: runner.set_online(true); break;
+      case mqtt::Event::Connected:
+      case mqtt::Event::ConnectionLost: runner.set_online(false); break;
+    }
+  };
+  hooks.tick = [&](std::int64_t now) {
+    runner.tick();
+    for (auto& done : runner.take_done()) driver.on_job_done(done);
+    driver.tick();
+    std::vector<firmware::DownloadRecord> batch;
+    {
+      std::lock_guard lock(downloads_mu);
+      batch.swap(downloads);
+    }
+    if (!batch.empty()) {
+      auto devices = inv.devices();
+      std::vector<fs_store::DownloadRow> rows;
+      for (auto& r : batch) {
+        fs_store::DownloadRow row{0, r.path, r.served_path, r.client_ip, std::nullopt, r.status, r.bytes_sent, r.bytes_total,
+                                  r.started_ms, r.finished_ms, r.completed};
+        for (const auto& d : devices)
+          if (d.ip && *d.ip == r.client_ip) row.device_mac = d.mac;
+        log::info("ota: {} ({}) {} {}: {} of {} bytes{}", r.client_ip, row.device_mac.value_or("unknown device"), r.status, r.path,
+                  r.bytes_sent, r.bytes_total, r.completed ? ", complete" : (r.status == 200 ? ", INCOMPLETE" : ""));
+        rows.push_back(std::move(row));
+      }
+      try {
+        download_log.append(rows);
+      } catch (const std::exception& e) {
+        log::warn("ota: download log not written: {}", e.what());
+      }
+    }
+    if (o.done && o.done(now)) deadline = now;
+  };
+  hooks.heartbeat = [&](std::int64_t now) {
+    const auto& s = inv.stats();
+    status.heartbeat_ms = now;
+    status.connected = transport.connected();
+    status.messages = static_cast<std::int64_t>(s.messages);
+    status.rejected = static_cast<std::int64_t>(s.rejected + s.oversized);
+    status.status_queries = static_cast<std::int64_t>(s.status_queries);
+    // An in-process run is not the daemon: `devices` and plans must not take it for one.
+    if (!in_process) {
+      try {
+        store.save_daemon_status(status);
+      } catch (const std::exception& e) {
+        log::warn("serve: heartbeat not written: {}", e.what());
+      }
+    }
+    if (o.stats_every_s > 0 && now - last_stats >= o.stats_every_s * 1000) {
+      last_stats = now;
+      log::info("serve: {} devices, {} messages ({} applied, {} rejected, {} oversized, {} unknown topics), {} status "
+                "queries, {} rows written, {} device jobs in flight",
+                inv.devices().size(), s.messages, s.applied, s.rejected, s.oversized, s.unknown_topics, s.status_queries,
+                s.rows_written, runner.running());
+    }
+  };
+  hooks.heartbeat_ms = 1000;
+  hooks.should_stop = [&](std::int64_t now) { return deadline && now >= deadline; };
+  FleetService service(inv, events, clock, hooks);
+
+  log::info("serve: database {} (schema {}), broker {}, FullTopic '{}'", o.db_path, version, o.broker.describe(), o.scheme.full_topic());
+  transport.start();
+  service.run(stop);
+  // Jobs in flight stay running in the database: the next process to hold the lease resumes them.
+  driver.release_all();
+  if (ota) ota->stop();
+  transport.stop();
+  events.close();
+  if (!in_process) {
+    status.connected = false;
+    status.heartbeat_ms = clock.now_ms();
+    store.save_daemon_status(status);
+  }
+  const auto& s = inv.stats();
+  log::info("serve: stopped; {} devices, {} messages, {} rows written", inv.devices().size(), s.messages, s.rows_written);
+  if (!o.metrics_file.empty()) write_metrics(o.metrics_file, s, inv.devices().size());
+  return 0;
+}
+
+}  // namespace fleet::orchestrator
