@@ -17,6 +17,7 @@
 #include "cli/device_table.h"
 #include "cli/backup_cmd.h"
 #include "cli/restore_cmd.h"
+#include "cli/rollout_cmd.h"
 #include "cli/upgrade_cmd.h"
 #include "cli/firmware_cmd.h"
 #include "cli/firmware_plan_cmd.h"
@@ -467,19 +468,79 @@ int main(int argc, char** argv) {
   bool no_verify = false;
   restore_cmd->add_flag("--no-verify", no_verify, "do not read the settings back to compare");
   device_access(restore_cmd);
-  auto* upgrade_cmd = app.add_subcommand("upgrade", "the careful upgrade of one device along its plan, durable (run it again to resume)");
-  fleet::cli::UpgradeOptions upgrade_opts;
-  std::string upgrade_device;
-  upgrade_cmd->add_option("device", upgrade_device, "the device (MAC, topic or hostname)")->required();
-  upgrade_cmd->add_option("--to", st.to, "target version, or latest")->capture_default_str();
-  upgrade_cmd->add_option("--to-build", st.to_build, "target build (default: keep the device's; --build works too)");
-  upgrade_cmd->add_flag("--dry-run", upgrade_opts.dry_run, "print the hops and steps, send nothing");
-  device_access(upgrade_cmd);
+  // Rollouts (docs/rollouts.md): the daemon drives them; without one, this process does.
+  fleet::cli::RolloutCommand rc;
+  std::vector<std::string> rollout_devices, where;
+  std::string canary = "1", waves = "100%", error_threshold, success_threshold = "100%", window, mode = "clean", rollout_name;
+  int max_parallel = 20, error_min = 1, min_rssi = -1;
+  double max_per_minute = 0;
+  std::int64_t offline_timeout = 600, health_window = 60;
+  auto rollout_options = [&](CLI::App* c) {
+    c->add_option("--to", st.to, "target version, or latest")->capture_default_str();
+    c->add_option("--to-build", st.to_build, "target build (default: keep each device's; --build works too)");
+    c->add_option("--where", where, "only devices where FIELD OP VALUE (version<9.1, build=tasmota, chip=esp32, module=…); repeatable");
+    c->add_option("--max-parallel", max_parallel, "device jobs at once, fleet-wide")->capture_default_str();
+    c->add_option("--max-per-minute", max_per_minute, "device job starts per minute (0: no limit)");
+    c->add_option("--offline-timeout", offline_timeout, "seconds an offline device waits at its turn before it is skipped")->capture_default_str();
+    c->add_option("--health-window", health_window, "seconds a device must stay healthy after each hop")->capture_default_str();
+    c->add_option("--min-rssi", min_rssi, "refuse devices whose Wi-Fi RSSI (%) is below this");
+    c->add_option("--window", window, "start device jobs only inside this daily window, local time (01:00-05:00)");
+    c->add_option("--mode", mode, "clean (backup, Reset 6, upgrade, restore, verify)")->capture_default_str();
+    c->add_option("--name", rollout_name, "a label for the rollout");
+    c->add_flag("--dry-run", rc.dry_run, "print the groups and each device's plan, send nothing");
+    c->add_flag("--json", rc.json, "JSON (with --follow: one object per event)");
+    c->add_flag("--verbose", rc.verbose, "follow commands and replies too, not only state changes");
+    device_access(c);
+  };
+  auto* rollout_cmd = app.add_subcommand("rollout", "staged rollouts: start, list, show, pause, resume, abort, retry");
+  rollout_cmd->require_subcommand(1);
+  rollout_cmd->fallthrough();
+  auto* ro_start = rollout_cmd->add_subcommand("start", "start a rollout (canary, waves, limits, error condition)");
+  rollout_options(ro_start);
+  ro_start->add_flag("--all", st.all, "every device of the inventory");
+  ro_start->add_option("device", rollout_devices, "devices (MAC, topic or hostname)");
+  ro_start->add_option("--canary", canary, "the first group: a count or a share (0: none)")->capture_default_str();
+  ro_start->add_option("--waves", waves, "the groups after the canary, cumulative: 10%,50%,100%")->capture_default_str();
+  ro_start->add_option("--error-threshold", error_threshold, "failures per group (count or %) that pause the rollout");
+  ro_start->add_option("--error-min", error_min, "judge the error condition once this many devices of a group ended")->capture_default_str();
+  ro_start->add_option("--success-threshold", success_threshold, "share of a group that must have ended before the next starts")
+      ->capture_default_str();
+  ro_start->add_flag("--follow", rc.follow, "follow it live until it ends (Ctrl-C detaches)");
+  std::int64_t rollout_id = 0;
+  auto* ro_list = rollout_cmd->add_subcommand("list", "the rollouts, newest first");
+  ro_list->add_flag("--json", st.json, "JSON");
+  auto* ro_show = rollout_cmd->add_subcommand("show", "one rollout: status, counts per group and per device");
+  ro_show->add_option("id", rollout_id, "the rollout")->required();
+  ro_show->add_flag("--json", st.json, "JSON");
+  std::vector<CLI::App*> ro_ops;
+  for (auto [name, help] : std::vector<std::pair<const char*, const char*>>{
+           {"pause", "start no new device; running ones stop at their next safe point"},
+           {"resume", "continue a paused rollout"},
+           {"abort", "stop: devices in flight finish their hop (or are restored), the rest are cancelled"},
+           {"retry", "run the failed devices again"}}) {
+    auto* op = rollout_cmd->add_subcommand(name, help);
+    op->add_option("id", rollout_id, "the rollout")->required();
+    op->add_flag("--json", rc.json, "JSON");
+    op->add_flag("--follow", rc.follow, "follow it live until it ends (resume, retry)");
+    ro_ops.push_back(op);
+  }
+  for (auto* c : {ro_start, ro_list, ro_show}) c->fallthrough();
+  for (auto* c : ro_ops) c->fallthrough();
+  auto* upgrade_cmd = app.add_subcommand("upgrade", "upgrade these devices now (a rollout of just them), followed live; run it again to resume");
+  upgrade_cmd->add_option("device", rollout_devices, "the devices (MAC, topic or hostname)")->required();
+  rollout_options(upgrade_cmd);
+  auto* log_cmd = app.add_subcommand("log", "the audit log: every command sent, every reply that moved a job, every state change");
+  std::string log_device;
+  std::int64_t log_rollout = 0;
+  log_cmd->add_option("device", log_device, "only this device (MAC, topic or hostname)");
+  log_cmd->add_option("--rollout", log_rollout, "only this rollout");
+  log_cmd->add_flag("--json", st.json, "JSON");
+  for (auto* c : {upgrade_cmd, log_cmd}) c->fallthrough();
   auto* jobs_cmd = app.add_subcommand("jobs", "the upgrade jobs, newest first (with an id: that job and what happened)");
   std::int64_t jobs_id = 0;
   jobs_cmd->add_option("id", jobs_id, "one job");
   jobs_cmd->add_flag("--json", st.json, "JSON");
-  for (auto* c : {backup_cmd, export_cmd, backups_cmd, restore_cmd, upgrade_cmd, jobs_cmd}) c->fallthrough();
+  for (auto* c : {backup_cmd, export_cmd, backups_cmd, restore_cmd, jobs_cmd}) c->fallthrough();
   app.add_option("--ota-base", st.ota_base, "serve every image from this base URL (your OTA server or mirror)")->envname(env("OTA_BASE"));
 
   auto args = rewrite_plan_args(argc, argv);
@@ -508,12 +569,47 @@ int main(int argc, char** argv) {
       return fleet::cli::run_backups(o, select_devices(st, backup_names));
     }
     if (*jobs_cmd) return fleet::cli::list_jobs(st.db_path, jobs_id > 0 ? std::optional(jobs_id) : std::nullopt, st.json);
-    if (*upgrade_cmd) {
-      upgrade_opts.base = backup_options(st);
-      auto catalog = plan_catalog(st);
-      auto device = select_devices(st, {upgrade_device}).at(0);
-      auto plans = collect_plans(st, {upgrade_device}, catalog);
-      return fleet::cli::run_upgrade(upgrade_opts, device, plans.at(0).plan);
+    if (*ro_list) return fleet::cli::list_rollouts(st.db_path, st.json);
+    if (*ro_show) return fleet::cli::show_rollout(st.db_path, rollout_id, st.json);
+    if (*log_cmd)
+      return fleet::cli::show_log(st.db_path, log_device.empty() ? std::nullopt : std::optional(log_device),
+                                  log_rollout > 0 ? std::optional(log_rollout) : std::nullopt, st.json);
+    if (*ro_start || *upgrade_cmd || std::any_of(ro_ops.begin(), ro_ops.end(), [](CLI::App* c) { return c->parsed(); })) {
+      nlohmann::json spec = {{"to", st.to}, {"max_parallel", max_parallel}, {"offline_timeout_s", offline_timeout},
+                             {"health_window_s", health_window}, {"mode", mode}};
+      if (!st.to_build.empty()) spec["to_build"] = st.to_build;
+      if (!rollout_name.empty()) spec["name"] = rollout_name;
+      if (!where.empty()) spec["where"] = where;
+      if (max_per_minute > 0) spec["max_per_minute"] = max_per_minute;
+      if (min_rssi >= 0) spec["min_rssi"] = min_rssi;
+      if (!window.empty()) spec["window"] = window;
+      if (*upgrade_cmd) {
+        rc.action = "upgrade";
+        spec["devices"] = rollout_devices;
+        spec["canary"] = 0;
+      } else if (*ro_start) {
+        rc.action = "start";
+        if (st.all) spec["devices"] = "all";
+        else if (!rollout_devices.empty()) spec["devices"] = rollout_devices;
+        spec["canary"] = canary;
+        spec["waves"] = waves;
+        if (!error_threshold.empty()) spec["error_threshold"] = error_threshold;
+        spec["error_min_executed"] = error_min;
+        spec["success_threshold"] = success_threshold;
+      } else {
+        for (auto* op : ro_ops)
+          if (op->parsed()) rc.action = op->get_name();
+        rc.id = rollout_id;
+      }
+      // The device access options given here travel with the rollout (a daemon may drive it).
+      nlohmann::json access = nlohmann::json::object();
+      if (st.backup.access.web_port != 80) access["web_port"] = st.backup.access.web_port;
+      if (st.backup.access.web_user != "admin") access["web_user"] = st.backup.access.web_user;
+      if (!st.backup.access.web_password.empty()) access["web_password"] = st.backup.access.web_password;
+      if (!st.backup.access.mqtt_password.empty()) access["mqtt_password"] = st.backup.access.mqtt_password;
+      if (!access.empty()) spec["access"] = access;
+      rc.spec = spec;
+      return fleet::cli::run_rollout_command(rc, daemon_options(st), g_stop);
     }
     if (*restore_cmd) {
       restore_opts.base = backup_options(st);

@@ -87,11 +87,7 @@ void write_metrics(const std::string& path, const inventory::InventoryStats& s, 
 
 }  // namespace
 
-std::string process_owner() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return fmt::format("{}:{}", host, ::getpid());
-}
+std::string process_owner() { return fmt::format("{}:{}", process_host(), ::getpid()); }
 
 int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   namespace fs_store = fleet::store;

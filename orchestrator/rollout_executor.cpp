@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <ctime>
+
+#include <unistd.h>
 
 #include "core/log.h"
 #include "orchestrator/device_plan.h"
@@ -52,6 +56,12 @@ std::string group_name(int g, bool canary) {
 }
 
 }  // namespace
+
+std::string process_host() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return host;
+}
 
 json device_job_state(const RolloutDeviceRow& row, const UpgradeDeviceJob* job) {
   json j = {{"rollout", row.rollout_id}, {"status", row.status}, {"job", row.job_id ? json(*row.job_id) : json(nullptr)},
@@ -282,10 +292,31 @@ void RolloutExecutor::tick() {
   }
 }
 
+// A lease held by a process of this host that no longer exists (killed): waiting for it to expire would
+// only delay the takeover. Taken by acquiring at its expiry time, which the store treats as expired.
+bool RolloutExecutor::take_from_dead_owner(std::int64_t id, std::int64_t now) {
+  auto r = p_.rollouts.get(id);
+  if (!r || !r->lease_owner) return false;
+  auto mine = process_host();
+  const auto& owner = *r->lease_owner;
+  auto colon = owner.rfind(':');
+  if (colon == std::string::npos || owner.substr(0, colon) != mine) return false;
+  pid_t pid = 0;
+  try {
+    pid = static_cast<pid_t>(std::stol(owner.substr(colon + 1)));
+  } catch (...) {
+    return false;
+  }
+  if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) return false;
+  if (!p_.rollouts.acquire_lease(id, o_.owner, std::max(now, r->lease_until_ms), o_.lease_ms)) return false;
+  audit(id, std::nullopt, std::nullopt, "state", fmt::format("taken over from {}, which is no longer running", owner));
+  return true;
+}
+
 void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
   auto renewed = renewed_ms_.find(id);
   if (renewed == renewed_ms_.end() || now - renewed->second > o_.lease_ms / 3) {
-    if (!p_.rollouts.acquire_lease(id, o_.owner, now, o_.lease_ms)) {
+    if (!p_.rollouts.acquire_lease(id, o_.owner, now, o_.lease_ms) && !take_from_dead_owner(id, now)) {
       if (held_.erase(id)) log::warn("rollout #{}: its lease went to another process", id);
       renewed_ms_.erase(id);
       return;

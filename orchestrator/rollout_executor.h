@@ -85,6 +85,7 @@ class RolloutExecutor {
     std::string last_progress;
   };
   void drive(std::int64_t id, std::int64_t now);
+  bool take_from_dead_owner(std::int64_t id, std::int64_t now);
   void apply(std::int64_t id, const RolloutEffect& e, std::vector<RolloutDeviceRow>& rows, const RolloutSpec& spec, std::int64_t now);
   void start_device(std::int64_t id, RolloutDeviceRow& row, const RolloutSpec& spec, std::int64_t now);
   void resume_device(std::int64_t id, RolloutDeviceRow& row, const RolloutSpec& spec, std::int64_t now);
@@ -105,6 +106,8 @@ class RolloutExecutor {
   std::deque<std::int64_t> starts_;               // start times in the last minute
   std::int64_t last_drive_ms_ = 0;
 };
+
+std::string process_host();
 
 // Read-only views, for the control API and the command line.
 nlohmann::json rollout_json(RolloutStore& store, const RolloutRow& row, bool with_devices);
