@@ -82,7 +82,7 @@ struct RolloutSpec {
   std::optional<Amount> error_threshold;         // per group; crossing it pauses the rollout
   // The error condition is only judged once this many devices of the group were executed (finished or failed).
   std::size_t error_min_executed = 1;
-  // The share of a group that must have ended (finished, failed or skipped) before the next group starts.
+  // The share of a group that must have ended (finished, failed, skipped or cancelled) before the next group starts.
   Amount success_threshold{true, 100};
   std::int64_t offline_timeout_s = 600;          // a device offline at its turn waits this long, then is skipped
   std::int64_t health_window_s = 60;             // health stability window after each hop
