@@ -47,7 +47,7 @@ std::string join(const std::vector<std::string>& parts) {
 }
 
 // x rounded up to a whole number, but a product that should have been whole and came out a hair above
-// it in floating point (7 * 30% = 2.1000000000000001) is not rounded up: 2.5% of 1000 is 25, not 26.
+// it in floating point is not rounded up: 8.8% of 375 is 33 (computed: 33.00000000000001), not 34.
 double ceil_whole(double x) {
   double nearest = std::round(x);
   if (std::abs(x - nearest) <= 1e-9 * std::max(1.0, std::abs(x))) return nearest;
@@ -184,10 +184,13 @@ Result<Amount> Amount::parse(std::string_view text) {
   if (!is_decimal(number)) return fail(quote(t) + " is not a count like '3' or a share like '10%'");
   double value = 0;
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-  if (ec == std::errc::result_out_of_range) value = std::numeric_limits<double>::infinity();
-  else if (ec != std::errc{} || end != number.data() + number.size()) return fail(quote(t) + " is not a count like '3' or a share like '10%'");
+  if (ec == std::errc::result_out_of_range) value = std::numeric_limits<double>::infinity();  // refused below as too large
+  else if (ec != std::errc{} || end != number.data() + number.size()) return fail(quote(t) + " is not a number");
   if (percent) {
     if (value > 100) return fail(quote(t) + " is more than 100%");
+    // More would not survive str() and parse() unchanged, and no fleet needs it.
+    if (auto dot = number.find('.'); dot != std::string_view::npos && number.size() - dot - 1 > 3)
+      return fail(quote(t) + " has more than 3 decimals");
   } else {
     if (number.find('.') != std::string_view::npos) return fail(quote(t) + " is not a whole number (a share needs '%')");
     if (value > static_cast<double>(kMaxCount)) return fail(fmt::format("{} is more than {}", quote(t), kMaxCount));
@@ -196,9 +199,11 @@ Result<Amount> Amount::parse(std::string_view text) {
 }
 
 std::size_t Amount::of(std::size_t total) const {
-  if (!percent) return std::min(static_cast<std::size_t>(value), total);
-  double n = ceil_whole(static_cast<double>(total) * value / 100.0);
-  return std::min(static_cast<std::size_t>(n), total);
+  // Compared as doubles first: an Amount built by hand may hold what no cast to size_t survives (-1, 1e300, NaN).
+  double n = percent ? ceil_whole(static_cast<double>(total) * value / 100.0) : value;
+  if (!(n > 0)) return 0;
+  if (n >= static_cast<double>(total)) return total;
+  return static_cast<std::size_t>(n);
 }
 
 std::string Amount::str() const {
@@ -244,7 +249,8 @@ Result<DeviceFilter> DeviceFilter::parse(std::string_view text) {
   if (std::find(std::begin(kOps), std::end(kOps), f.op) == std::end(kOps))
     return fail(fmt::format("unknown operator {} in {} (<, <=, =, !=, >=, >)", quote(f.op), quote(t)));
   if (f.value.empty()) return fail(quote(t) + " has no value");
-  if (f.field != "version" && f.op != "=" && f.op != "!=") return fail(fmt::format("{}: {} compares only with = or !=", quote(t), f.field));
+  if (f.field != "version" && f.op != "=" && f.op != "!=")
+    return fail(fmt::format("{}: {} compares only with = or !=", quote(t), f.field));
   if (f.field == "version" && !planner::Version::parse(f.value))
     return fail(fmt::format("{} in {} is not a version", quote(f.value), quote(t)));
   if (f.field == "chip" && planner::parse_chip(f.value) == planner::Chip::Unknown)

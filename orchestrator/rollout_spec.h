@@ -24,7 +24,7 @@ struct Amount {
   bool percent = false;
   double value = 0;
 
-  // "0".."1000000", "0%".."100%", decimals for shares ("2.5%"); negative, empty, junk, >100% refused.
+  // "0".."1000000", "0%".."100%", up to 3 decimals for shares ("2.5%"); negative, empty, junk, >100% refused.
   static Result<Amount> parse(std::string_view text);
   std::size_t of(std::size_t total) const;  // percent: ceil(total*value/100) but never more than total; count: min(value,total)
   std::string str() const;                  // "10%" / "3"
@@ -80,15 +80,18 @@ struct RolloutSpec {
   int max_parallel = 20;                         // device jobs at once, fleet-wide (>= 1)
   double max_per_minute = 0;                     // device job starts per minute; 0 = no limit
   std::optional<Amount> error_threshold;         // per group; crossing it pauses the rollout
-  std::size_t error_min_executed = 1;            // the error condition is only judged once this many devices of the group were executed (finished or failed)
-  Amount success_threshold{true, 100};           // share of a group that must have ended (finished, failed or skipped) before the next group starts
+  // The error condition is only judged once this many devices of the group were executed (finished or failed).
+  std::size_t error_min_executed = 1;
+  // The share of a group that must have ended (finished, failed, skipped or cancelled) before the next group starts.
+  Amount success_threshold{true, 100};
   std::int64_t offline_timeout_s = 600;          // a device offline at its turn waits this long, then is skipped
   std::int64_t health_window_s = 60;             // health stability window after each hop
   std::string mode = "clean";                    // clean | in-place
   std::optional<TimeWindow> window;
   bool skip_powered = false;
   std::optional<int> min_rssi;                   // percent 0..100 (Tasmota's Wifi RSSI)
-  nlohmann::json access;                         // device access options (passwords, web port); opaque here, kept as given (object or null)
+  // Device access options (passwords, web port): opaque here, kept as given (an object or null).
+  nlohmann::json access;
 
   nlohmann::json to_json() const;  // every field; Amounts as their str() text, filters and window as text
   // Strict: unknown keys are refused and every bad field is named ("max_parallel: must be at least 1",
@@ -96,7 +99,9 @@ struct RolloutSpec {
   // client sends: "devices" may be the string "all" (same as all=true) or an array of names; amounts
   // may be JSON numbers (counts) or strings ("10%"); "waves" also one string ("10%,100%"); "where" an
   // array of strings. Missing keys keep their defaults, but a selection must be given (all, devices or
-  // where), and all with devices together is refused.
+  // where), and all with devices together is refused. Limits against typing errors and hostile input:
+  // max_parallel <= 10000, max_per_minute <= 60000, offline_timeout_s <= a week, health_window_s <= a day,
+  // access nested at most 8 levels (a json copy recurses).
   static Result<RolloutSpec> from_json(const nlohmann::json& j);
   friend bool operator==(const RolloutSpec&, const RolloutSpec&) = default;
 };
