@@ -73,6 +73,7 @@ struct Settings {
   // backups
   fleet::cli::BackupOptions backup;
   std::string device_password_file, web_password_file;
+  bool no_rollouts = false;
   std::string api_base = "tasmota-fleet";  // control API and state topics: <api_base>/v1/…
 };
 
@@ -192,6 +193,7 @@ fleet::orchestrator::DaemonOptions daemon_options(Settings& st) {
   if (!st.catalog_file.empty()) o.catalog.merge(fleet::planner::Catalog::parse(read_text(st.catalog_file)));
   o.ota_base = st.ota_base;
   o.api_base = st.api_base;
+  o.rollouts = !st.no_rollouts;
   auto base = backup_options(st);
   auto credentials = fleet::cli::load_credentials(base);
   o.access_for = [base, credentials](const fleet::inventory::DeviceRecord& d, const nlohmann::json& access) {
@@ -374,6 +376,7 @@ int main(int argc, char** argv) {
       ->envname(env("OTA_URL"));
   serve_cmd->add_option("--ota-threads", st.ota_threads, "concurrent downloads the OTA server serves")->capture_default_str();
   serve_cmd->add_flag("--no-ota", st.no_ota, "do not run the built-in OTA server")->envname(env("NO_OTA"));
+  serve_cmd->add_flag("--no-rollouts", st.no_rollouts, "inventory and OTA server only: no control API, rollouts are driven by the command line");
 
   auto* devices_cmd = app.add_subcommand("devices", "show the inventory (works whether or not the daemon runs)");
   devices_cmd->fallthrough();
@@ -575,9 +578,9 @@ int main(int argc, char** argv) {
       return fleet::cli::show_log(st.db_path, log_device.empty() ? std::nullopt : std::optional(log_device),
                                   log_rollout > 0 ? std::optional(log_rollout) : std::nullopt, st.json);
     if (*ro_start || *upgrade_cmd || std::any_of(ro_ops.begin(), ro_ops.end(), [](CLI::App* c) { return c->parsed(); })) {
-      nlohmann::json spec = {{"to", st.to}, {"max_parallel", max_parallel}, {"offline_timeout_s", offline_timeout},
+      nlohmann::json spec = {{"target", st.to}, {"max_parallel", max_parallel}, {"offline_timeout_s", offline_timeout},
                              {"health_window_s", health_window}, {"mode", mode}};
-      if (!st.to_build.empty()) spec["to_build"] = st.to_build;
+      if (!st.to_build.empty()) spec["target_build"] = st.to_build;
       if (!rollout_name.empty()) spec["name"] = rollout_name;
       if (!where.empty()) spec["where"] = where;
       if (max_per_minute > 0) spec["max_per_minute"] = max_per_minute;

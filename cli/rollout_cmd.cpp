@@ -203,13 +203,17 @@ int run_rollout_command(const RolloutCommand& c0, orchestrator::DaemonOptions d,
   std::optional<json> result;
   std::string error;
   bool by_daemon = false;
-  if (!c.dry_run && c.action != "drive") {
+  if (!c.dry_run) {
     ControlClient client(d.broker, d.api_base);
     if (client.daemon_online(std::chrono::milliseconds(1500))) {
       by_daemon = true;
-      auto r = client.request(request_of(c), std::chrono::seconds(30));
-      if (!r) error = r.error();
-      else result = *r;
+      if (c.action == "drive") {
+        result = json{{"id", c.id}};  // the daemon drives it: follow
+      } else {
+        auto r = client.request(request_of(c), std::chrono::seconds(30));
+        if (!r) error = r.error();
+        else result = *r;
+      }
     }
   }
   if (!by_daemon) {
@@ -277,7 +281,7 @@ int run_rollout_command(const RolloutCommand& c0, orchestrator::DaemonOptions d,
   // Followed from the database while the daemon drives it; Ctrl-C detaches, the rollout goes on.
   auto id = (*result)["id"].get<std::int64_t>();
   if (c.json && !follow) std::cout << result->dump() << "\n";
-  if (!c.json) print_rollout(*result);
+  if (!c.json && result->contains("status")) print_rollout(*result);
   Follower f(d.db_path, id, c.json, c.verbose);
   while (!stop) {
     f.poll();
@@ -289,7 +293,7 @@ int run_rollout_command(const RolloutCommand& c0, orchestrator::DaemonOptions d,
     std::cout << fmt::format("detached: rollout #{} goes on in the daemon\n", id);
     return 0;
   }
-  return f.summary(c.action == "upgrade");
+  return f.summary(c.action == "upgrade" || c.action == "drive");
 }
 
 int list_rollouts(const std::string& db_path, bool as_json) {

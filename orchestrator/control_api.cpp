@@ -16,6 +16,12 @@ const char* const kCommands = "rollout.start, rollout.pause, rollout.resume, rol
 json spec_part(const json& request) {
   json spec = request;
   for (const char* k : {"command", "request_id", "reply_to", "dry_run"}) spec.erase(k);
+  // The command line's words are accepted too: "to" and "to_build".
+  for (auto [from, to] : {std::pair{"to", "target"}, std::pair{"to_build", "target_build"}})
+    if (spec.contains(from) && !spec.contains(to)) {
+      spec[to] = spec[from];
+      spec.erase(from);
+    }
   return spec;
 }
 

@@ -93,7 +93,9 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   namespace fs_store = fleet::store;
   o.broker.paho_uri();  // a bad URL is refused before anything starts
   const bool in_process = static_cast<bool>(o.on_ready);
+  if (!o.rollouts) o.control_api = false;
   if (o.control_api && !o.api_base.empty()) o.broker.status_topic = o.api_base + "/v1/status";
+  if (in_process) o.broker.client_id += "-run-" + std::to_string(::getpid());  // never the daemon's id: that would disconnect it
 
   fs_store::Database db(o.db_path);
   int version = fs_store::migrate(db);
@@ -111,6 +113,16 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   transport.add_filters(inv.follow_default_topics());  // a device after Reset 6 is found again there
   inv.load();
 
+  // In-process, beside a `serve --no-rollouts` that runs the OTA server: plans point at its server.
+  bool borrowed_ota = false;
+  if (in_process && o.ota_base.empty()) {
+    auto d = store.daemon_status();
+    if (d && !d->ota_base.empty() && d->connected && clock.now_ms() - d->heartbeat_ms < 15'000) {
+      o.ota_base = d->ota_base;
+      o.no_ota = true;
+      borrowed_ota = true;
+    }
+  }
   fs_store::DaemonStatus status;
   status.pid = getpid();
   status.started_ms = clock.now_ms();
@@ -171,9 +183,11 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   ro.catalog = catalog;
   ro.upgrade = o.upgrade;
   ro.access_for = o.access_for;
-  ro.check_images = [&](const planner::UpgradePlan& plan, const firmware::DeviceFit& fit) {
-    return firmware::check_plan_images(fw_store, catalog, plan, fit);
-  };
+  // Images served by the other process are in its store (checked when they were added there).
+  if (!borrowed_ota)
+    ro.check_images = [&](const planner::UpgradePlan& plan, const firmware::DeviceFit& fit) {
+      return firmware::check_plan_images(fw_store, catalog, plan, fit);
+    };
   ro.on_event = [&](const std::string& line) {
     if (o.log_jobs) log::info("{}", line);
     if (o.on_event) o.on_event(line);
@@ -221,7 +235,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   hooks.tick = [&](std::int64_t now) {
     runner.tick();
     for (auto& done : runner.take_done()) driver.on_job_done(done);
-    driver.tick();
+    if (o.rollouts) driver.tick();
     std::vector<firmware::DownloadRecord> batch;
     {
       std::lock_guard lock(downloads_mu);

@@ -44,6 +44,7 @@ struct DaemonOptions {
   // The control API and state topics below <api_base>/v1/ (empty: none), and the status topic with our LWT.
   std::string api_base = "tasmota-fleet";
   bool control_api = true;
+  bool rollouts = true;  // drive rollouts (off: inventory and OTA server only; the command line drives them)
   // In-process runs: drive only this rollout; called once the inventory is loaded and the rollouts can be
   // asked (creates the rollout, returns its id); stop when `done` says so.
   std::function<std::optional<std::int64_t>(RolloutExecutor& rollouts)> on_ready;

@@ -41,7 +41,9 @@ struct UpgradeFleet {
     web_port = it::read_file(dir.path("web.port"));
     web_port.erase(web_port.find_last_not_of('\n') + 1);
     int ota_port = it::free_port();
-    fleet = it::start_fleet(dir, {"--broker", broker.url(), "--firmware-dir", fw, "--ota-listen", "127.0.0.1:" + std::to_string(ota_port)});
+    // The daemon keeps the inventory and serves the images; the command line drives the upgrade in-process.
+    fleet = it::start_fleet(dir, {"--broker", broker.url(), "--firmware-dir", fw, "--ota-listen", "127.0.0.1:" + std::to_string(ota_port),
+                                  "--no-rollouts"});
     EXPECT_TRUE(it::wait_until([&] { return it::complete(db, 1) && it::port_open(ota_port); }, 30s)) << fleet->log();
     // Every command any client sends, as the broker delivers it.
     watch = std::make_unique<it::Process>(
@@ -128,6 +130,8 @@ TEST(Upgrade, KilledMidwayAndResumedWithoutRepeatingResetOrUpgrade) {
   }
   auto second = it::run(f.upgrade_args());
   EXPECT_EQ(0, second.status) << second.out << second.err;
+  EXPECT_NE(std::string::npos, second.out.find("resuming rollout #1")) << second.out;
+  EXPECT_NE(std::string::npos, second.out.find("taken over from")) << second.out;  // the killed run's lease, at once
   EXPECT_NE(std::string::npos, second.out.find("resuming upgrade job")) << second.out;
   EXPECT_NE(std::string::npos, second.out.find("Upgrade 1 may have gone out before the interruption")) << second.out;
   EXPECT_EQ(1, f.count("cmnd/plug/Reset 6"));
