@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 
@@ -114,19 +115,21 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   inv.load();
 
   // In-process, beside a `serve --no-rollouts` that runs the OTA server: plans point at its server.
-  bool borrowed_ota = false;
+  // (Its images are in its firmware store: the preflight checks them there.)
   if (in_process && o.ota_base.empty()) {
     auto d = store.daemon_status();
     if (d && !d->ota_base.empty() && d->connected && clock.now_ms() - d->heartbeat_ms < 15'000) {
       o.ota_base = d->ota_base;
       o.no_ota = true;
-      borrowed_ota = true;
+      if (!d->firmware_dir.empty()) o.firmware_dir = d->firmware_dir;
     }
   }
   fs_store::DaemonStatus status;
   status.pid = getpid();
   status.started_ms = clock.now_ms();
   status.broker = o.broker.describe();
+  std::error_code ec;
+  status.firmware_dir = std::filesystem::absolute(o.firmware_dir, ec).string();
   std::int64_t deadline = o.exit_after_s > 0 ? clock.now_ms() + static_cast<std::int64_t>(o.exit_after_s * 1000) : 0;
   std::int64_t last_stats = clock.now_ms();
 
@@ -183,11 +186,9 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   ro.catalog = catalog;
   ro.upgrade = o.upgrade;
   ro.access_for = o.access_for;
-  // Images served by the other process are in its store (checked when they were added there).
-  if (!borrowed_ota)
-    ro.check_images = [&](const planner::UpgradePlan& plan, const firmware::DeviceFit& fit) {
-      return firmware::check_plan_images(fw_store, catalog, plan, fit);
-    };
+  ro.check_images = [&](const planner::UpgradePlan& plan, const firmware::DeviceFit& fit) {
+    return firmware::check_plan_images(fw_store, catalog, plan, fit);
+  };
   ro.on_event = [&](const std::string& line) {
     if (o.log_jobs) log::info("{}", line);
     if (o.on_event) o.on_event(line);

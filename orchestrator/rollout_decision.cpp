@@ -45,7 +45,9 @@ std::vector<RolloutEffect> decide(const RolloutView& v) {
 
   int group = v.current_group;
   auto c = counts_of(v.devices, group);
-  if (crossed(v, group, c)) {
+  auto judged = c;
+  judged.error -= std::min<std::size_t>(judged.error, static_cast<std::size_t>(std::max(0, v.acknowledged_errors)));
+  if (crossed(v, group, judged)) {
     out.push_back(effect::Pause{fmt::format("group {} crossed its error condition: {} of {} device{} failed", group + 1, c.error, c.total,
                                             c.total == 1 ? "" : "s")});
     return out;

@@ -28,6 +28,7 @@ struct RolloutView {
   RolloutSpec spec;
   std::string status;  // ready, running, paused, finished, stopped
   int current_group = 0;
+  int acknowledged_errors = 0;  // of the current group: a resume went past them
   int groups = 0;
   std::vector<DeviceView> devices;
   std::size_t running_fleetwide = 0;   // device jobs in flight, every rollout

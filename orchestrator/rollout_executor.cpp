@@ -222,8 +222,14 @@ Result<json> RolloutExecutor::resume(std::int64_t id) {
   auto r = p_.rollouts.get(id);
   if (!r) return fail(fmt::format("no rollout #{}", id));
   if (r->status != "paused") return fail(fmt::format("rollout #{} is {}: only a paused rollout can be resumed", id, r->status));
+  // The failures that paused it are acknowledged: the error condition judges the ones after them.
+  int errors = 0;
+  for (auto& d : p_.rollouts.devices(id)) errors += d.group_index == r->current_group && d.status == "error";
+  p_.rollouts.set_acknowledged_errors(id, errors, p_.clock.now_ms());
   p_.rollouts.set_status(id, "running", "", p_.clock.now_ms());
-  audit(id, std::nullopt, std::nullopt, "state", "resumed");
+  audit(id, std::nullopt, std::nullopt, "state", errors ? fmt::format("resumed past {} failure{} of group {}", errors, errors == 1 ? "" : "s",
+                                                                      r->current_group + 1)
+                                                        : "resumed");
   publish_rollout(id);
   return shown(id);
 }
@@ -257,7 +263,7 @@ Result<json> RolloutExecutor::retry(std::int64_t id) {
     ++n;
   }
   if (n == 0) return fail(fmt::format("rollout #{} has no failed device to retry", id));
-  p_.rollouts.set_group(id, first, now);
+  p_.rollouts.set_group(id, first, now);  // (which also clears the acknowledged failures: they are being retried)
   p_.rollouts.set_status(id, "running", "", now);
   audit(id, std::nullopt, std::nullopt, "state", fmt::format("retry: {} failed device{} scheduled again", n, n == 1 ? "" : "s"));
   publish_rollout(id);
@@ -354,6 +360,7 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
   v.spec = spec;
   v.status = r->status;
   v.current_group = r->current_group;
+  v.acknowledged_errors = r->acknowledged_errors;
   v.now_ms = now;
   v.local_minute = local_minute(now);
   v.running_fleetwide = jobs_.size() + p_.runner.queued();
@@ -439,6 +446,7 @@ std::shared_ptr<UpgradeDeviceJob> RolloutExecutor::make_job(std::int64_t job_id,
 void RolloutExecutor::start_device(std::int64_t id, RolloutDeviceRow& row, const RolloutSpec& spec, std::int64_t now) {
   const auto* d = p_.inventory.find(row.mac);
   if (!d) return end_device(row, "skipped", "the device is no longer in the inventory", now);
+  row.attempt += 1;  // its turn came: a preflight refusal is a failed attempt too
   planner::Planner planner(o_.catalog);
   auto plan = plan_device(planner, *d, request_of(spec));
   if (!plan.ok()) return end_device(row, "error", "preflight: cannot be planned: " + plan.error, now);
@@ -454,6 +462,7 @@ void RolloutExecutor::start_device(std::int64_t id, RolloutDeviceRow& row, const
   }
   if (p_.jobs.running_for(row.mac)) {
     // A job of another run holds the device: its turn waits.
+    row.attempt -= 1;
     if (row.waiting_since_ms == 0) {
       row.waiting_since_ms = now;
       row.reason = "waiting: another upgrade job holds the device";
@@ -475,11 +484,11 @@ void RolloutExecutor::start_device(std::int64_t id, RolloutDeviceRow& row, const
     job_id = p_.jobs.create(jr);
   } catch (const std::exception& e) {
     log::warn("rollout #{}: {}: job not created: {}", id, row.name, e.what());
+    row.attempt -= 1;
     return;
   }
   row.status = "running";
   row.job_id = job_id;
-  row.attempt += 1;
   row.started_ms = now;
   row.reason.clear();
   p_.rollouts.update_device(row);

@@ -20,6 +20,7 @@ struct RolloutRow {
   std::int64_t lease_until_ms = 0;
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;  // create(): created_ms when 0
+  int acknowledged_errors = 0;  // failures of the current group a resume went past (set_group resets it)
 };
 
 struct RolloutDeviceRow {
@@ -47,7 +48,8 @@ class RolloutStore {
   virtual std::vector<RolloutDeviceRow> devices(std::int64_t rollout_id) = 0;  // by group_index, then insertion order
   // Committed when they return. A status outside the lists above is refused (throws), as is an unknown row.
   virtual void set_status(std::int64_t id, const std::string& status, const std::string& reason, std::int64_t now_ms) = 0;
-  virtual void set_group(std::int64_t id, int group, std::int64_t now_ms) = 0;
+  virtual void set_group(std::int64_t id, int group, std::int64_t now_ms) = 0;  // also resets acknowledged_errors
+  virtual void set_acknowledged_errors(std::int64_t id, int errors, std::int64_t now_ms) = 0;
   // By (rollout_id, mac): status, job_id, reason, attempt, waiting_since_ms, started_ms, finished_ms.
   virtual void update_device(const RolloutDeviceRow& row) = 0;
   // The lease: true when `owner` holds it until now+duration (taken when free, expired or already ours).

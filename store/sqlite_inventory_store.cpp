@@ -87,10 +87,10 @@ void SqliteInventoryStore::save_devices(const std::vector<DeviceRecord>& batch) 
 void SqliteInventoryStore::save_daemon_status(const DaemonStatus& s) {
   db_.prepare(
          "INSERT INTO daemon_status (id, pid, started_ms, heartbeat_ms, broker, connected, messages, rejected, "
-         "status_queries, ota_base) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, "
+         "status_queries, ota_base, firmware_dir) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, "
          "started_ms = excluded.started_ms, heartbeat_ms = excluded.heartbeat_ms, broker = excluded.broker, "
          "connected = excluded.connected, messages = excluded.messages, rejected = excluded.rejected, "
-         "status_queries = excluded.status_queries, ota_base = excluded.ota_base")
+         "status_queries = excluded.status_queries, ota_base = excluded.ota_base, firmware_dir = excluded.firmware_dir")
       .bind(1, s.pid)
       .bind(2, s.started_ms)
       .bind(3, s.heartbeat_ms)
@@ -100,17 +100,18 @@ void SqliteInventoryStore::save_daemon_status(const DaemonStatus& s) {
       .bind(7, s.rejected)
       .bind(8, s.status_queries)
       .bind(9, s.ota_base.empty() ? std::optional<std::string>() : std::optional<std::string>(s.ota_base))
+      .bind(10, s.firmware_dir.empty() ? std::optional<std::string>() : std::optional<std::string>(s.firmware_dir))
       .run();
 }
 
 std::optional<DaemonStatus> SqliteInventoryStore::daemon_status() {
   auto q = db_.prepare(
-      "SELECT pid, started_ms, heartbeat_ms, broker, connected, messages, rejected, status_queries, ota_base FROM "
+      "SELECT pid, started_ms, heartbeat_ms, broker, connected, messages, rejected, status_queries, ota_base, firmware_dir FROM "
       "daemon_status "
       "WHERE id = 1");
   if (!q.step()) return std::nullopt;
   return DaemonStatus{q.int64(0), q.int64(1), q.int64(2), q.text(3), q.int64(4) != 0, q.int64(5), q.int64(6), q.int64(7),
-                      q.opt_text(8).value_or("")};
+                      q.opt_text(8).value_or(""), q.opt_text(9).value_or("")};
 }
 
 }  // namespace fleet::store

@@ -19,6 +19,7 @@ struct DaemonStatus {
   std::int64_t rejected = 0;
   std::int64_t status_queries = 0;
   std::string ota_base;  // the built-in OTA server's URL base; empty when it does not run
+  std::string firmware_dir;  // its firmware store (absolute)
 };
 
 class SqliteInventoryStore final : public inventory::InventoryStore {

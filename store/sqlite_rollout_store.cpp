@@ -9,7 +9,7 @@ using orchestrator::RolloutDeviceRow;
 using orchestrator::RolloutRow;
 
 constexpr const char* kRolloutColumns =
-    "id, name, spec, status, current_group, reason, lease_owner, lease_until_ms, created_ms, updated_ms";
+    "id, name, spec, status, current_group, reason, lease_owner, lease_until_ms, created_ms, updated_ms, acknowledged_errors";
 constexpr const char* kDeviceColumns =
     "rollout_id, mac, name, group_index, status, job_id, reason, attempt, waiting_since_ms, started_ms, finished_ms";
 // What counts as unfinished, for unfinished() and active_rollout_of() alike.
@@ -28,6 +28,7 @@ RolloutRow rollout_row(Statement& q) {
   r.lease_until_ms = q.int64(c++);
   r.created_ms = q.int64(c++);
   r.updated_ms = q.int64(c++);
+  r.acknowledged_errors = static_cast<int>(q.int64(c++));
   return r;
 }
 
@@ -119,8 +120,16 @@ void SqliteRolloutStore::set_status(std::int64_t id, const std::string& status, 
   expect_changed(db_, rollout_name(id));
 }
 
+void SqliteRolloutStore::set_acknowledged_errors(std::int64_t id, int errors, std::int64_t now_ms) {
+  auto q = db_.prepare("UPDATE rollouts SET acknowledged_errors = ?, updated_ms = ? WHERE id = ?");
+  q.bind(1, std::int64_t{errors}).bind(2, now_ms).bind(3, id);
+  q.run();
+  expect_changed(db_, rollout_name(id));
+}
+
 void SqliteRolloutStore::set_group(std::int64_t id, int group, std::int64_t now_ms) {
-  auto q = db_.prepare("UPDATE rollouts SET current_group = ?, updated_ms = ? WHERE id = ?");
+  // A new group's failures are its own: nothing of it was acknowledged yet.
+  auto q = db_.prepare("UPDATE rollouts SET current_group = ?, acknowledged_errors = 0, updated_ms = ? WHERE id = ?");
   q.bind(1, std::int64_t{group}).bind(2, now_ms).bind(3, id);
   q.run();
   expect_changed(db_, rollout_name(id));

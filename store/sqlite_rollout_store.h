@@ -14,6 +14,7 @@ class SqliteRolloutStore final : public orchestrator::RolloutStore {
   std::vector<std::int64_t> unfinished() override;
   std::vector<orchestrator::RolloutDeviceRow> devices(std::int64_t rollout_id) override;
   void set_status(std::int64_t id, const std::string& status, const std::string& reason, std::int64_t now_ms) override;
+  void set_acknowledged_errors(std::int64_t id, int errors, std::int64_t now_ms) override;
   void set_group(std::int64_t id, int group, std::int64_t now_ms) override;
   void update_device(const orchestrator::RolloutDeviceRow& row) override;
   bool acquire_lease(std::int64_t id, const std::string& owner, std::int64_t now_ms, std::int64_t duration_ms) override;

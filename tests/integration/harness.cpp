@@ -180,9 +180,15 @@ Broker::Broker(const TempDir& dir, BrokerOptions options) : dir_(dir), opt_(std:
     write_file(pw, "");
     if (run({"mosquitto_passwd", "-b", pw, opt_.username, opt_.password}).status != 0)
       throw std::runtime_error("mosquitto_passwd failed");
+    for (auto& [u, p] : opt_.more_users)
+      if (run({"mosquitto_passwd", "-b", pw, u, p}).status != 0) throw std::runtime_error("mosquitto_passwd failed");
     conf += "allow_anonymous false\npassword_file " + pw + "\n";
   } else {
     conf += "allow_anonymous true\n";
+  }
+  if (!opt_.acl.empty()) {
+    write_file(dir_.path("acl"), opt_.acl);
+    conf += "acl_file " + dir_.path("acl") + "\n";
   }
   conf_ = dir_.path("mosquitto.conf");
   write_file(conf_, conf);

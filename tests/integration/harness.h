@@ -62,6 +62,8 @@ struct BrokerOptions {
   bool tls = false;
   std::string username;  // with a password: anonymous access is refused
   std::string password;
+  std::vector<std::pair<std::string, std::string>> more_users{};  // further user, password pairs
+  std::string acl{};  // an ACL file's text (acl_file): who may read and write what
 };
 
 class Broker {

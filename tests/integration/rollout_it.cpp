@@ -1,8 +1,12 @@
-// A staged rollout driven by the daemon through its control API: a mixed fleet of six simulated
-// devices, a canary then two waves, at most two device jobs at once. What the devices received is
-// counted from the broker (an independent mosquitto_sub), the order from the audit log.
+// Staged rollouts end to end: a real mosquitto, the simulator, the real daemon (or the command line
+// driving the rollout in-process). What the devices received is counted from the broker (an
+// independent mosquitto_sub on cmnd/#), the order of events from the audit log (`tasmota-fleet log`).
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include <csignal>
+#include <set>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -13,64 +17,117 @@
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-TEST(Rollout, CanaryThenWavesNeverMoreThanMaxParallelEveryDeviceOnTheTarget) {
-  it::TempDir dir;
-  it::Broker broker{dir};
-  std::string db = dir.path("fleet.db"), fw = dir.path("firmware");
+namespace {
+
+// `n` ESP8266 devices dev0…dev<n-1>: even ones on 9.1.0, odd ones on 8.5.1 (two hops to 9.2.0 through
+// the 9.1 checkpoint's lite build, docs/planner.md); `sensors` makes these indexes the sensors build.
+json fleet_of(int n, std::set<int> sensors = {}, bool all_91 = false) {
   json devices = json::array();
-  for (int i = 0; i < 6; ++i)
-    devices.push_back({{"version", i % 2 ? "8.5.1" : "9.1.0"}, {"topic", "dev" + std::to_string(i)},
-                       {"mac", "5C:CF:7F:00:05:0" + std::to_string(i)}, {"ip", "127.0.0.5" + std::to_string(i)},
-                       {"program_kb", 500}, {"free_kb", 500}, {"settings", {{"friendly_names", {"Dev " + std::to_string(i)}}}}});
-  it::write_file(dir.path("fleet.json"), json{{"devices", devices}}.dump());
-  // 8.5.1 devices go through the 9.1 checkpoint (its lite build): two hops (docs/planner.md).
-  for (auto [v, build] : {std::pair<std::string, std::string>{"9.1.0", "tasmota-lite"}, {"9.2.0", "tasmota"}}) {
-    auto image = fleet::firmware::make_image({fleet::planner::Chip::ESP8266, v, build, 300 * 1024, true});
-    std::ofstream(dir.path(v + ".bin.gz"), std::ios::binary).write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
-    auto add = it::run({it::fleet_bin(), "--db", db, "--firmware-dir", fw, "firmware", "add", dir.path(v + ".bin.gz"), "--version", v, "--build", build});
+  for (int i = 0; i < n; ++i) {
+    json d = {{"version", all_91 || i % 2 == 0 ? "9.1.0" : "8.5.1"}, {"topic", fmt::format("dev{}", i)},
+              {"mac", fmt::format("5C:CF:7F:00:05:{:02X}", i)}, {"ip", fmt::format("127.0.0.{}", 50 + i)},
+              {"program_kb", 500}, {"free_kb", 500}, {"settings", {{"friendly_names", {fmt::format("Dev {}", i)}}}}};
+    if (sensors.count(i)) d["build"] = "sensors";
+    devices.push_back(d);
+  }
+  return devices;
+}
+
+struct World {
+  it::TempDir dir;
+  it::Broker broker;
+  std::string db = dir.path("fleet.db"), fw = dir.path("firmware"), web_port;
+  int ota_port = it::free_port();
+  std::unique_ptr<it::Process> sim, fleet, watch;
+  std::size_t count_devices;
+
+  World(const json& devices, std::vector<std::string> sim_extra = {}, it::BrokerOptions bo = {})
+      : broker(dir, std::move(bo)), count_devices(devices.size()) {
+    it::write_file(dir.path("fleet.json"), json{{"devices", devices}}.dump());
+    add_image("9.1.0", "tasmota-lite");
+    add_image("9.2.0", "tasmota");
+    std::vector<std::string> args{"--fleet", dir.path("fleet.json"), "--web-port", "0", "--web-port-file", dir.path("web.port")};
+    args.insert(args.end(), sim_extra.begin(), sim_extra.end());
+    sim = it::start_sim(dir, broker.url(), args);
+    web_port = it::read_file(dir.path("web.port"));
+    web_port.erase(web_port.find_last_not_of('\n') + 1);
+  }
+
+  void add_image(const std::string& version, const std::string& build) {
+    auto image = fleet::firmware::make_image({fleet::planner::Chip::ESP8266, version, build, 300 * 1024, true});
+    auto file = dir.path(version + "-" + build + ".bin.gz");
+    std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+    auto add = it::run({it::fleet_bin(), "--db", db, "--firmware-dir", fw, "firmware", "add", file, "--version", version, "--build", build});
     ASSERT_EQ(0, add.status) << add.err;
   }
-  auto sim = it::start_sim(dir, broker.url(), {"--fleet", dir.path("fleet.json"), "--web-port", "0", "--web-port-file", dir.path("web.port")});
-  auto web_port = it::read_file(dir.path("web.port"));
-  web_port.erase(web_port.find_last_not_of('\n') + 1);
-  int ota_port = it::free_port();
-  auto fleet = it::start_fleet(dir, {"--broker", broker.url(), "--firmware-dir", fw, "--ota-listen", "127.0.0.1:" + std::to_string(ota_port)});
-  ASSERT_TRUE(it::wait_until([&] { return it::complete(db, 6) && it::port_open(ota_port); }, 30s)) << fleet->log();
-  it::Process watch({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-t", "cmnd/#", "-v"}, dir.path("commands.log"));
-  std::this_thread::sleep_for(300ms);
 
+  // `serve` with its OTA server on our port; extra: --no-rollouts, --client-id …
+  void start_daemon(std::vector<std::string> extra = {}, std::string log = "fleet.log", int port = 0) {
+    std::vector<std::string> argv{it::fleet_bin(), "serve", "--db", db, "--log-level", "info", "--broker", broker.url(), "--firmware-dir", fw,
+                                  "--ota-listen", "127.0.0.1:" + std::to_string(port ? port : ota_port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    fleet = std::make_unique<it::Process>(argv, dir.path(log));
+    ASSERT_TRUE(it::wait_until([&] { return it::complete(db, count_devices) && it::port_open(port ? port : ota_port); }, 30s)) << fleet->log();
+    if (!watch) {
+      watch = std::make_unique<it::Process>(
+          std::vector<std::string>{"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-t", "cmnd/#", "-v"},
+          dir.path("commands.log"));
+      std::this_thread::sleep_for(300ms);
+    }
+  }
+
+  std::vector<std::string> cli_args(std::vector<std::string> args) {
+    std::vector<std::string> argv{it::fleet_bin(), "--db", db, "--broker", broker.url(), "--log-level", "warn"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  it::RunResult cli(std::vector<std::string> args) { return it::run(cli_args(std::move(args))); }
+
+  int count(const std::string& line) {
+    auto log = it::read_file(dir.path("commands.log"));
+    int n = 0;
+    for (auto at = log.find(line); at != std::string::npos; at = log.find(line, at + 1)) ++n;
+    return n;
+  }
+  json show(int id) { return json::parse(cli({"rollout", "show", std::to_string(id), "--json"}).out, nullptr, false); }
+  json audit(int id) { return json::parse(cli({"log", "--rollout", std::to_string(id), "--json"}).out, nullptr, false); }
+  std::map<std::string, std::string> statuses(int id) {
+    std::map<std::string, std::string> out;
+    auto shown = show(id);  // (not show(id)["devices"] in the loop: the temporary would be gone)
+    for (auto& d : shown["devices"]) out[d["name"].get<std::string>()] = d["status"].get<std::string>();
+    return out;
+  }
+  int on_version(const std::string& v) {
+    int n = 0;
+    for (auto& d : it::devices(db)) n += d.value("version", "") == v;
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST(Rollout, CanaryThenWavesNeverMoreThanMaxParallelEveryDeviceOnTheTarget) {
+  World w(fleet_of(6));
+  w.start_daemon();
   // Through the daemon: the CLI finds it online and asks over the control API.
-  auto r = it::run({it::fleet_bin(), "--db", db, "--broker", broker.url(), "--log-level", "warn", "rollout", "start", "--all", "--to", "9.2.0",
-                    "--canary", "1", "--waves", "50%,100%", "--max-parallel", "2", "--web-port", web_port, "--follow"});
-  EXPECT_EQ(0, r.status) << r.out << r.err << fleet->log();
-  auto shown = json::parse(it::run({it::fleet_bin(), "--db", db, "rollout", "show", "1", "--json"}).out);
+  auto r = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "1", "--waves", "50%,100%", "--max-parallel", "2", "--web-port",
+                  w.web_port, "--follow"});
+  EXPECT_EQ(0, r.status) << r.out << r.err << w.fleet->log();
+  auto shown = w.show(1);
   EXPECT_EQ("finished", shown["status"]);
   EXPECT_EQ(6, shown["counts"]["finished"]) << shown.dump(2);
   for (auto& d : shown["devices"]) EXPECT_EQ("finished", d["status"]) << d.dump();
   EXPECT_EQ(3u, shown["groups"].size());
   // Every device on the target, told so by the devices themselves.
-  ASSERT_TRUE(it::wait_until([&] {
-    auto list = it::devices(db);
-    int on = 0;
-    for (auto& d : list) on += d.value("version", "") == "9.2.0";
-    return on == 6;
-  }, 20s));
+  ASSERT_TRUE(it::wait_until([&] { return w.on_version("9.2.0") == 6; }, 20s));
   // Each device received Reset 6 and Upgrade 1 exactly once per hop of its plan.
-  auto commands = it::read_file(dir.path("commands.log"));
-  for (int i = 0; i < 6; ++i) {
-    for (std::string c : {"Reset 6", "Upgrade 1"}) {
-      std::string line = "cmnd/dev" + std::to_string(i) + "/" + c;
-      int n = 0;
-      for (auto at = commands.find(line); at != std::string::npos; at = commands.find(line, at + 1)) ++n;
-      EXPECT_EQ(i % 2 ? 2 : 1, n) << line;
-    }
-  }
+  for (int i = 0; i < 6; ++i)
+    for (std::string c : {"Reset 6", "Upgrade 1"}) EXPECT_EQ(i % 2 ? 2 : 1, w.count(fmt::format("cmnd/dev{}/{}", i, c))) << i << " " << c;
   // From the audit log: the canary finished before any other device started; never more than 2 in flight.
-  auto log = json::parse(it::run({it::fleet_bin(), "--db", db, "log", "--rollout", "1", "--json"}).out);
   std::string canary = shown["devices"][0]["mac"];
   std::int64_t canary_done = -1;
   int in_flight = 0, peak = 0;
-  for (auto& e : log) {
+  for (auto& e : w.audit(1)) {
     if (e["kind"] != "state" || e["mac"].is_null()) continue;
     std::string text = e["text"];
     if (text.rfind("started upgrade job", 0) == 0) {
@@ -86,9 +143,140 @@ TEST(Rollout, CanaryThenWavesNeverMoreThanMaxParallelEveryDeviceOnTheTarget) {
   }
   EXPECT_GE(canary_done, 0);
   EXPECT_EQ(2, peak);
-  // The retained state topic of the rollout says so to every client.
-  auto state = it::run({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-t", "tasmota-fleet/v1/rollouts/1", "-C", "1", "-W", "5"});
-  EXPECT_EQ("finished", json::parse(state.out).value("status", "")) << state.out;
-  auto status = it::run({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-t", "tasmota-fleet/v1/status", "-C", "1", "-W", "5"});
+  // The retained state topics say so to every client.
+  auto state = it::run({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(w.broker.port()), "-t", "tasmota-fleet/v1/rollouts/1", "-C", "1", "-W", "5"});
+  EXPECT_EQ("finished", json::parse(state.out, nullptr, false).value("status", "")) << state.out;
+  auto job = it::run({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(w.broker.port()), "-t", "tasmota-fleet/v1/devices/5C:CF:7F:00:05:01/job",
+                      "-C", "1", "-W", "5"});
+  auto jj = json::parse(job.out, nullptr, false);
+  EXPECT_EQ("finished", jj.value("status", "")) << job.out;
+  EXPECT_EQ(100, jj.value("percent", 0)) << job.out;
+  auto status = it::run({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(w.broker.port()), "-t", "tasmota-fleet/v1/status", "-C", "1", "-W", "5"});
   EXPECT_EQ("online\n", status.out);
+  // A clean stop says offline, retained.
+  w.fleet->stop();
+  status = it::run({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(w.broker.port()), "-t", "tasmota-fleet/v1/status", "-C", "1", "-W", "5"});
+  EXPECT_EQ("offline\n", status.out);
+}
+
+TEST(Rollout, InProcessTheErrorConditionPausesResumeGoesOnRetryRerunsOnlyTheFailures) {
+  // dev1 and dev2 are sensors builds with no sensors image in the store: their preflight fails.
+  World w(fleet_of(6, {1, 2}, true));
+  w.start_daemon({"--no-rollouts"});  // inventory and OTA server only: the command line drives the rollout
+  auto start = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "1", "--max-parallel", "1", "--error-threshold", "1",
+                      "--web-port", w.web_port, "--follow"});
+  EXPECT_EQ(1, start.status) << start.out << start.err;
+  EXPECT_NE(std::string::npos, start.out.find("is paused: group 2 crossed its error condition: 2 of 5 devices failed")) << start.out;
+  auto st = w.statuses(1);
+  EXPECT_EQ("finished", st["dev0"]);  // the canary
+  EXPECT_EQ("error", st["dev1"]);
+  EXPECT_EQ("error", st["dev2"]);
+  EXPECT_EQ("scheduled", st["dev3"]);
+  EXPECT_EQ("scheduled", st["dev4"]);
+  EXPECT_NE(std::string::npos, w.show(1)["devices"][1]["reason"].get<std::string>().find("tasmota-sensors.bin.gz is not in the firmware store"));
+  // A device refused by its preflight, or not started yet, was sent nothing of a job (the inventory's own
+  // Status 0 query aside).
+  for (auto d : {"dev1", "dev3"})
+    for (auto c : {"FileDownload", "Reset", "OtaUrl", "Upgrade"}) EXPECT_EQ(0, w.count(fmt::format("cmnd/{}/{}", d, c))) << d << " " << c;
+  // resume: the rest of the wave; the rollout finishes with its two failures.
+  auto resumed = w.cli({"rollout", "resume", "1", "--follow"});
+  EXPECT_EQ(1, resumed.status) << resumed.out << resumed.err;
+  st = w.statuses(1);
+  EXPECT_EQ("finished", st["dev3"]);
+  EXPECT_EQ("finished", st["dev5"]);
+  EXPECT_EQ("finished", w.show(1)["status"]);
+  // retry: only the failed devices, now that their image is there.
+  w.add_image("9.2.0", "tasmota-sensors");
+  auto retried = w.cli({"rollout", "retry", "1", "--follow"});
+  EXPECT_EQ(0, retried.status) << retried.out << retried.err;
+  auto shown = w.show(1);
+  EXPECT_EQ(6, shown["counts"]["finished"]) << shown.dump(2);
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(1, w.count(fmt::format("cmnd/dev{}/Reset 6", i))) << i;
+    EXPECT_EQ(1, w.count(fmt::format("cmnd/dev{}/Upgrade 1", i))) << i;
+  }
+  EXPECT_EQ(2, shown["devices"][1]["attempt"]);
+  EXPECT_EQ(1, shown["devices"][3]["attempt"]);
+  ASSERT_TRUE(it::wait_until([&] { return w.on_version("9.2.0") == 6; }, 20s));
+}
+
+TEST(Rollout, AbortLetsTheDeviceInFlightFinishItsHopAndCancelsTheRest) {
+  World w(fleet_of(4, {}, true), {"--ota-kbps", "60"});  // 300 KB at 60 KB/s: a download takes seconds
+  w.start_daemon();
+  auto start = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "1", "--web-port", w.web_port, "--json"});
+  ASSERT_EQ(0, start.status) << start.out << start.err;
+  EXPECT_EQ(1, json::parse(start.out)["id"]);
+  ASSERT_TRUE(it::wait_until([&] { return w.count("cmnd/dev0/Upgrade 1") == 1; }, 30s)) << w.fleet->log();
+  auto aborted = w.cli({"rollout", "abort", "1", "--json"});
+  ASSERT_EQ(0, aborted.status) << aborted.out << aborted.err;
+  EXPECT_EQ("stopped", json::parse(aborted.out)["status"]);
+  // The device mid-OTA is not abandoned: its hop is finished (upgraded, restored, verified).
+  ASSERT_TRUE(it::wait_until([&] { return w.statuses(1)["dev0"] == "finished"; }, 60s)) << w.fleet->log();
+  auto st = w.statuses(1);
+  for (auto d : {"dev1", "dev2", "dev3"}) EXPECT_EQ("cancelled", st[d]) << d;
+  for (auto d : {"dev1", "dev2", "dev3"})
+    for (auto c : {"FileDownload", "Reset", "OtaUrl", "Upgrade"}) EXPECT_EQ(0, w.count(fmt::format("cmnd/{}/{}", d, c))) << d << " " << c;
+  EXPECT_EQ(1, w.count("cmnd/dev0/Reset 6"));
+  EXPECT_EQ("stopped", w.show(1)["status"]);
+  auto again = w.cli({"rollout", "abort", "1"});
+  EXPECT_EQ(2, again.status);
+  EXPECT_NE(std::string::npos, again.err.find("is stopped already")) << again.err;
+}
+
+TEST(Rollout, ADaemonStartedMidwayTakesOverFromAKilledCommandLine) {
+  World w(fleet_of(3, {}, true), {"--ota-kbps", "60"});
+  w.start_daemon({"--no-rollouts"});
+  it::Process cli(w.cli_args({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "1", "--web-port", w.web_port,
+                              "--follow"}),
+                  w.dir.path("cli.log"));
+  ASSERT_TRUE(it::wait_until([&] { return w.count("cmnd/dev0/Upgrade 1") == 1; }, 30s)) << cli.log();
+  cli.stop(SIGKILL);
+  // A full daemon (its own client id and OTA port) is started while the first goes on serving dev0's image.
+  auto keep = std::move(w.fleet);
+  w.start_daemon({"--client-id", "fleet-2"}, "fleet2.log", it::free_port());
+  ASSERT_TRUE(it::wait_until([&] { return w.show(1).value("status", "") == "finished"; }, 90s)) << w.fleet->log();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(1, w.count(fmt::format("cmnd/dev{}/Reset 6", i))) << i;
+    EXPECT_EQ(1, w.count(fmt::format("cmnd/dev{}/Upgrade 1", i))) << i;
+  }
+  bool taken = false;
+  for (auto& e : w.audit(1)) taken = taken || e["text"].get<std::string>().find("taken over from") != std::string::npos;
+  EXPECT_TRUE(taken);
+  EXPECT_EQ(3, w.show(1)["counts"]["finished"]);
+}
+
+TEST(Rollout, TheBrokersAclDecidesWhoMayStartARollout) {
+  it::BrokerOptions bo;
+  bo.username = "fleet";
+  bo.password = "fleet-pw";
+  bo.more_users = {{"admin", "admin-pw"}, {"viewer", "viewer-pw"}};
+  bo.acl =
+      "user fleet\ntopic readwrite #\n\n"
+      "user admin\ntopic write tasmota-fleet/v1/control\ntopic read tasmota-fleet/v1/#\n\n"
+      "user viewer\ntopic read tasmota-fleet/v1/#\n";
+  it::TempDir dir;
+  it::Broker broker(dir, bo);
+  std::string db = dir.path("fleet.db");
+  it::Process fleet({it::fleet_bin(), "serve", "--db", db, "--broker", broker.url(), "--username", "fleet", "--password", "fleet-pw", "--no-ota"},
+                    dir.path("fleet.log"));
+  auto pub = [&](const std::string& user, const std::string& pw, const std::string& payload) {
+    return it::run({"mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-u", user, "-P", pw, "-t",
+                    "tasmota-fleet/v1/control", "-m", payload, "-q", "1"});
+  };
+  auto sub = [&](const std::string& topic) {
+    return it::run({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()), "-u", "viewer", "-P", "viewer-pw", "-t", topic,
+                    "-C", "1", "-W", "5"});
+  };
+  ASSERT_EQ("online\n", sub("tasmota-fleet/v1/status").out) << fleet.log();
+  auto rollouts = [&] { return json::parse(it::run({it::fleet_bin(), "rollout", "list", "--db", db, "--json"}).out, nullptr, false); };
+  // The viewer may read the state but not publish on the control topic: the broker drops it.
+  pub("viewer", "viewer-pw", R"({"command":"rollout.start","devices":"all","to":"latest","name":"by-viewer"})");
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(0u, rollouts().size()) << rollouts().dump();
+  pub("admin", "admin-pw", R"({"command":"rollout.start","devices":"all","to":"latest","name":"by-admin"})");
+  ASSERT_TRUE(it::wait_until([&] { return rollouts().size() == 1; }, 10s)) << fleet.log();
+  EXPECT_EQ("by-admin", rollouts()[0]["name"]);
+  // Its state is there for the viewer to read.
+  auto state = json::parse(sub("tasmota-fleet/v1/rollouts/1").out, nullptr, false);
+  EXPECT_EQ("by-admin", state.value("name", "")) << state.dump();
 }

@@ -147,3 +147,17 @@ TEST(RolloutDecision, AReadyRolloutBecomesRunning) {
   v.status = "ready";
   EXPECT_EQ(1u, only<effect::Run>(decide(v)).size());
 }
+
+TEST(RolloutDecision, AResumeGoesPastTheFailuresItAcknowledgedAndJudgesOnlyNewOnes) {
+  std::vector<std::pair<int, std::string>> d{{0, "finished"}, {1, "error"}, {1, "error"}, {1, "scheduled"}, {1, "scheduled"}};
+  auto v = view(d, 2, 1);
+  v.spec.error_threshold = Amount{false, 1};
+  ASSERT_EQ(1u, only<effect::Pause>(decide(v)).size());
+  v.acknowledged_errors = 2;
+  auto e = decide(v);
+  EXPECT_TRUE(only<effect::Pause>(e).empty());
+  EXPECT_EQ(2u, only<effect::Start>(e).size());
+  v.devices[3].status = "error";
+  v.devices[4].status = "error";
+  EXPECT_EQ(1u, only<effect::Pause>(decide(v)).size()) << "two new failures are over the threshold of 1 again";
+}

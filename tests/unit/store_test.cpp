@@ -152,11 +152,12 @@ TEST_F(TempDb, DaemonStatusRow) {
   migrate(db);
   SqliteInventoryStore store(db);
   EXPECT_FALSE(store.daemon_status());
-  store.save_daemon_status({42, 1, 2, "mqtt://127.0.0.1:1883 as 'x'", true, 10, 1, 3, ""});
-  store.save_daemon_status({42, 1, 5, "mqtt://127.0.0.1:1883 as 'x'", false, 20, 2, 4, "http://10.0.0.2:8070"});
+  store.save_daemon_status({42, 1, 2, "mqtt://127.0.0.1:1883 as 'x'", true, 10, 1, 3, "", ""});
+  store.save_daemon_status({42, 1, 5, "mqtt://127.0.0.1:1883 as 'x'", false, 20, 2, 4, "http://10.0.0.2:8070", "/var/lib/fw"});
   auto s = store.daemon_status();
   ASSERT_TRUE(s);
   EXPECT_EQ("http://10.0.0.2:8070", s->ota_base);
+  EXPECT_EQ("/var/lib/fw", s->firmware_dir);
   EXPECT_EQ(5, s->heartbeat_ms);
   EXPECT_FALSE(s->connected);
   EXPECT_EQ(20, s->messages);
