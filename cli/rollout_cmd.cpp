@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -13,6 +15,7 @@
 #include "store/migrations.h"
 #include "store/sqlite_audit_log.h"
 #include "store/sqlite_inventory_store.h"
+#include "store/sqlite_job_store.h"
 #include "store/sqlite_rollout_store.h"
 
 namespace fleet::cli {
@@ -29,17 +32,18 @@ std::string clock_time(std::int64_t ms) {
   return buf;
 }
 
-void print_rollout(const json& r) {
-  std::cout << fmt::format("rollout #{} {}{}: {} to {}, {} device{}\n", r.value("id", 0), r.value("status", ""),
-                           r.value("reason", "").empty() ? "" : " (" + r.value("reason", "") + ")", r.value("name", "").empty() ? "" : r.value("name", ""),
-                           r.value("target", ""), r.value("devices_total", 0), r.value("devices_total", 0) == 1 ? "" : "s");
+void print_rollout(const json& r, bool with_devices = true) {
+  std::cout << fmt::format("rollout #{}{} {}{}: to {}, {} device{}\n", r.value("id", 0),
+                           r.value("name", "").empty() ? "" : " '" + r.value("name", "") + "'", r.value("status", ""),
+                           r.value("reason", "").empty() ? "" : " (" + r.value("reason", "") + ")", r.value("target", ""),
+                           r.value("devices_total", 0), r.value("devices_total", 0) == 1 ? "" : "s");
   for (auto& g : r.value("groups", json::array())) {
     std::string counts;
     for (auto& [k, v] : g["counts"].items())
       if (v.get<int>() > 0) counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", v.get<int>(), k);
     std::cout << fmt::format("  {:<22} {:>4} device{}  {}\n", g.value("name", ""), g.value("total", 0), g.value("total", 0) == 1 ? " " : "s", counts);
   }
-  if (r.contains("devices"))
+  if (with_devices && r.contains("devices"))
     for (auto& d : r["devices"])
       std::cout << fmt::format("    {:<20} {:<10} {}\n", d.value("name", ""), d.value("status", ""), d.value("reason", ""));
 }
@@ -70,9 +74,11 @@ void print_dry_run(const json& r) {
 class Follower {
  public:
   Follower(std::string db, std::int64_t id, bool as_json, bool verbose)
-      : db_(std::move(db), store::Database::Mode::ReadOnly), rollouts_(db_), audit_(db_), id_(id), json_(as_json), verbose_(verbose) {}
+      : db_(std::move(db), store::Database::Mode::ReadOnly), rollouts_(db_), audit_(db_), jobs_(db_), id_(id), json_(as_json),
+        verbose_(verbose), live_(!as_json && ::isatty(STDOUT_FILENO)) {}
 
   void poll() {
+    clear_block();
     if (names_.empty())
       for (auto& d : rollouts_.devices(id_)) names_[d.mac] = d.name;
     for (;;) {
@@ -96,7 +102,55 @@ class Follower {
       }
       if (entries.size() < 500) break;
     }
+    draw_block();
     std::cout << std::flush;
+  }
+
+  // On a terminal, below the event lines: a bar per group, counts by status and a line per device in
+  // flight with its hop and step, redrawn in place at every poll.
+  void draw_block() {
+    if (!live_) return;
+    auto r = rollouts_.get(id_);
+    if (!r) return;
+    auto devices = rollouts_.devices(id_);
+    auto j = orchestrator::rollout_json(rollouts_, *r, false);
+    std::vector<std::string> lines;
+    std::string counts;
+    for (auto& [k, v] : j["counts"].items())
+      if (v.get<int>() > 0) counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", v.get<int>(), k);
+    lines.push_back(fmt::format("rollout #{} {}: {}", id_, r->status, counts));
+    for (auto& g : j["groups"]) {
+      if (g["index"].get<int>() < 0) continue;
+      int total = g["total"].get<int>();
+      int ended = 0;
+      for (auto k : {"finished", "error", "skipped", "cancelled"}) ended += g["counts"].value(k, 0);
+      int width = 24, filled = total ? ended * width / total : width;
+      lines.push_back(fmt::format("  {:<10} [{}{}] {}/{}", g["name"].get<std::string>(), std::string(static_cast<std::size_t>(filled), '#'),
+                                  std::string(static_cast<std::size_t>(width - filled), '.'), ended, total));
+    }
+    for (auto& d : devices) {
+      if (d.status != "running" || !d.job_id) continue;
+      auto job = jobs_.get(*d.job_id);
+      std::string where = "starting";
+      if (job) {
+        auto state = json::parse(job->state, nullptr, false);
+        auto hops = json::parse(job->hops, nullptr, false);
+        if (state.is_object() && hops.is_array()) {
+          auto hop = state.value("hop", std::size_t{0}), step = state.value("step", std::size_t{0});
+          if (hop < hops.size() && step < hops[hop]["steps"].size())
+            where = fmt::format("hop {}/{} ({}): {}", hop + 1, hops.size(), hops[hop].value("version", ""), hops[hop]["steps"][step].get<std::string>());
+        }
+      }
+      lines.push_back(fmt::format("  {:<18} {}", d.name, where));
+    }
+    for (auto& l : lines) std::cout << l << "\x1b[K\n";
+    drawn_ = lines.size();
+  }
+
+  void clear_block() {
+    if (!live_ || drawn_ == 0) return;
+    std::cout << fmt::format("\x1b[{}A\x1b[J", drawn_);
+    drawn_ = 0;
   }
 
   // Over: finished, or stopped/paused with nothing in flight.
@@ -111,6 +165,7 @@ class Follower {
   }
 
   int summary(bool upgrade_view) {
+    clear_block();
     auto r = rollouts_.get(id_);
     if (!r) return 1;
     auto devices = rollouts_.devices(id_);
@@ -141,8 +196,10 @@ class Follower {
   store::Database db_;
   store::SqliteRolloutStore rollouts_;
   store::SqliteAuditLog audit_;
+  store::SqliteJobStore jobs_;
   std::int64_t id_;
-  bool json_, verbose_;
+  bool json_, verbose_, live_;
+  std::size_t drawn_ = 0;
   std::int64_t last_ = 0;
   std::map<std::string, std::string> names_;
 };
@@ -234,7 +291,7 @@ int run_rollout_command(const RolloutCommand& c0, orchestrator::DaemonOptions d,
       if (!c.json && c.action != "drive") {
         if (c.action == "upgrade") std::cout << fmt::format("rollout #{}: upgrading {} device{}\n", (*result)["id"].get<std::int64_t>(),
                                                              (*result)["devices_total"].get<int>(), (*result)["devices_total"] == 1 ? "" : "s");
-        else print_rollout(*result);
+        else print_rollout(*result, false);
       }
       follower = std::make_unique<Follower>(d.db_path, (*result)["id"].get<std::int64_t>(), c.json, c.verbose);
       return (*result)["id"].get<std::int64_t>();
@@ -281,7 +338,7 @@ int run_rollout_command(const RolloutCommand& c0, orchestrator::DaemonOptions d,
   // Followed from the database while the daemon drives it; Ctrl-C detaches, the rollout goes on.
   auto id = (*result)["id"].get<std::int64_t>();
   if (c.json && !follow) std::cout << result->dump() << "\n";
-  if (!c.json && result->contains("status")) print_rollout(*result);
+  if (!c.json && result->contains("status")) print_rollout(*result, false);
   Follower f(d.db_path, id, c.json, c.verbose);
   while (!stop) {
     f.poll();

@@ -140,7 +140,10 @@ void RolloutExecutor::audit(std::optional<std::int64_t> rollout, std::optional<s
   }
 }
 
-Result<json> RolloutExecutor::start(const RolloutSpec& spec, bool dry_run) {
+Result<json> RolloutExecutor::start(const RolloutSpec& asked, bool dry_run) {
+  // "latest" is pinned when the rollout is made: a catalog update halfway must not move its target.
+  RolloutSpec spec = asked;
+  if (spec.target == "latest") spec.target = o_.catalog.latest().str();
   if (spec.mode != "clean") return fail("mode: 'in-place' is not available yet; use the default 'clean'");
   if (spec.target != "latest" && !planner::Version::parse(spec.target)) return fail("to: '" + spec.target + "' is not a version (or 'latest')");
   auto chosen = select_devices(p_.inventory.devices(), spec);
@@ -156,7 +159,7 @@ Result<json> RolloutExecutor::start(const RolloutSpec& spec, bool dry_run) {
     row.name = d.topic.value_or(d.mac);
     auto plan = plan_device(planner, d, req);
     target_str = plan.ok() ? plan.target.str() : target_str;
-    json pj = {{"mac", d.mac}, {"name", row.name}, {"from", d.version.value_or("")}, {"hops", hops_json(plan)}};
+    json pj = {{"mac", d.mac}, {"name", row.name}, {"from", d.version.value_or("")}, {"chip", d.chip.value_or("")}, {"hops", hops_json(plan)}};
     if (!plan.ok()) {
       row.status = "skipped";
       row.reason = "cannot be planned: " + plan.error;
@@ -167,6 +170,34 @@ Result<json> RolloutExecutor::start(const RolloutSpec& spec, bool dry_run) {
     pj["skipped"] = row.reason;
     plans.push_back(pj);
     (row.status == "skipped" ? skipped : rows).push_back(row);
+  }
+  // The canary is a device of the most common kind in the selection (same path of hops, build and chip):
+  // what it proves then holds for most of the fleet. The others keep their order.
+  if (spec.canary.value > 0 && rows.size() > 1) {
+    // Among kinds as common as each other, the shortest path: the target image proven soonest.
+    std::map<std::string, int> kinds;
+    std::map<std::string, std::string> kind_of;
+    std::map<std::string, std::size_t> hops_of;
+    for (auto& p : plans) {
+      if (!p["skipped"].get<std::string>().empty()) continue;
+      std::string k = p.value("chip", "");
+      for (auto& h : p["hops"]) k += "|" + h.value("version", "") + ":" + h.value("build", "");
+      kind_of[p["mac"].get<std::string>()] = k;
+      hops_of[p["mac"].get<std::string>()] = p["hops"].size();
+      ++kinds[k];
+    }
+    std::stable_sort(rows.begin(), rows.end(), [&](const RolloutDeviceRow& a, const RolloutDeviceRow& b) {
+      auto ka = kinds[kind_of[a.mac]], kb = kinds[kind_of[b.mac]];
+      return ka != kb ? ka > kb : hops_of[a.mac] < hops_of[b.mac];
+    });
+    auto n = spec.canary.of(rows.size());
+    // Only the canary moves to the front; the waves keep the selection's order.
+    std::vector<RolloutDeviceRow> canary(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n)), rest;
+    for (auto& r : *chosen)
+      for (auto& x : rows)
+        if (x.mac == r.mac && std::none_of(canary.begin(), canary.end(), [&](auto& c) { return c.mac == x.mac; })) rest.push_back(x);
+    rows = canary;
+    rows.insert(rows.end(), rest.begin(), rest.end());
   }
   auto sizes = group_sizes(rows.size(), spec.canary, spec.waves);
   std::size_t at = 0;

@@ -3,8 +3,12 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "firmware/synthetic_image.h"
 
@@ -19,6 +23,48 @@ std::atomic<bool> g_flood{false};
 void on_signal(int) { g_stop = true; }
 void on_flood_signal(int) { g_flood = true; }
 }  // namespace
+
+// Test images for every hop (and -minimal step) of `tasmota-fleet plan --json`'s plans, so that a demo or
+// a test can roll a mixed fleet out to the latest release offline. Prints one line per image:
+// store path, version, build, chip, file (tab-separated) for `tasmota-fleet firmware add --path`.
+int make_images_for(const std::string& plans_file, const std::string& dir) {
+  std::ifstream in(plans_file);
+  auto plans = nlohmann::json::parse(in, nullptr, false);
+  if (plans.is_discarded() || !plans.is_array()) {
+    std::cerr << "tasmota-sim: " << plans_file << ": not a JSON array of plans\n";
+    return 2;
+  }
+  std::filesystem::create_directories(dir);
+  std::set<std::string> done;
+  for (const auto& p : plans) {
+    if (!p.is_object() || p.contains("error") || !p.contains("hops")) continue;
+    auto chip = fleet::planner::parse_chip(p.value("chip", "ESP8266"));
+    for (const auto& h : p["hops"]) {
+      for (const char* key : {"url", "minimal_url"}) {
+        if (!h.contains(key) || !h[key].is_string()) continue;
+        std::string url = h[key].get<std::string>();
+        auto scheme = url.find("://");
+        if (url.empty() || scheme == std::string::npos) continue;
+        auto slash = url.find('/', scheme + 3);
+        if (slash == std::string::npos) continue;
+        std::string path = url.substr(slash + 1);
+        if (!done.insert(path).second) continue;
+        std::string name = path.substr(path.rfind('/') + 1);
+        fleet::firmware::SyntheticImage spec;
+        spec.chip = chip;
+        spec.version = h["version"].is_string() ? h["version"].get<std::string>() : "";
+        spec.build = name.substr(0, name.find('.'));
+        spec.gzip = name.ends_with(".gz");
+        spec.bytes = (spec.build.find("minimal") != std::string::npos ? 280 : 400) * 1024;
+        auto bytes = fleet::firmware::make_image(spec);
+        std::string file = dir + "/" + std::to_string(done.size()) + "-" + name;
+        std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        std::cout << path << "\t" << spec.version << "\t" << spec.build << "\t" << fleet::planner::to_string(chip) << "\t" << file << "\n";
+      }
+    }
+  }
+  return 0;
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"tasmota-sim: simulated Tasmota devices on a real MQTT broker"};
@@ -60,7 +106,11 @@ int main(int argc, char** argv) {
   app.add_option("--image-build", image.build, "its image name: tasmota, tasmota-minimal, tasmota32c3, …");
   app.add_option("--image-kb", image_kb, "its size in KB (before gzip)");
   app.add_flag("--gzip", image.gzip, "gzip it (.bin.gz)");
+  std::string images_for, image_dir = ".";
+  app.add_option("--make-images-for", images_for, "write a synthetic image for every hop of these plans (`plan --json`) and exit");
+  app.add_option("--image-dir", image_dir, "where --make-images-for writes them");
   CLI11_PARSE(app, argc, argv);
+  if (!images_for.empty()) return make_images_for(images_for, image_dir);
   if (!make_image_file.empty()) {
     image.chip = fleet::planner::parse_chip(image_chip);
     if (image.chip == fleet::planner::Chip::Unknown) {
