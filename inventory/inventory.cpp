@@ -173,9 +173,27 @@ void Inventory::apply(const std::string& topic, TopicState& ts, DeviceFacts& f, 
 
 void Inventory::identify(const std::string& topic, TopicState& ts, const std::string& mac) {
   if (ts.mac == mac) return;
-  if (!ts.mac.empty()) log::info("inventory: topic '{}' moved from {} to {}", topic, ts.mac, mac);
+  if (!ts.mac.empty()) {
+    // Two devices answering on one topic (a copied configuration, or a forged reply): a conflict, unless
+    // the first one has moved on (another topic) or is gone.
+    auto first = devices_.find(ts.mac);
+    if (first != devices_.end() && first->second.topic == topic && first->second.online) {
+      auto& c = conflicts_[topic];
+      bool is_new = c.insert(ts.mac).second;
+      is_new = c.insert(mac).second || is_new;
+      if (is_new) log::warn("inventory: topic '{}' is used by two devices ({} and {}): no job sends it commands until one moves", topic, ts.mac, mac);
+    } else {
+      log::info("inventory: topic '{}' moved from {} to {}", topic, ts.mac, mac);
+    }
+  }
   DeviceRecord& rec = record(mac);
   if (rec.topic && *rec.topic != topic) {
+    // It left its old topic: that one is no longer shared because of it.
+    auto c = conflicts_.find(*rec.topic);
+    if (c != conflicts_.end()) {
+      c->second.erase(mac);
+      if (c->second.size() < 2) conflicts_.erase(c);
+    }
     // Same device, new topic: it stays one record and the old topic no longer points at it.
     log::info("inventory: {} changed topic '{}' -> '{}'", mac, *rec.topic, topic);
     auto old = topics_.find(*rec.topic);
@@ -305,6 +323,17 @@ std::vector<DeviceRecord> Inventory::devices() const {
   out.reserve(devices_.size());
   for (const auto& [mac, rec] : devices_) out.push_back(rec);
   return out;
+}
+
+std::optional<std::string> Inventory::conflict_of(const std::string& mac) const {
+  auto d = devices_.find(mac);
+  if (d == devices_.end() || !d->second.topic) return std::nullopt;
+  auto c = conflicts_.find(*d->second.topic);
+  if (c == conflicts_.end() || !c->second.count(mac)) return std::nullopt;
+  std::string others;
+  for (auto& m : c->second)
+    if (m != mac) others += (others.empty() ? "" : ", ") + m;
+  return "its topic '" + *d->second.topic + "' is also used by " + others;
 }
 
 const DeviceRecord* Inventory::find(std::string_view mac) const {

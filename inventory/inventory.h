@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -71,6 +73,8 @@ class Inventory {
   const InventoryStats& stats() const { return stats_; }
   std::vector<DeviceRecord> devices() const;
   const DeviceRecord* find(std::string_view mac) const;
+  // Why commands to this device's topic could reach another device too (two MACs seen on it), if so.
+  std::optional<std::string> conflict_of(const std::string& mac) const;
   std::size_t queued_queries() const { return query_queue_.size(); }
   std::size_t dirty_count() const { return dirty_.size(); }
 
@@ -112,6 +116,7 @@ class Inventory {
   std::unordered_set<std::string> dirty_;
   std::deque<std::string> query_queue_;
   std::unordered_set<std::string> logged_unknown_;
+  std::unordered_map<std::string, std::set<std::string>> conflicts_;  // topic -> the MACs seen on it
   std::uint64_t applied_since_flush_ = 0;
   std::uint64_t states_since_flush_ = 0;
   std::int64_t last_flush_ms_ = 0;

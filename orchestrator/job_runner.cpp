@@ -130,6 +130,19 @@ void JobRunner::on_message(std::string_view topic, std::string_view payload) {
   auto owner = by_topic_.find(parts->device_topic);
   if (owner == by_topic_.end()) return;
   auto& a = active_[owner->second];
+  // A reply that names another device (StatusNET's Mac) is not this job's: one topic, two devices.
+  if (payload.find("\"Mac\"") != std::string_view::npos) {
+    auto j = nlohmann::json::parse(payload, nullptr, false);
+    const nlohmann::json* net = j.is_object() && j.contains("StatusNET") ? &j["StatusNET"] : nullptr;
+    if (net && net->is_object() && net->contains("Mac") && (*net)["Mac"].is_string()) {
+      std::string mac = (*net)["Mac"].get<std::string>();
+      std::transform(mac.begin(), mac.end(), mac.begin(), [](unsigned char c) { return std::toupper(c); });
+      if (!a.job->mac().empty() && mac != a.job->mac()) {
+        if (audit) audit(*a.job, "reply", fmt::format("{}: a reply from another device ({}) on this topic, ignored", topic, mac));
+        return;
+      }
+    }
+  }
   auto before = a.job->progress();
   execute(a, a.job->on_message(parts->prefix, parts->suffix, payload, clock_.now_ms()));
   if (audit && a.job->progress() != before)

@@ -80,7 +80,7 @@ std::vector<RolloutEffect> decide(const RolloutView& v) {
   for (const auto& d : v.devices) {
     if (d.group != group || d.status != "scheduled") continue;
     if (!d.not_ready.empty()) {
-      out.push_back(effect::Skip{d.mac, d.not_ready});
+      out.push_back(effect::Fail{d.mac, d.not_ready});
       continue;
     }
     std::string why;

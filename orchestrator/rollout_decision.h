@@ -21,7 +21,7 @@ struct DeviceView {
   bool online = false;
   bool powered_on = false;  // a relay reports POWER ON
   bool busy = false;        // another job (of another rollout) holds the device
-  std::string not_ready;    // preflight said no, with the reason: skipped at once
+  std::string not_ready;    // preflight said no, with the reason: failed at once
 };
 
 struct RolloutView {
@@ -42,14 +42,15 @@ struct Run {};                                       // ready -> running
 struct Start { std::string mac; };                   // start the device's job
 struct Wait { std::string mac; std::string why; };   // its turn came and it cannot start yet
 struct Skip { std::string mac; std::string reason; };
+struct Fail { std::string mac; std::string reason; };  // preflight refused it: a failure, retried by `retry`
 struct Advance { int group; };                        // the next group's turn
 struct Pause { std::string reason; };                 // the error condition was crossed
 struct Finish {};                                     // every group ended
 struct Stopped {};                                    // aborted and nothing runs any more
 }  // namespace effect
 
-using RolloutEffect = std::variant<effect::Run, effect::Start, effect::Wait, effect::Skip, effect::Advance, effect::Pause, effect::Finish,
-                                   effect::Stopped>;
+using RolloutEffect = std::variant<effect::Run, effect::Start, effect::Wait, effect::Skip, effect::Fail, effect::Advance, effect::Pause,
+                                   effect::Finish, effect::Stopped>;
 
 GroupCounts counts_of(const std::vector<DeviceView>& devices, int group);
 std::vector<RolloutEffect> decide(const RolloutView& view);

@@ -378,6 +378,11 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
       resume_device(id, row, spec, now);
     } else if (r->status == "paused" || r->status == "stopped") {
       it->second.job->request_stop();
+    } else if (auto conflict = p_.inventory.conflict_of(row.mac); conflict && !it->second.conflict_noted) {
+      // A second device appeared on its topic mid-job: nothing new is started on it after its safe point.
+      it->second.conflict_noted = true;
+      it->second.job->request_stop();
+      audit(id, row.mac, row.job_id, "state", *conflict + ": the job stops at its next safe point");
     }
   }
   if (r->status == "finished" || (r->status == "stopped" && std::none_of(rows.begin(), rows.end(), [](auto& d) { return d.status == "running"; }))) {
@@ -405,6 +410,8 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     d.waiting_since_ms = row.waiting_since_ms;
     if (const auto* rec = p_.inventory.find(row.mac)) {
       d.online = rec->online;
+      if (auto conflict = p_.inventory.conflict_of(row.mac))
+        d.not_ready = "preflight: " + *conflict + ": no command that could reach both is sent";
       if (spec.min_rssi && rec->rssi && *rec->rssi < *spec.min_rssi)
         d.not_ready = fmt::format("preflight: Wi-Fi RSSI {} % is below --min-rssi {} %", *rec->rssi, *spec.min_rssi);
     } else {
@@ -441,6 +448,11 @@ void RolloutExecutor::apply(std::int64_t id, const RolloutEffect& e, std::vector
           }
         } else if constexpr (std::is_same_v<T, effect::Skip>) {
           if (auto* row = row_of(x.mac)) end_device(*row, "skipped", x.reason, now);
+        } else if constexpr (std::is_same_v<T, effect::Fail>) {
+          if (auto* row = row_of(x.mac)) {
+            row->attempt += 1;
+            end_device(*row, "error", x.reason, now);
+          }
         } else if constexpr (std::is_same_v<T, effect::Advance>) {
           p_.rollouts.set_group(id, x.group, now);
           audit(id, std::nullopt, std::nullopt, "state", fmt::format("group {} starts", x.group + 1));
@@ -528,7 +540,7 @@ void RolloutExecutor::start_device(std::int64_t id, RolloutDeviceRow& row, const
   for (auto& h : plan.hops) path += (path.empty() ? "" : " > ") + h.version.str();
   audit(id, row.mac, job_id, "state", fmt::format("started upgrade job #{} (attempt {}): {} > {}", job_id, row.attempt, plan.from.str(), path));
   auto job = make_job(job_id, jr, *d, spec);
-  jobs_[row.mac] = Running{id, job, ""};
+  jobs_[row.mac] = Running{id, job, "", false};
   p_.runner.add(job);
   publish_device(row.mac, device_job_state(row, job.get()));
 }
@@ -546,7 +558,7 @@ void RolloutExecutor::resume_device(std::int64_t id, RolloutDeviceRow& row, cons
   const auto* d = p_.inventory.find(row.mac);
   if (!d || !d->topic) return;  // not heard of yet since our start: resumed on a later tick
   auto job = make_job(*row.job_id, *jr, *d, spec);
-  jobs_[row.mac] = Running{id, job, ""};
+  jobs_[row.mac] = Running{id, job, "", false};
   p_.runner.add(job);
   audit(id, row.mac, *row.job_id, "state", fmt::format("resuming upgrade job #{} (driven by {})", *row.job_id, o_.owner));
 }

@@ -83,6 +83,7 @@ class RolloutExecutor {
     std::int64_t rollout_id = 0;
     std::shared_ptr<UpgradeDeviceJob> job;
     std::string last_progress;
+    bool conflict_noted = false;
   };
   void drive(std::int64_t id, std::int64_t now);
   bool take_from_dead_owner(std::int64_t id, std::int64_t now);

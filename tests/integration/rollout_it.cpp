@@ -280,3 +280,27 @@ TEST(Rollout, TheBrokersAclDecidesWhoMayStartARollout) {
   auto state = json::parse(sub("tasmota-fleet/v1/rollouts/1").out, nullptr, false);
   EXPECT_EQ("by-admin", state.value("name", "")) << state.dump();
 }
+
+TEST(Rollout, ASecondMacOnADevicesTopicIsAConflictAndNothingIsSentThere) {
+  World w(fleet_of(2, {}, true));
+  w.start_daemon();
+  // A forged reply names another MAC on dev0's topic (tried as a new user would).
+  it::publish(w.broker.port(), "stat/dev0/STATUS5", R"({"StatusNET":{"Hostname":"evil","IPAddress":"127.0.0.99","Mac":"AA:BB:CC:00:00:99"}})");
+  ASSERT_TRUE(it::wait_until([&] { return it::devices(w.db).size() == 3; }, 10s));
+  // Named, the topic is ambiguous: the request is refused whole.
+  auto named = w.cli({"rollout", "start", "dev0", "dev1", "--to", "9.2.0", "--web-port", w.web_port});
+  EXPECT_EQ(2, named.status) << named.out;
+  EXPECT_NE(std::string::npos, named.err.find("'dev0' is ambiguous: 2 devices")) << named.err;
+  auto r = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "0", "--web-port", w.web_port, "--follow"});
+  EXPECT_EQ(1, r.status) << r.out << r.err;
+  auto shown = w.show(1);
+  auto st = w.statuses(1);
+  EXPECT_EQ("error", st["dev0"]);
+  EXPECT_EQ("finished", st["dev1"]);
+  std::string reason;
+  for (auto& d : shown["devices"])
+    if (d["name"] == "dev0" && d["mac"] == "5C:CF:7F:00:05:00") reason = d["reason"];
+  EXPECT_NE(std::string::npos, reason.find("its topic 'dev0' is also used by AA:BB:CC:00:00:99")) << shown.dump(2);
+  for (auto c : {"FileDownload", "Reset", "OtaUrl", "Upgrade"}) EXPECT_EQ(0, w.count(fmt::format("cmnd/dev0/{}", c))) << c;
+  EXPECT_EQ(1, w.count("cmnd/dev1/Reset 6"));
+}

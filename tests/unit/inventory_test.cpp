@@ -306,3 +306,30 @@ TEST_F(InventoryTest, ADeviceBackOnTheDefaultTopicsAfterReset6IsFoundAgainByItsM
   Inventory plain(TopicScheme(), transport, store, clock);
   EXPECT_TRUE(plain.follow_default_topics().empty());
 }
+
+// Copied configurations are common, and a forged reply can do the same: a second MAC on the topic of a
+// device that is online is a conflict, until one of them moves to another topic.
+TEST_F(InventoryTest, TwoMacsOnOneTopicAreAConflictUntilOneMoves) {
+  auto inv = make();
+  inv.on_message("tele/plug/LWT", "Online", true);
+  inv.on_message("stat/plug/STATUS0", status0("plug", "AA:BB:CC:00:00:01"), false);
+  EXPECT_FALSE(inv.conflict_of("AA:BB:CC:00:00:01"));
+  inv.on_message("stat/plug/STATUS5", R"({"StatusNET":{"Hostname":"x","IPAddress":"127.0.0.8","Mac":"AA:BB:CC:00:00:02"}})", false);
+  auto c = inv.conflict_of("AA:BB:CC:00:00:01");
+  ASSERT_TRUE(c);
+  EXPECT_EQ("its topic 'plug' is also used by AA:BB:CC:00:00:02", *c);
+  EXPECT_TRUE(inv.conflict_of("AA:BB:CC:00:00:02"));
+  // The second one takes a topic of its own: no conflict any more.
+  inv.on_message("stat/plug2/STATUS0", status0("plug2", "AA:BB:CC:00:00:02"), false);
+  EXPECT_FALSE(inv.conflict_of("AA:BB:CC:00:00:01"));
+  EXPECT_FALSE(inv.conflict_of("AA:BB:CC:00:00:02"));
+}
+
+TEST_F(InventoryTest, ADeviceThatWentOfflineLeavesItsTopicToTheNextWithoutAConflict) {
+  auto inv = make();
+  inv.on_message("tele/plug/LWT", "Online", true);
+  inv.on_message("stat/plug/STATUS0", status0("plug", "AA:BB:CC:00:00:01"), false);
+  inv.on_message("tele/plug/LWT", "Offline", true);
+  inv.on_message("stat/plug/STATUS0", status0("plug", "AA:BB:CC:00:00:03"), false);
+  EXPECT_FALSE(inv.conflict_of("AA:BB:CC:00:00:03"));
+}

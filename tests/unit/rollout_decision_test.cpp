@@ -134,12 +134,14 @@ TEST(RolloutDecision, EveryGroupEndedFinishes) {
   EXPECT_EQ(1u, only<effect::Finish>(e).size());
 }
 
-TEST(RolloutDecision, APreflightRefusalSkipsAtOnceWithItsReason) {
+TEST(RolloutDecision, APreflightRefusalFailsTheDeviceAtOnceWithItsReason) {
   auto v = view({{0, "scheduled"}}, 1);
   v.devices[0].not_ready = "preflight: Wi-Fi RSSI 20 % is below --min-rssi 40 %";
-  auto skips = only<effect::Skip>(decide(v));
-  ASSERT_EQ(1u, skips.size());
-  EXPECT_EQ(v.devices[0].not_ready, skips[0].reason);
+  auto e = decide(v);
+  auto fails = only<effect::Fail>(e);
+  ASSERT_EQ(1u, fails.size());
+  EXPECT_EQ(v.devices[0].not_ready, fails[0].reason);
+  EXPECT_TRUE(only<effect::Start>(e).empty());
 }
 
 TEST(RolloutDecision, AReadyRolloutBecomesRunning) {
