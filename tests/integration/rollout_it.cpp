@@ -41,7 +41,7 @@ TEST(Rollout, CanaryThenWavesNeverMoreThanMaxParallelEveryDeviceOnTheTarget) {
 
   // Through the daemon: the CLI finds it online and asks over the control API.
   auto r = it::run({it::fleet_bin(), "--db", db, "--broker", broker.url(), "--log-level", "warn", "rollout", "start", "--all", "--to", "9.2.0",
-                    "--canary", "1", "--waves", "50%,100%", "--max-parallel", "2", "--web-port", web_port, "--follow"});
+                    "--canary", "1", "--waves", "50%,100%", "--max-parallel", "2", "--web-port", web_port, "--health-window", "3", "--follow"});
   EXPECT_EQ(0, r.status) << r.out << r.err << fleet->log();
   auto shown = json::parse(it::run({it::fleet_bin(), "--db", db, "rollout", "show", "1", "--json"}).out);
   EXPECT_EQ("finished", shown["status"]);
