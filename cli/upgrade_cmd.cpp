@@ -17,17 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-json hops_json(const std::vector<orchestrator::JobHop>& hops) {
-  json out = json::array();
-  for (auto& h : hops) out.push_back({{"version", h.version}, {"build", h.build}, {"url", h.url}, {"steps", h.steps}});
-  return out;
-}
-
-std::vector<orchestrator::JobHop> hops_from(const json& j) {
-  std::vector<orchestrator::JobHop> out;
-  for (auto& h : j) out.push_back({h.at("version"), h.at("build"), h.at("url"), h.at("steps").get<std::vector<std::string>>()});
-  return out;
-}
+using orchestrator::hops_from_json;
+using orchestrator::hops_to_json;
 
 }  // namespace
 
@@ -49,7 +40,7 @@ int run_upgrade(const UpgradeOptions& o, const inventory::DeviceRecord& device, 
   std::int64_t id = 0;
   if (running) {
     id = running->id;
-    hops = hops_from(json::parse(running->hops));
+    hops = hops_from_json(json::parse(running->hops));
     state = orchestrator::UpgradeJobState::from_json(json::parse(running->state));
     std::cout << fmt::format("{}: resuming upgrade job #{} to {} (started {} s ago)\n", name, id, running->target,
                              (clock.now_ms() - running->created_ms) / 1000);
@@ -63,15 +54,13 @@ int run_upgrade(const UpgradeOptions& o, const inventory::DeviceRecord& device, 
       return 0;
     }
     for (auto& h : plan.hops) {
-      orchestrator::JobHop jh{h.version.str(), h.build, h.url, {}};
-      for (auto s : h.steps) jh.steps.emplace_back(planner::to_string(s));
-      hops.push_back(std::move(jh));
+      hops.push_back({h.version.str(), h.build, h.url, h.steps});
     }
     std::cout << fmt::format("{}: {} -> {} in {} hop{}\n", name, version->str(), plan.target.str(), hops.size(), hops.size() == 1 ? "" : "s");
   }
   for (std::size_t i = 0; i < hops.size(); ++i) {
     std::string steps;
-    for (auto& s : hops[i].steps) steps += (steps.empty() ? "" : " > ") + s;
+    for (auto s : hops[i].steps) steps += (steps.empty() ? "" : " > ") + std::string(planner::to_string(s));
     std::cout << fmt::format("  {}. {} {}  {}\n     {}\n", i + 1, hops[i].version, hops[i].build, hops[i].url, steps);
   }
   if (o.dry_run) {
@@ -87,7 +76,7 @@ int run_upgrade(const UpgradeOptions& o, const inventory::DeviceRecord& device, 
     row.device_mac = device.mac;
     row.target = plan.target.str();
     row.target_build = plan.target_build;
-    row.hops = hops_json(hops).dump();
+    row.hops = hops_to_json(hops).dump();
     row.state = state.to_json().dump();
     row.status = "running";
     row.created_ms = clock.now_ms();
@@ -156,10 +145,18 @@ int list_jobs(const std::string& path, std::optional<std::int64_t> id, bool as_j
     return 0;
   }
   for (auto& r : rows) {
-    auto state = orchestrator::UpgradeJobState::from_json(json::parse(r.state));
-    auto hops = hops_from(json::parse(r.hops));
+    orchestrator::UpgradeJobState state;
+    std::vector<orchestrator::JobHop> hops;
+    try {
+      state = orchestrator::UpgradeJobState::from_json(json::parse(r.state));
+      hops = hops_from_json(json::parse(r.hops));
+    } catch (const std::exception& e) {
+      // A job this program cannot read (a newer version's, or damaged) is listed, not fatal.
+      std::cout << fmt::format("#{:<4} {:<18} -> {:<8} {:<8} unreadable: {}\n", r.id, topic_of(r.device_mac), r.target, r.status, e.what());
+      continue;
+    }
     std::string where = state.hop < hops.size() && state.step < hops[state.hop].steps.size()
-                            ? fmt::format("hop {}/{} {}", state.hop + 1, hops.size(), hops[state.hop].steps[state.step])
+                            ? fmt::format("hop {}/{} {}", state.hop + 1, hops.size(), planner::to_string(hops[state.hop].steps[state.step]))
                             : "";
     std::cout << fmt::format("#{:<4} {:<18} -> {:<8} {:<8} {}{}\n", r.id, topic_of(r.device_mac), r.target, r.status,
                              r.status == "running" ? where : state.current_version, state.error.empty() ? "" : "  " + state.error);

@@ -29,12 +29,6 @@ json hops_json(const planner::UpgradePlan& plan) {
   return out;
 }
 
-std::vector<JobHop> hops_from(const json& j) {
-  std::vector<JobHop> out;
-  for (auto& h : j) out.push_back({h.at("version"), h.at("build"), h.at("url"), h.at("steps").get<std::vector<std::string>>()});
-  return out;
-}
-
 planner::PlanRequest request_of(const RolloutSpec& spec) {
   planner::PlanRequest r;
   if (spec.target != "latest") r.target = planner::Version::parse(spec.target);
@@ -474,11 +468,12 @@ std::shared_ptr<UpgradeDeviceJob> RolloutExecutor::make_job(std::int64_t job_id,
   auto access = o_.access_for ? o_.access_for(d, spec.access) : DeviceAccess{};
   UpgradeSettings us = o_.upgrade;
   us.device_mqtt_password = access.mqtt_password;
+  us.health_window_ms = spec.health_window_s * 1000;
   auto version = planner::Version::parse(d.version.value_or("")).value_or(planner::Version{});
   backup::BackupTarget target{d.mac, d.topic.value_or(""), d.ip.value_or(""), version, planner::parse_chip(d.chip.value_or(""))};
   auto state = UpgradeJobState::from_json(json::parse(jr.state));
   auto job = std::make_shared<UpgradeDeviceJob>(d.mac, d.ip.value_or(""), access,
-                                                std::make_unique<UpgradeJob>(target, hops_from(json::parse(jr.hops)), state, us), job_id,
+                                                std::make_unique<UpgradeJob>(target, hops_from_json(json::parse(jr.hops)), state, us), job_id,
                                                 p_.jobs, p_.backups);
   auto rollout = jr.rollout_id;
   auto mac = d.mac;
@@ -551,13 +546,27 @@ void RolloutExecutor::resume_device(std::int64_t id, RolloutDeviceRow& row, cons
   if (!jr) return end_device(row, "error", fmt::format("its job #{} is gone", *row.job_id), now);
   if (jr->status != "running") {
     // It ended while no process drove this rollout (e.g. a plain `upgrade` run finished it).
-    auto state = UpgradeJobState::from_json(json::parse(jr->state));
+    std::string reason;
+    try {
+      reason = UpgradeJobState::from_json(json::parse(jr->state)).error;
+    } catch (const std::exception& e) {
+      reason = std::string("its job's state is unreadable: ") + e.what();
+    }
     auto status = jr->status == "done" ? "finished" : jr->status == "stopped" ? "scheduled" : "error";
-    return end_device(row, status, state.error, now);
+    return end_device(row, status, reason, now);
   }
   const auto* d = p_.inventory.find(row.mac);
   if (!d || !d->topic) return;  // not heard of yet since our start: resumed on a later tick
-  auto job = make_job(*row.job_id, *jr, *d, spec);
+  std::shared_ptr<UpgradeDeviceJob> job;
+  try {
+    job = make_job(*row.job_id, *jr, *d, spec);
+  } catch (const std::exception& e) {
+    // A stored job this program cannot read (a newer version's, or damaged): refused, not guessed at.
+    auto why = fmt::format("its job #{} cannot be resumed: {}", *row.job_id, e.what());
+    p_.jobs.add_events(*row.job_id, {"not resumed: " + std::string(e.what())}, now);
+    p_.jobs.save(*row.job_id, jr->state, "failed", now);
+    return end_device(row, "error", why, now);
+  }
   jobs_[row.mac] = Running{id, job, "", false};
   p_.runner.add(job);
   audit(id, row.mac, *row.job_id, "state", fmt::format("resuming upgrade job #{} (driven by {})", *row.job_id, o_.owner));

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <type_traits>
+
 namespace fleet::orchestrator {
 
 UpgradeDeviceJob::UpgradeDeviceJob(std::string mac, std::string ip, DeviceAccess access, std::unique_ptr<UpgradeJob> job,
@@ -23,29 +25,36 @@ std::vector<backup::DeviceAction> UpgradeDeviceJob::on_http(const firmware::Down
 
 std::vector<backup::DeviceAction> UpgradeDeviceJob::on_time(std::int64_t now) { return drain(job_->on_time(now), now); }
 
-std::vector<backup::DeviceAction> UpgradeDeviceJob::drain(std::vector<JobAction> actions, std::int64_t now) {
+std::vector<backup::DeviceAction> UpgradeDeviceJob::drain(JobEffects effects, std::int64_t now) {
   std::vector<backup::DeviceAction> out;
-  while (!actions.empty()) {
-    auto a = std::move(actions.front());
-    actions.erase(actions.begin());
-    std::vector<JobAction> more;
-    switch (a.kind) {
-      case JobAction::Kind::Persist: jobs_.save(job_id_, a.state.to_json().dump(), a.state.status, now); break;
-      case JobAction::Kind::StoreBackup: {
-        auto record = a.record;
-        record.pinned_by = fmt::format("upgrade-job-{}", job_id_);  // never pruned while the job needs it
-        more = job_->on_backup_stored(backups_.add(record), now);
-        break;
-      }
-      case JobAction::Kind::LoadBackup: {
-        auto r = backups_.get(a.backup_id);
-        more = job_->on_backup_loaded(r ? std::optional(r->dmp) : std::nullopt, now);
-        break;
-      }
-      case JobAction::Kind::Device: out.push_back(std::move(a.device)); break;
-      case JobAction::Kind::Finished: break;
-    }
-    actions.insert(actions.end(), more.begin(), more.end());
+  while (!effects.empty()) {
+    auto e = std::move(effects.front());
+    effects.erase(effects.begin());
+    JobEffects more;
+    std::visit(
+        [&](auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, effect::Persist>) {
+            jobs_.save(job_id_, x.state.to_json().dump(), x.state.status, now);
+          } else if constexpr (std::is_same_v<T, effect::PersistThenSend>) {
+            // Committed before the command is handed out: a resumed job then knows it may have gone out.
+            jobs_.save(job_id_, x.state().to_json().dump(), x.state().status, now);
+            out.push_back(x.command());
+          } else if constexpr (std::is_same_v<T, effect::Send>) {
+            out.push_back(x.action());
+          } else if constexpr (std::is_same_v<T, effect::StoreBackup>) {
+            auto record = x.record;
+            record.pinned_by = fmt::format("upgrade-job-{}", job_id_);  // never pruned while the job needs it
+            more = job_->on_backup_stored(backups_.add(record), now);
+          } else if constexpr (std::is_same_v<T, effect::LoadBackup>) {
+            auto r = backups_.get(x.backup_id);
+            more = job_->on_backup_loaded(r ? std::optional(r->dmp) : std::nullopt, now);
+          } else {
+            static_assert(std::is_same_v<T, effect::Finished>);
+          }
+        },
+        e);
+    effects.insert(effects.end(), more.begin(), more.end());
     report(now);
   }
   report(now);

@@ -1,8 +1,8 @@
 #pragma once
 // The executor of one UpgradeJob's effects: state writes and backups are carried out at once against
 // the job store and the backup store; device actions go to the job runner. A Persist is committed
-// before anything after it is executed or handed out: that is what makes Reset 6 and Upgrade 1 safe
-// to resume.
+// before anything after it is executed or handed out, and a PersistThenSend's state before its command:
+// that is what makes Reset 6, Upgrade 1 and a settings upload safe to resume.
 #include <functional>
 #include <memory>
 
@@ -33,7 +33,7 @@ class UpgradeDeviceJob final : public DeviceJob {
   std::function<void(const std::string& event)> on_event;
 
  private:
-  std::vector<backup::DeviceAction> drain(std::vector<JobAction> actions, std::int64_t now);
+  std::vector<backup::DeviceAction> drain(JobEffects effects, std::int64_t now);
   void report(std::int64_t now);
 
   std::unique_ptr<UpgradeJob> job_;

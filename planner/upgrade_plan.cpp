@@ -76,6 +76,13 @@ std::string_view to_string(Step s) {
   return "?";
 }
 
+std::optional<Step> step_from_string(std::string_view name) {
+  for (auto s : {Step::Backup, Step::Reset6, Step::OtaUrl, Step::Upgrade, Step::AwaitRestart, Step::VerifyVersion, Step::HealthCheck,
+                 Step::Restore, Step::VerifySettings})
+    if (to_string(s) == name) return s;
+  return std::nullopt;
+}
+
 std::string minimal_url(std::string_view url, bool whole_url_rule) {
   auto slash = url.rfind('/');
   std::string_view file = slash == std::string_view::npos ? url : url.substr(slash + 1);

@@ -14,6 +14,8 @@ namespace fleet::planner {
 
 enum class Step { Backup, Reset6, OtaUrl, Upgrade, AwaitRestart, VerifyVersion, HealthCheck, Restore, VerifySettings };
 std::string_view to_string(Step step);
+// The step of that name (exactly as to_string spells it); none for any other text.
+std::optional<Step> step_from_string(std::string_view name);
 
 struct Hop {
   Version version;

@@ -56,9 +56,9 @@ while IFS=$'\t' read -r path version build chip file; do
 done <"$run/images.tsv"
 echo "   $(wc -l <"$run/images.tsv") images added"
 web_port=$(cat "$run/web.port")
-echo "== tasmota-fleet rollout start --all --to latest --canary 1 --waves 25%,100% --max-parallel 8 --follow"
+echo "== tasmota-fleet rollout start --all --to latest --canary 1 --waves 25%,100% --max-parallel 8 --health-window 3 --follow"
 $F --db "$run/fleet.db" --broker "mqtt://127.0.0.1:$port" --log-level warn rollout start --all --to latest --canary 1 \
-  --waves 25%,100% --max-parallel 8 --web-port "$web_port" --follow || true
+  --waves 25%,100% --max-parallel 8 --health-window 3 --web-port "$web_port" --follow || true
 sleep 2
 echo "== tasmota-fleet devices   (after the rollout)"
 $F devices --db "$run/fleet.db"

@@ -114,7 +114,7 @@ TEST(Rollout, CanaryThenWavesNeverMoreThanMaxParallelEveryDeviceOnTheTarget) {
   World w(fleet_of(6));
   w.start_daemon();
   // Through the daemon: the CLI finds it online and asks over the control API.
-  auto r = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "1", "--waves", "50%,100%", "--max-parallel", "2", "--web-port",
+  auto r = w.cli({"rollout", "start", "--health-window", "2", "--all", "--to", "9.2.0", "--canary", "1", "--waves", "50%,100%", "--max-parallel", "2", "--web-port",
                   w.web_port, "--follow"});
   EXPECT_EQ(0, r.status) << r.out << r.err << w.fleet->log();
   auto shown = w.show(1);
@@ -167,7 +167,7 @@ TEST(Rollout, InProcessTheErrorConditionPausesResumeGoesOnRetryRerunsOnlyTheFail
   // dev1 and dev2 are sensors builds with no sensors image in the store: their preflight fails.
   World w(fleet_of(6, {1, 2}, true));
   w.start_daemon({"--no-rollouts"});  // inventory and OTA server only: the command line drives the rollout
-  auto start = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "1", "--max-parallel", "1", "--error-threshold", "1",
+  auto start = w.cli({"rollout", "start", "--health-window", "2", "--all", "--to", "9.2.0", "--canary", "1", "--max-parallel", "1", "--error-threshold", "1",
                       "--web-port", w.web_port, "--follow"});
   EXPECT_EQ(1, start.status) << start.out << start.err;
   EXPECT_NE(std::string::npos, start.out.find("is paused: group 2 crossed its error condition: 2 of 5 devices failed")) << start.out;
@@ -207,7 +207,7 @@ TEST(Rollout, InProcessTheErrorConditionPausesResumeGoesOnRetryRerunsOnlyTheFail
 TEST(Rollout, AbortLetsTheDeviceInFlightFinishItsHopAndCancelsTheRest) {
   World w(fleet_of(4, {}, true), {"--ota-kbps", "60"});  // 300 KB at 60 KB/s: a download takes seconds
   w.start_daemon();
-  auto start = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "1", "--web-port", w.web_port, "--json"});
+  auto start = w.cli({"rollout", "start", "--health-window", "2", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "1", "--web-port", w.web_port, "--json"});
   ASSERT_EQ(0, start.status) << start.out << start.err;
   EXPECT_EQ(1, json::parse(start.out)["id"]);
   ASSERT_TRUE(it::wait_until([&] { return w.count("cmnd/dev0/Upgrade 1") == 1; }, 30s)) << w.fleet->log();
@@ -230,7 +230,7 @@ TEST(Rollout, AbortLetsTheDeviceInFlightFinishItsHopAndCancelsTheRest) {
 TEST(Rollout, ADaemonStartedMidwayTakesOverFromAKilledCommandLine) {
   World w(fleet_of(3, {}, true), {"--ota-kbps", "60"});
   w.start_daemon({"--no-rollouts"});
-  it::Process cli(w.cli_args({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "1", "--web-port", w.web_port,
+  it::Process cli(w.cli_args({"rollout", "start", "--health-window", "2", "--health-window", "2", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "1", "--web-port", w.web_port,
                               "--follow"}),
                   w.dir.path("cli.log"));
   ASSERT_TRUE(it::wait_until([&] { return w.count("cmnd/dev0/Upgrade 1") == 1; }, 30s)) << cli.log();
@@ -292,10 +292,10 @@ TEST(Rollout, ASecondMacOnADevicesTopicIsAConflictAndNothingIsSentThere) {
   it::publish(w.broker.port(), "stat/dev0/STATUS5", R"({"StatusNET":{"Hostname":"evil","IPAddress":"127.0.0.99","Mac":"AA:BB:CC:00:00:99"}})");
   ASSERT_TRUE(it::wait_until([&] { return it::devices(w.db).size() == 3; }, 10s));
   // Named, the topic is ambiguous: the request is refused whole.
-  auto named = w.cli({"rollout", "start", "dev0", "dev1", "--to", "9.2.0", "--web-port", w.web_port});
+  auto named = w.cli({"rollout", "start", "--health-window", "2", "dev0", "dev1", "--to", "9.2.0", "--web-port", w.web_port});
   EXPECT_EQ(2, named.status) << named.out;
   EXPECT_NE(std::string::npos, named.err.find("'dev0' is ambiguous: 2 devices")) << named.err;
-  auto r = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "0", "--web-port", w.web_port, "--follow"});
+  auto r = w.cli({"rollout", "start", "--health-window", "2", "--all", "--to", "9.2.0", "--canary", "0", "--web-port", w.web_port, "--follow"});
   EXPECT_EQ(1, r.status) << r.out << r.err;
   auto shown = w.show(1);
   auto st = w.statuses(1);
@@ -348,7 +348,7 @@ TEST(Rollout, AMixedFleetOf24ToTheLatestRelease) {
     auto add = w.cli({"--firmware-dir", w.fw, "firmware", "add", f[4], "--version", f[1], "--build", f[2], "--chip", f[3], "--path", f[0]});
     ASSERT_EQ(0, add.status) << add.out << add.err;
   }
-  auto r = w.cli({"rollout", "start", "--all", "--to", "latest", "--canary", "1", "--waves", "25%,100%", "--max-parallel", "6",
+  auto r = w.cli({"rollout", "start", "--health-window", "2", "--all", "--to", "latest", "--canary", "1", "--waves", "25%,100%", "--max-parallel", "6",
                   "--web-port", w.web_port, "--follow"});
   EXPECT_EQ(1, r.status) << "the 5.14 devices fail" << r.out << r.err;
   auto shown = w.show(1);

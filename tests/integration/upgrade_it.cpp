@@ -53,7 +53,9 @@ struct UpgradeFleet {
   }
 
   std::vector<std::string> upgrade_args() {
-    return {it::fleet_bin(), "--db", db, "--broker", broker.url(), "--log-level", "warn", "upgrade", "plug", "--to", "9.1.0", "--web-port", web_port};
+    // A short health window keeps the test quick; the window's rules are unit-tested (upgrade_job_test).
+    return {it::fleet_bin(), "--db", db, "--broker", broker.url(), "--log-level", "warn", "upgrade", "plug", "--to", "9.1.0", "--web-port", web_port,
+            "--health-window", "5"};
   }
 
   int count(const std::string& line) {
@@ -101,6 +103,12 @@ TEST(Upgrade, OneDeviceThroughEveryStepKeepingItsSettings) {
   EXPECT_EQ("done", recent[0].status);
   auto events = jobs.events(recent[0].id);
   EXPECT_NE(events.end(), std::find(events.begin(), events.end(), "Reset 6"));
+  // The health window ran against the device, and the job says what it saw.
+  EXPECT_NE(events.end(), std::find_if(events.begin(), events.end(), [](const std::string& e) {
+              return e.rfind("health: ", 0) == 0 && e.find(" observations over ") != std::string::npos &&
+                     e.find("restart reason Software/System restart") != std::string::npos;
+            }));
+  EXPECT_NE(events.end(), std::find(events.begin(), events.end(), "OtaUrl put back"));
   auto listed = json::parse(it::run({it::fleet_bin(), "jobs", "--db", f.db, "--json"}).out);
   ASSERT_EQ(1u, listed.size());
   EXPECT_EQ("done", listed[0]["status"]);
