@@ -230,7 +230,7 @@ TEST(Rollout, AbortLetsTheDeviceInFlightFinishItsHopAndCancelsTheRest) {
 TEST(Rollout, ADaemonStartedMidwayTakesOverFromAKilledCommandLine) {
   World w(fleet_of(3, {}, true), {"--ota-kbps", "60"});
   w.start_daemon({"--no-rollouts"});
-  it::Process cli(w.cli_args({"rollout", "start", "--health-window", "2", "--health-window", "2", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "1", "--web-port", w.web_port,
+  it::Process cli(w.cli_args({"rollout", "start", "--health-window", "2", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "1", "--web-port", w.web_port,
                               "--follow"}),
                   w.dir.path("cli.log"));
   ASSERT_TRUE(it::wait_until([&] { return w.count("cmnd/dev0/Upgrade 1") == 1; }, 30s)) << cli.log();
