@@ -4,6 +4,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.h"
 #include "planner/chip.h"
 #include "planner/version.h"
 
@@ -11,26 +12,6 @@ namespace fleet::inventory {
 namespace {
 
 using nlohmann::json;
-
-// Rejects absurd nesting before the parser sees it: a hostile payload of 60,000 '[' must cost a scan,
-// not the stack.
-bool nesting_within(std::string_view s, int limit) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : s) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') {
-      if (++depth > limit) return false;
-    } else if (c == '}' || c == ']') --depth;
-  }
-  return true;
-}
 
 class Reader {
  public:
@@ -294,7 +275,7 @@ ParseResult parse_payload(MessageKind kind, std::string_view payload) {
     else r.error = "LWT is neither Online nor Offline";
     return r;
   }
-  if (!nesting_within(payload, kMaxJsonDepth)) {
+  if (!core::nesting_within(payload, kMaxJsonDepth)) {
     r.error = "JSON nested deeper than " + std::to_string(kMaxJsonDepth);
     return r;
   }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/json_depth.h"
 #include "core/log.h"
 
 namespace fleet::orchestrator {
@@ -50,21 +51,7 @@ std::optional<ControlReply> ControlApi::handle(std::string_view topic, std::stri
     return reply;
   };
   if (payload.size() > kMaxRequestBytes) return error(fmt::format("request: larger than {} bytes", kMaxRequestBytes));
-  // Depth-limited: a hostile request nested a million deep must not exhaust the stack.
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : payload) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') max_depth = std::max(max_depth, ++depth);
-    else if (c == '}' || c == ']') --depth;
-  }
-  if (max_depth > 16) return error("request: nested too deeply");
+  if (!core::nesting_within(payload, 16)) return error("request: nested too deeply");
   auto request = json::parse(payload, nullptr, false);
   if (request.is_discarded()) return error("request: not JSON");
   if (!request.is_object()) return error("request: must be a JSON object");
