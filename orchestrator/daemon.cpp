@@ -18,6 +18,7 @@
 #include "firmware/plan_check.h"
 #include "mqtt/event_queue.h"
 #include "mqtt/paho_transport.h"
+#include "orchestrator/backup_device_job.h"
 #include "orchestrator/control_api.h"
 #include "orchestrator/fleet_service.h"
 #include "orchestrator/job_runner.h"
@@ -209,7 +210,58 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     }
   };
   std::optional<ControlApi> control;
-  if (o.control_api && !o.api_base.empty()) control.emplace(rollouts, rollout_store, o.api_base);
+  if (o.control_api && !o.api_base.empty()) {
+    control.emplace(rollouts, rollout_store, o.api_base);
+    // device.backup: a validated backup of one device, run by the same job runner; answered at once, the
+    // outcome on the retained <base>/v1/devices/<MAC>/backup.
+    control->backup = [&](const nlohmann::json& request) -> Result<nlohmann::json> {
+      if (!request.contains("device") || !request["device"].is_string()) return fail("device: name the device (MAC, topic or hostname)");
+      const std::string name = request["device"];
+      RolloutSpec one;
+      one.devices = {name};
+      auto found = select_devices(inv.devices(), one);
+      if (!found) return fail(found.error());
+      const auto& d = found->front();
+      if (!d.online) return fail(fmt::format("{}: offline", name));
+      if (!d.topic || !d.version || !planner::Version::parse(*d.version))
+        return fail(fmt::format("{}: the inventory does not know its topic and version yet", name));
+      if (runner.has(d.mac)) return fail(fmt::format("{}: another job holds the device", name));
+      auto access = o.access_for ? o.access_for(d, request.value("access", nlohmann::json())) : DeviceAccess{};
+      backup::BackupSettings bs;
+      bs.device_mqtt_password = access.mqtt_password;
+      runner.add(std::make_shared<BackupDeviceJob>(d, access, bs));
+      return nlohmann::json{{"device", d.topic.value_or(d.mac)}, {"mac", d.mac}, {"status", "started"}};
+    };
+  }
+  auto backup_done = [&](const BackupDeviceJob& job) {
+    nlohmann::json out = {{"device", job.device().topic.value_or(job.mac())}, {"problems", job.job().problems()}};
+    const auto& r = job.job().result();
+    if (r && r->dmp.empty()) out["status"] = "snapshot only";  // no settings file: nothing to restore from
+    if (r) {
+      try {
+        out["id"] = backup_store.add(*r);
+        out["method"] = r->method;
+        out["bytes"] = r->dmp.size();
+        if (!out.contains("status")) out["status"] = "done";
+      } catch (const std::exception& e) {
+        out["status"] = "failed";
+        out["problems"].push_back(std::string("not stored: ") + e.what());
+      }
+    } else {
+      out["status"] = "failed";
+      if (!job.gave_up().empty()) out["problems"].push_back(job.gave_up());
+    }
+    AuditEntry e;
+    e.at_ms = clock.now_ms();
+    e.device_mac = job.mac();
+    e.kind = "state";
+    e.text = "backup " + out["status"].get<std::string>() + (out.contains("id") ? fmt::format(": #{}", out["id"].get<std::int64_t>()) : "");
+    try {
+      audit_log.append({e});
+    } catch (const std::exception&) {
+    }
+    if (!o.api_base.empty()) transport.publish_retained(o.api_base + "/v1/devices/" + job.mac() + "/backup", out.dump());
+  };
   if (in_process) {
     auto only = o.on_ready(rollouts);
     if (!only) return 0;
@@ -235,7 +287,10 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   };
   hooks.tick = [&](std::int64_t now) {
     runner.tick();
-    for (auto& done : runner.take_done()) driver.on_job_done(done);
+    for (auto& done : runner.take_done()) {
+      if (auto* b = dynamic_cast<BackupDeviceJob*>(done.get())) backup_done(*b);
+      else driver.on_job_done(done);
+    }
     if (o.rollouts) driver.tick();
     std::vector<firmware::DownloadRecord> batch;
     {

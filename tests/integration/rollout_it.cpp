@@ -386,3 +386,31 @@ TEST(Rollout, AMixedFleetOf24ToTheLatestRelease) {
   EXPECT_LE(peak, 6);
   EXPECT_GE(peak, 2);
 }
+
+TEST(Rollout, DeviceBackupOverTheControlApi) {
+  World w(fleet_of(1, {}, true), {}, false);
+  w.start_daemon();
+  const std::string port = std::to_string(w.broker.port());
+  it::Process reply({"mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-t", "tasmota-fleet/v1/replies/t", "-C", "2", "-v"}, w.dir.path("reply.log"));
+  std::this_thread::sleep_for(500ms);
+  it::publish(w.broker.port(), "tasmota-fleet/v1/control",
+              R"({"command":"device.backup","device":"dev0","request_id":"b1","reply_to":"tasmota-fleet/v1/replies/t","access":{"web_port":)" +
+                  w.web_port + "}}");
+  it::publish(w.broker.port(), "tasmota-fleet/v1/control",
+              R"({"command":"device.backup","device":"nobody","request_id":"b2","reply_to":"tasmota-fleet/v1/replies/t"})");
+  ASSERT_TRUE(it::wait_until([&] { return it::read_file(w.dir.path("reply.log")).find("b2") != std::string::npos; }, 10s));
+  auto replies = it::read_file(w.dir.path("reply.log"));
+  EXPECT_NE(std::string::npos, replies.find(R"("status":"started")")) << replies;
+  EXPECT_NE(std::string::npos, replies.find("unknown device 'nobody'")) << replies;
+  json outcome;
+  ASSERT_TRUE(it::wait_until([&] {
+    auto r = it::run({"mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-t", "tasmota-fleet/v1/devices/5C:CF:7F:00:05:00/backup", "-C", "1", "-W", "2"});
+    outcome = json::parse(r.out, nullptr, false);
+    return outcome.is_object();
+  }, 20s));
+  EXPECT_EQ("done", outcome.value("status", "")) << outcome.dump();
+  auto list = json::parse(w.cli({"backups", "dev0", "--json"}).out);
+  ASSERT_EQ(1u, list.size());
+  EXPECT_EQ(outcome["id"], list[0]["id"]);
+  EXPECT_EQ("9.1.0", list[0]["version"]);
+}
