@@ -476,6 +476,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> rollout_devices, where;
   std::string canary = "1", waves = "100%", error_threshold, success_threshold = "100%", window, mode = "clean", rollout_name;
   int max_parallel = 20, error_min = 1, min_rssi = -1;
+  bool skip_powered = false;
   double max_per_minute = 0;
   std::int64_t offline_timeout = 600, health_window = 60;
   auto rollout_options = [&](CLI::App* c) {
@@ -489,6 +490,7 @@ int main(int argc, char** argv) {
     c->add_option("--min-rssi", min_rssi, "refuse devices whose Wi-Fi RSSI (%) is below this");
     c->add_option("--window", window, "start device jobs only inside this daily window, local time (01:00-05:00)");
     c->add_option("--mode", mode, "clean (backup, Reset 6, upgrade, restore, verify)")->capture_default_str();
+    c->add_flag("--skip-powered", skip_powered, "defer devices whose relay is on (a restart cuts what is plugged in) until it is off");
     c->add_option("--name", rollout_name, "a label for the rollout");
     c->add_flag("--dry-run", rc.dry_run, "print the groups and each device's plan, send nothing");
     c->add_flag("--json", rc.json, "JSON (with --follow: one object per event)");
@@ -586,6 +588,7 @@ int main(int argc, char** argv) {
       if (max_per_minute > 0) spec["max_per_minute"] = max_per_minute;
       if (min_rssi >= 0) spec["min_rssi"] = min_rssi;
       if (!window.empty()) spec["window"] = window;
+      if (skip_powered) spec["skip_powered"] = true;
       if (*upgrade_cmd) {
         rc.action = "upgrade";
         spec["devices"] = rollout_devices;

@@ -36,7 +36,8 @@ namespace fleet::inventory {
   X(Str, group_topic)          \
   X(Str, full_topic)           \
   X(Str, prefixes)             \
-  X(Str, web_server_mode)
+  X(Str, web_server_mode)      \
+  X(Str, power)
 
 using Str = std::optional<std::string>;
 using Int = std::optional<std::int64_t>;

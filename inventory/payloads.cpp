@@ -133,6 +133,21 @@ class Reader {
     }
   }
 
+  // The relay: "POWER" (one relay) or "POWER1"… (several: on when any is on).
+  void power(const json& obj, std::string_view where) {
+    std::optional<bool> on;
+    for (const char* key : {"POWER", "POWER1", "POWER2", "POWER3", "POWER4"}) {
+      auto it = obj.find(key);
+      if (it == obj.end()) continue;
+      if (!it->is_string() || (*it != "ON" && *it != "OFF")) {
+        drop(where, key, "not ON or OFF");
+        continue;
+      }
+      on = on.value_or(false) || *it == "ON";
+    }
+    if (on) r_.facts.power = *on ? "ON" : "OFF";
+  }
+
   void friendly_name(const json& obj, std::string_view where) {
     auto it = obj.find("FriendlyName");
     if (it == obj.end()) return;
@@ -316,6 +331,7 @@ ParseResult parse_payload(MessageKind kind, std::string_view payload) {
     case MessageKind::State:
       rd.uptime(j, "STATE");
       rd.wifi(j, "STATE");
+      rd.power(j, "STATE");
       break;
     case MessageKind::Status:
       read_status_parts(rd, j);
@@ -323,6 +339,7 @@ ParseResult parse_payload(MessageKind kind, std::string_view payload) {
     case MessageKind::Result:
       // Command replies that change what the inventory holds.
       f.ota_url = rd.text(j, "RESULT", "OtaUrl", 255);
+      rd.power(j, "RESULT");
       break;
     case MessageKind::Discovery: {
       rd.mac(j, "discovery", "mac");

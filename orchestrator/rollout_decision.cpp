@@ -89,8 +89,13 @@ std::vector<RolloutEffect> decide(const RolloutView& v) {
     else if (v.spec.skip_powered && d.powered_on) why = "its relay is on (--skip-powered)";
     else if (d.busy) why = "another job holds the device";
     if (!why.empty()) {
-      // Outside the window nobody's turn has come: no clock runs for it.
-      if (!in_window) continue;
+      // Outside the window nobody's turn has come: no clock runs for it. A device that waited for its
+      // relay to go off through the window has had its turn.
+      if (!in_window) {
+        if (v.spec.skip_powered && d.powered_on && d.waiting_since_ms != 0)
+          out.push_back(effect::Skip{d.mac, "its relay stayed on until the maintenance window ended (--skip-powered)"});
+        continue;
+      }
       if (d.waiting_since_ms == 0) {
         out.push_back(effect::Wait{d.mac, why});
       } else if (v.now_ms - d.waiting_since_ms > v.spec.offline_timeout_s * 1000) {

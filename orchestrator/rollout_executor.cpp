@@ -404,6 +404,7 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     d.waiting_since_ms = row.waiting_since_ms;
     if (const auto* rec = p_.inventory.find(row.mac)) {
       d.online = rec->online;
+      d.powered_on = rec->power == "ON";
       if (auto conflict = p_.inventory.conflict_of(row.mac))
         d.not_ready = "preflight: " + *conflict + ": no command that could reach both is sent";
       if (spec.min_rssi && rec->rssi && *rec->rssi < *spec.min_rssi)

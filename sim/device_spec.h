@@ -44,6 +44,7 @@ struct DeviceSpec {
   std::string ip;
   std::string module_name = "Generic";
   std::uint32_t boot_count = 1;
+  bool power = false;  // the relay at start: ON when true
   std::string restart_reason = "Power On";
   DeviceSettings settings;
 };

@@ -91,6 +91,7 @@ void apply_device(const json& d, DeviceSpec& spec, const std::string& who) {
   take(d, "ip", spec.ip, who);
   take(d, "module_name", spec.module_name, who);
   take(d, "boot_count", spec.boot_count, who);
+  take(d, "power", spec.power, who);
   take(d, "topic", spec.settings.topic, who);
   if (auto it = d.find("settings"); it != d.end()) apply_settings(*it, spec.settings, who);
 }

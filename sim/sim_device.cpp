@@ -60,6 +60,7 @@ SimDevice::SimDevice(DeviceSpec spec, std::int64_t boot_ms) : spec_(std::move(sp
   if (!v) throw std::invalid_argument("simulated device: '" + spec_.version + "' is not a Tasmota version");
   version_ = *v;
   traits_ = FirmwareTraits::of(version_);
+  power_ = spec_.power;
   if (spec_.settings.topic.empty()) throw std::invalid_argument("simulated device needs a topic");
 }
 
@@ -153,7 +154,7 @@ Outgoing SimDevice::state(std::int64_t now_ms) const {
   ojson s = {{"Time", time_text(now_ms)}, {"Uptime", uptime_text(now_ms)}};
   if (traits_.uptime_sec) s["UptimeSec"] = uptime_s(now_ms);
   s["Heap"] = 25;
-  s["POWER"] = "OFF";
+  s["POWER"] = power_ ? "ON" : "OFF";
   ojson wifi = {{"AP", 1}, {"SSId", spec_.settings.ssid1}, {"RSSI", 76}};
   if (traits_.uptime_sec) {
     wifi["Signal"] = -62;
@@ -370,6 +371,13 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
   if (cmd == "SETOPTION" && index == 4) {
     if (auto v = on_off(arg)) st.set_option4 = *v;
     reply(out, "SETOPTION4", ojson{{"SetOption4", st.set_option4 ? "ON" : "OFF"}}.dump());
+    return;
+  }
+  if ((cmd == "POWER" && index <= 1)) {
+    auto a = upper(trim(arg));
+    if (a == "TOGGLE" || a == "2") power_ = !power_;
+    else if (auto v = on_off(arg)) power_ = *v;
+    reply(out, "POWER", ojson{{"POWER", power_ ? "ON" : "OFF"}}.dump());
     return;
   }
   if (cmd == "TELEPERIOD") {

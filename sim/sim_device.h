@@ -122,6 +122,7 @@ class SimDevice {
   std::int64_t boot_ms_;
   bool announced_ = false;
   bool via_group_ = false;  // the command being handled came in on the group topic
+  bool power_ = false;      // the relay (Power, POWER1): what a restart cuts for what is plugged in
 
   // OTA state (Tasmota: ota_state_flag, RtcSettings.ota_loader)
   struct PendingImage {

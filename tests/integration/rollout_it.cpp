@@ -414,3 +414,25 @@ TEST(Rollout, DeviceBackupOverTheControlApi) {
   EXPECT_EQ(outcome["id"], list[0]["id"]);
   EXPECT_EQ("9.1.0", list[0]["version"]);
 }
+
+TEST(Rollout, SkipPoweredWaitsUntilTheRelayIsOff) {
+  auto devices = fleet_of(2, {}, true);
+  devices[0]["power"] = true;  // something is plugged in and on: a restart would cut it
+  World w(devices);
+  w.start_daemon();
+  ASSERT_TRUE(it::wait_until([&] { return it::by_mac(it::devices(w.db), "5C:CF:7F:00:05:00").value("power", "") == "ON"; }, 20s));
+  auto start = w.cli({"rollout", "start", "--health-window", "2", "--all", "--to", "9.2.0", "--canary", "0", "--skip-powered", "--web-port",
+                      w.web_port, "--json"});
+  ASSERT_EQ(0, start.status) << start.out << start.err;
+  ASSERT_TRUE(it::wait_until([&] { return w.statuses(1)["dev1"] == "finished"; }, 60s));
+  EXPECT_EQ("scheduled", w.statuses(1)["dev0"]);
+  EXPECT_EQ(0, w.count("cmnd/dev0/Reset"));
+  bool waited = false;
+  for (auto& e : w.audit(1)) waited = waited || e["text"].get<std::string>().find("its relay is on") != std::string::npos;
+  EXPECT_TRUE(waited);
+  it::publish(w.broker.port(), "cmnd/dev0/Power", "OFF");
+  ASSERT_TRUE(it::wait_until([&] { return w.statuses(1)["dev0"] == "finished"; }, 60s)) << w.show(1).dump(2);
+  auto log = it::read_file(w.dir.path("commands.log"));
+  EXPECT_LT(log.find("cmnd/dev0/Power OFF"), log.find("cmnd/dev0/Reset 6"));
+  EXPECT_TRUE(it::wait_until([&] { return w.show(1).value("status", "") == "finished"; }, 5s));
+}

@@ -213,3 +213,15 @@ TEST(Helpers, MacAndUptime) {
   EXPECT_EQ(-1, parse_uptime("1T25:00:00"));
   EXPECT_EQ(-1, parse_uptime("x"));
 }
+
+// SetOption4 puts each reply on stat/<topic>/<COMMAND>: those count as results too (classify).
+TEST(Payloads, TheRelayStateComesFromStateAndCommandReplies) {
+  using fleet::inventory::MessageKind;
+  using fleet::inventory::parse_payload;
+  EXPECT_EQ("ON", parse_payload(MessageKind::State, R"({"Time":"x","POWER":"ON"})").facts.power);
+  EXPECT_EQ("ON", parse_payload(MessageKind::State, R"({"POWER1":"OFF","POWER2":"ON"})").facts.power);
+  EXPECT_EQ("OFF", parse_payload(MessageKind::Result, R"({"POWER":"OFF"})").facts.power);
+  auto junk = parse_payload(MessageKind::State, R"({"POWER":7})");
+  EXPECT_FALSE(junk.facts.power);
+  EXPECT_FALSE(junk.dropped.empty());
+}

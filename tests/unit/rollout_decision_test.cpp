@@ -163,3 +163,23 @@ TEST(RolloutDecision, AResumeGoesPastTheFailuresItAcknowledgedAndJudgesOnlyNewOn
   v.devices[4].status = "error";
   EXPECT_EQ(1u, only<effect::Pause>(decide(v)).size()) << "two new failures are over the threshold of 1 again";
 }
+
+TEST(RolloutDecision, APoweredDeviceWaitsForItsRelayToGoOffThenForTheEndOfTheWindow) {
+  auto v = view({{0, "scheduled"}}, 1);
+  v.spec.canary = Amount{false, 0};
+  v.spec.skip_powered = true;
+  v.spec.window = *TimeWindow::parse("01:00-05:00");
+  v.local_minute = 120;
+  v.devices[0].powered_on = true;
+  auto waits = only<effect::Wait>(decide(v));
+  ASSERT_EQ(1u, waits.size());
+  EXPECT_NE(std::string::npos, waits[0].why.find("its relay is on"));
+  v.devices[0].waiting_since_ms = v.now_ms;
+  v.devices[0].powered_on = false;
+  EXPECT_EQ(1u, only<effect::Start>(decide(v)).size()) << "off now: it starts";
+  v.devices[0].powered_on = true;
+  v.local_minute = 6 * 60;  // the window is over
+  auto skips = only<effect::Skip>(decide(v));
+  ASSERT_EQ(1u, skips.size());
+  EXPECT_NE(std::string::npos, skips[0].reason.find("until the maintenance window ended"));
+}

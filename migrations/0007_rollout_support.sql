@@ -4,3 +4,5 @@ ALTER TABLE daemon_status ADD COLUMN firmware_dir TEXT;
 -- Failures of the current group that a resume acknowledged: the error condition judges only the ones
 -- after them, or a resumed rollout would pause again at once for the failures it was resumed past.
 ALTER TABLE rollouts ADD COLUMN acknowledged_errors INTEGER NOT NULL DEFAULT 0;
+-- The relay's last reported state (STATE / RESULT "POWER"): a rollout may defer devices that are on.
+ALTER TABLE devices ADD COLUMN power TEXT;
