@@ -554,7 +554,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(static_cast<int>(argp.size()), argp.data());
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // --help is fine; anything else is bad usage
   }
   fleet::log::set_threshold(parse_level(st.log_level));
   std::signal(SIGINT, on_signal);
@@ -642,6 +642,10 @@ int main(int argc, char** argv) {
         return fleet::cli::firmware_check(o, local, collect_plans(st, plan_names, local));
       }
     }
+  } catch (const fleet::store::StoreError& e) {
+    // The database could not be used: a runtime failure, not the caller's mistake.
+    std::cerr << "tasmota-fleet: database: " << e.what() << "\n";
+    return 4;
   } catch (const std::exception& e) {
     std::cerr << "tasmota-fleet: " << e.what() << "\n";
     return 2;

@@ -436,3 +436,17 @@ TEST(Rollout, SkipPoweredWaitsUntilTheRelayIsOff) {
   EXPECT_LT(log.find("cmnd/dev0/Power OFF"), log.find("cmnd/dev0/Reset 6"));
   EXPECT_TRUE(it::wait_until([&] { return w.show(1).value("status", "") == "finished"; }, 5s));
 }
+
+TEST(Rollout, ExitStatusSaysBadUsageApartFromARuntimeFailure) {
+  it::TempDir dir;
+  auto unknown_option = it::run({it::fleet_bin(), "rollout", "start", "--no-such-option"});
+  EXPECT_EQ(2, unknown_option.status) << unknown_option.err;
+  auto bad_value = it::run({it::fleet_bin(), "--db", dir.path("f.db"), "--broker", "mqtt://127.0.0.1:1", "rollout", "start", "--all",
+                            "--max-parallel", "0", "--dry-run"});
+  EXPECT_EQ(2, bad_value.status) << bad_value.out << bad_value.err;
+  EXPECT_NE(std::string::npos, bad_value.err.find("max_parallel")) << bad_value.err;
+  // A database that cannot be opened is not the caller's mistake.
+  auto no_db = it::run({it::fleet_bin(), "--db", "/proc/no-such-dir/fleet.db", "rollout", "list"});
+  EXPECT_EQ(4, no_db.status) << no_db.err;
+  EXPECT_NE(std::string::npos, no_db.err.find("database")) << no_db.err;
+}
