@@ -9,7 +9,8 @@
 
 namespace fleet::cli {
 
-ControlClient::ControlClient(mqtt::BrokerConfig broker, std::string api_base) : broker_(std::move(broker)), base_(std::move(api_base)) {
+ControlClient::ControlClient(mqtt::BrokerConfig broker, std::string api_base)
+    : broker_(std::move(broker)), base_(std::move(api_base)) {
   broker_.client_id += "-ctl-" + std::to_string(::getpid());
   broker_.status_topic.clear();
 }

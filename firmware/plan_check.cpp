@@ -21,7 +21,8 @@ std::optional<std::vector<std::uint8_t>> read_bytes(const std::string& path) {
 
 }  // namespace
 
-std::string hop_path(const planner::Catalog& catalog, const planner::UpgradePlan& p, const planner::Hop& h, const std::string& url) {
+std::string hop_path(const planner::Catalog& catalog, const planner::UpgradePlan& p, const planner::Hop& h,
+                     const std::string& url) {
   return catalog.image_path(h.version, last_segment(url), planner::is_esp32_family(p.chip));
 }
 
@@ -33,7 +34,8 @@ std::vector<std::string> check_plan_images(FirmwareStore& store, const planner::
     std::string path = hop_path(catalog, p, h, h.url);
     auto entry = store.resolve(path);
     if (!entry) {
-      found.push_back(fmt::format("hop {}: {} is not in the firmware store (tasmota-fleet firmware fetch)", h.version.str(), path));
+      found.push_back(
+          fmt::format("hop {}: {} is not in the firmware store (tasmota-fleet firmware fetch)", h.version.str(), path));
       first = false;
       continue;
     }
@@ -48,7 +50,8 @@ std::vector<std::string> check_plan_images(FirmwareStore& store, const planner::
     // Free space is known for the first hop only; later hops are judged on chip and flash.
     DeviceFit fit = device_fit;
     if (!first) fit.free_kb.reset();
-    if (auto why = unsuitable(*info.info, fit, minimal_ready)) found.push_back(fmt::format("hop {}: {}: {}", h.version.str(), path, *why));
+    if (auto why = unsuitable(*info.info, fit, minimal_ready))
+      found.push_back(fmt::format("hop {}: {}: {}", h.version.str(), path, *why));
     first = false;
   }
   return found;

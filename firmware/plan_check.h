@@ -12,9 +12,10 @@
 namespace fleet::firmware {
 
 // The store path of a hop's image (or of its -minimal image, given its URL).
-std::string hop_path(const planner::Catalog& catalog, const planner::UpgradePlan& plan, const planner::Hop& hop, const std::string& url);
+std::string hop_path(const planner::Catalog& catalog, const planner::UpgradePlan& plan, const planner::Hop& hop,
+                     const std::string& url);
 // Empty when every hop is ready; else one line per problem ("hop 9.1.0: <path> is not in the firmware store …").
-std::vector<std::string> check_plan_images(FirmwareStore& store, const planner::Catalog& catalog, const planner::UpgradePlan& plan,
-                                           const DeviceFit& fit);
+std::vector<std::string> check_plan_images(FirmwareStore& store, const planner::Catalog& catalog,
+                                           const planner::UpgradePlan& plan, const DeviceFit& fit);
 
 }  // namespace fleet::firmware

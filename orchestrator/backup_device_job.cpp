@@ -12,8 +12,8 @@ BackupDeviceJob::BackupDeviceJob(inventory::DeviceRecord device, DeviceAccess ac
                                 planner::parse_chip(device_.chip.value_or(""))},
            std::move(settings)) {}
 
-std::vector<backup::DeviceAction> BackupDeviceJob::on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload,
-                                                              std::int64_t now) {
+std::vector<backup::DeviceAction> BackupDeviceJob::on_message(mqtt::Prefix prefix, std::string_view suffix,
+                                                              std::string_view payload, std::int64_t now) {
   if (prefix != mqtt::Prefix::Stat) return {};
   return job_.on_message(suffix, payload, now);
 }

@@ -12,7 +12,8 @@ class BackupDeviceJob final : public DeviceJob {
 
   std::string device_topic() const override { return device_.topic.value_or(""); }
   std::vector<backup::DeviceAction> start(std::int64_t now) override { return job_.start(now); }
-  std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override;
+  std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload,
+                                               std::int64_t now) override;
   std::vector<backup::DeviceAction> on_http(const firmware::Download& d, std::int64_t now) override;
   std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return job_.on_time(now); }
   bool finished() const override { return job_.finished(); }

@@ -10,8 +10,9 @@ namespace {
 
 using nlohmann::json;
 
-const char* const kCommands = "rollout.start, rollout.pause, rollout.resume, rollout.abort, rollout.retry, rollout.list, rollout.show, "
-                              "device.upgrade, device.backup";
+const char* const kCommands =
+    "rollout.start, rollout.pause, rollout.resume, rollout.abort, rollout.retry, rollout.list, rollout.show, "
+    "device.upgrade, device.backup";
 
 // The request's own keys; everything else of rollout.start and device.upgrade is the rollout's spec.
 json spec_part(const json& request) {
@@ -71,7 +72,8 @@ std::optional<ControlReply> ControlApi::handle(std::string_view topic, std::stri
       return error("reply_to: may not be one of " + base_ + "/v1/'s state topics (use " + base_ + "/v1/replies/…)");
     reply.topic = t;
   }
-  if (!request.contains("command") || !request["command"].is_string()) return error(fmt::format("command: missing; one of {}", kCommands));
+  if (!request.contains("command") || !request["command"].is_string())
+    return error(fmt::format("command: missing; one of {}", kCommands));
   auto command = request["command"].get<std::string>();
   Result<json> result = fail("");
   try {
@@ -89,8 +91,8 @@ std::optional<ControlReply> ControlApi::handle(std::string_view topic, std::stri
 bool ControlApi::on_message(core::Transport& transport, std::string_view topic, std::string_view payload) {
   auto reply = handle(topic, payload);
   if (!reply) return false;
-  log::info("control: {} -> {}", reply->body.value("ok", false) ? "answered" : "refused: " + reply->body.value("error", std::string()),
-            reply->topic);
+  log::info("control: {} -> {}",
+            reply->body.value("ok", false) ? "answered" : "refused: " + reply->body.value("error", std::string()), reply->topic);
   transport.publish(reply->topic, reply->body.dump());
   return true;
 }
@@ -121,7 +123,8 @@ Result<json> ControlApi::dispatch(const std::string& command, const json& reques
   if (command == "rollout.list") {
     std::size_t limit = 50;
     if (request.contains("limit")) {
-      if (!request["limit"].is_number_unsigned() || request["limit"].get<std::size_t>() > 1000) return fail("limit: a whole number up to 1000");
+      if (!request["limit"].is_number_unsigned() || request["limit"].get<std::size_t>() > 1000)
+        return fail("limit: a whole number up to 1000");
       limit = request["limit"].get<std::size_t>();
     }
     json out = json::array();

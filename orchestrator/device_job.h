@@ -24,7 +24,8 @@ struct DeviceAccess {
 
 class DeviceJob {
  public:
-  DeviceJob(std::string mac, std::string ip, DeviceAccess access) : mac_(std::move(mac)), ip_(std::move(ip)), access_(std::move(access)) {}
+  DeviceJob(std::string mac, std::string ip, DeviceAccess access)
+      : mac_(std::move(mac)), ip_(std::move(ip)), access_(std::move(access)) {}
   virtual ~DeviceJob() = default;
   virtual std::string device_topic() const = 0;  // where its commands go now
   // Every topic the device may answer on during the job (a restore can change it).

@@ -7,7 +7,8 @@
 
 namespace fleet::orchestrator {
 
-planner::UpgradePlan plan_device(const planner::Planner& planner, const inventory::DeviceRecord& device, const planner::PlanRequest& request);
+planner::UpgradePlan plan_device(const planner::Planner& planner, const inventory::DeviceRecord& device,
+                                 const planner::PlanRequest& request);
 firmware::DeviceFit fit_of(const inventory::DeviceRecord& device);
 
 }  // namespace fleet::orchestrator

@@ -33,7 +33,8 @@ std::string masked_command(const std::string& name, const std::string& payload) 
       item = rest.substr(at, semi == std::string::npos ? std::string::npos : semi - at);
       auto start = item.find_first_not_of(' ');
       auto space = item.find(' ', start == std::string::npos ? 0 : start);
-      std::string cmd = start == std::string::npos ? "" : item.substr(start, space == std::string::npos ? std::string::npos : space - start);
+      std::string cmd =
+          start == std::string::npos ? "" : item.substr(start, space == std::string::npos ? std::string::npos : space - start);
       std::string cmd_lower = cmd;
       std::transform(cmd_lower.begin(), cmd_lower.end(), cmd_lower.begin(), [](unsigned char c) { return std::tolower(c); });
       out += (out.empty() ? "" : ";") + (cmd_lower.find("password") != std::string::npos ? " " + cmd + " ****" : item);
@@ -110,14 +111,18 @@ void JobRunner::execute(Active& a, std::vector<backup::DeviceAction> actions) {
         }
         req.max_bytes = 256 * 1024;
         req.timeout_s = 30;
-        if (act.kind == backup::DeviceAction::Kind::HttpPost) req.upload = firmware::HttpRequest::File{"u2", "Config.dmp", act.upload};
-        if (audit) audit(*a.job, "command", fmt::format("HTTP {} {}", act.kind == backup::DeviceAction::Kind::HttpPost ? "POST" : "GET",
-                                                        url.substr(0, url.find('?'))));
+        if (act.kind == backup::DeviceAction::Kind::HttpPost)
+          req.upload = firmware::HttpRequest::File{"u2", "Config.dmp", act.upload};
+        if (audit)
+          audit(*a.job, "command",
+                fmt::format("HTTP {} {}", act.kind == backup::DeviceAction::Kind::HttpPost ? "POST" : "GET",
+                            url.substr(0, url.find('?'))));
         a.http = http_(url, req);
         break;
       }
       case backup::DeviceAction::Kind::None:
-      case backup::DeviceAction::Kind::Finished: break;
+      case backup::DeviceAction::Kind::Finished:
+        break;
     }
   }
 }

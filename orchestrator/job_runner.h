@@ -32,7 +32,8 @@ DeviceHttp threaded_device_http();  // each request on a worker thread (libcurl)
 
 class JobRunner {
  public:
-  JobRunner(core::Transport& transport, const core::Clock& clock, JobRunnerOptions options, DeviceHttp http = threaded_device_http());
+  JobRunner(core::Transport& transport, const core::Clock& clock, JobRunnerOptions options,
+            DeviceHttp http = threaded_device_http());
 
   // Queued; it starts when a slot is free, the broker session is up and no other job holds its device.
   void add(std::shared_ptr<DeviceJob> job);

@@ -29,7 +29,8 @@ void run_locally(const LocalRunOptions& o, const std::vector<std::shared_ptr<Dev
       break;
     }
     if (now - started > o.overall_timeout_ms) {
-      runner.give_up_all(ever_subscribed ? "the run took longer than its time limit" : "the broker could not be reached: " + broker.describe());
+      runner.give_up_all(ever_subscribed ? "the run took longer than its time limit"
+                                         : "the broker could not be reached: " + broker.describe());
       break;
     }
     transport.maintain(now);

@@ -17,7 +17,8 @@ class RestoreDeviceJob final : public DeviceJob {
     return t;
   }
   std::vector<backup::DeviceAction> start(std::int64_t now) override { return job_.start(now); }
-  std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override {
+  std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload,
+                                               std::int64_t now) override {
     if (prefix == mqtt::Prefix::Command) return {};
     return job_.on_message(prefix == mqtt::Prefix::Tele, suffix, payload, now);
   }

@@ -9,12 +9,18 @@ GroupCounts counts_of(const std::vector<DeviceView>& devices, int group) {
   for (const auto& d : devices) {
     if (d.group != group) continue;
     ++c.total;
-    if (d.status == "scheduled") ++c.scheduled;
-    else if (d.status == "running") ++c.running;
-    else if (d.status == "finished") ++c.finished;
-    else if (d.status == "error") ++c.error;
-    else if (d.status == "skipped") ++c.skipped;
-    else if (d.status == "cancelled") ++c.cancelled;
+    if (d.status == "scheduled")
+      ++c.scheduled;
+    else if (d.status == "running")
+      ++c.running;
+    else if (d.status == "finished")
+      ++c.finished;
+    else if (d.status == "error")
+      ++c.error;
+    else if (d.status == "skipped")
+      ++c.skipped;
+    else if (d.status == "cancelled")
+      ++c.cancelled;
   }
   return c;
 }
@@ -48,8 +54,8 @@ std::vector<RolloutEffect> decide(const RolloutView& v) {
   auto judged = c;
   judged.error -= std::min<std::size_t>(judged.error, static_cast<std::size_t>(std::max(0, v.acknowledged_errors)));
   if (crossed(v, group, judged)) {
-    out.push_back(effect::Pause{fmt::format("group {} crossed its error condition: {} of {} device{} failed", group + 1, c.error, c.total,
-                                            c.total == 1 ? "" : "s")});
+    out.push_back(effect::Pause{fmt::format("group {} crossed its error condition: {} of {} device{} failed", group + 1, c.error,
+                                            c.total, c.total == 1 ? "" : "s")});
     return out;
   }
   // Advance through every group whose success condition is met (an empty or all-skipped group passes).
@@ -84,10 +90,14 @@ std::vector<RolloutEffect> decide(const RolloutView& v) {
       continue;
     }
     std::string why;
-    if (!in_window) why = "outside the maintenance window " + v.spec.window->str();
-    else if (!d.online) why = "offline";
-    else if (v.spec.skip_powered && d.powered_on) why = "its relay is on (--skip-powered)";
-    else if (d.busy) why = "another job holds the device";
+    if (!in_window)
+      why = "outside the maintenance window " + v.spec.window->str();
+    else if (!d.online)
+      why = "offline";
+    else if (v.spec.skip_powered && d.powered_on)
+      why = "its relay is on (--skip-powered)";
+    else if (d.busy)
+      why = "another job holds the device";
     if (!why.empty()) {
       // Outside the window nobody's turn has come: no clock runs for it. A device that waited for its
       // relay to go off through the window has had its turn.

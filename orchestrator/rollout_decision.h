@@ -16,7 +16,7 @@ namespace fleet::orchestrator {
 struct DeviceView {
   std::string mac;
   int group = 0;
-  std::string status;  // scheduled, running, finished, error, skipped, cancelled
+  std::string status;                 // scheduled, running, finished, error, skipped, cancelled
   std::int64_t waiting_since_ms = 0;  // its turn came and it could not start (offline, powered): since when
   bool online = false;
   bool powered_on = false;  // a relay reports POWER ON
@@ -38,19 +38,34 @@ struct RolloutView {
 };
 
 namespace effect {
-struct Run {};                                       // ready -> running
-struct Start { std::string mac; };                   // start the device's job
-struct Wait { std::string mac; std::string why; };   // its turn came and it cannot start yet
-struct Skip { std::string mac; std::string reason; };
-struct Fail { std::string mac; std::string reason; };  // preflight refused it: a failure, retried by `retry`
-struct Advance { int group; };                        // the next group's turn
-struct Pause { std::string reason; };                 // the error condition was crossed
-struct Finish {};                                     // every group ended
-struct Stopped {};                                    // aborted and nothing runs any more
+struct Run {};  // ready -> running
+struct Start {
+  std::string mac;
+};  // start the device's job
+struct Wait {
+  std::string mac;
+  std::string why;
+};  // its turn came and it cannot start yet
+struct Skip {
+  std::string mac;
+  std::string reason;
+};
+struct Fail {
+  std::string mac;
+  std::string reason;
+};  // preflight refused it: a failure, retried by `retry`
+struct Advance {
+  int group;
+};  // the next group's turn
+struct Pause {
+  std::string reason;
+};                  // the error condition was crossed
+struct Finish {};   // every group ended
+struct Stopped {};  // aborted and nothing runs any more
 }  // namespace effect
 
-using RolloutEffect = std::variant<effect::Run, effect::Start, effect::Wait, effect::Skip, effect::Fail, effect::Advance, effect::Pause,
-                                   effect::Finish, effect::Stopped>;
+using RolloutEffect = std::variant<effect::Run, effect::Start, effect::Wait, effect::Skip, effect::Fail, effect::Advance,
+                                   effect::Pause, effect::Finish, effect::Stopped>;
 
 GroupCounts counts_of(const std::vector<DeviceView>& devices, int group);
 std::vector<RolloutEffect> decide(const RolloutView& view);
