@@ -128,7 +128,7 @@ fi
 # Seen from the broker (independent subscribers): every Reset command, and every message of SAMPLE devices
 # spread over the fleet, to split each command's round trip into the simulator's part (command -> its
 # reply) and the daemon's part (a device's message -> the next command it gets).
-mosquitto_sub -p "$port" -t 'cmnd/+/Reset' -v -F '%U %t %p' >"$run/resets.log" 2>&1 &
+mosquitto_sub -p "$port" -t 'cmnd/+/Reset' -t 'stat/+/UPGRADE' -v -F '%U %t %p' >"$run/resets.log" 2>&1 &
 pids+=($!)
 sample_topics=$(q "SELECT topic FROM (SELECT topic, row_number() OVER (ORDER BY mac) AS n FROM devices WHERE mac != '$first')
                    WHERE n % $(( (DEVICES + ${SAMPLE:-10} - 1) / ${SAMPLE:-10} )) = 1")
@@ -180,7 +180,11 @@ for line in open(sys.argv[3]):
     if len(parts) == 2 and parts[1].count("/") >= 2:
         kind, topic, rest = parts[1].split("/", 2)
         sample[topic].append((float(parts[0]) * 1000, kind, rest))
-resets = collections.Counter(l.split()[1].split("/")[1] for l in open(sys.argv[4]) if len(l.split()) >= 2)
+resets, outcomes = collections.Counter(), collections.Counter()
+for l in open(sys.argv[4]):
+    p = l.split()
+    if len(p) < 2 or p[1].count("/") != 2: continue
+    (resets if p[1].startswith("cmnd/") else outcomes)[p[1].split("/")[1]] += 1
 devices, parallel = $DEVICES, $PARALLEL
 restart_ms, download_ms = $RESTART_MS, $download_ms
 sim_restarts, total = int("${sim_restarts:-0}" or 0), $total
@@ -226,7 +230,11 @@ device_steps = steps_per_job * len(finished)
 print(f"  devices        {len(finished)} of {devices} finished, {len(failed)} failed" + (f", {len(skipped)} skipped" if skipped else ""))
 for d in failed[:20]:
     name = d.get("name", d["mac"])
-    print(f"    {name}: {d['status']}: {d.get('reason', '')} (Reset commands the broker carried to it: {resets.get(name, 0)})")
+    print(f"    {name}: {d['status']}: {d.get('reason', '')} (the broker carried {resets.get(name, 0)} Reset to it,"
+          f" {outcomes.get(name, 0)} UPGRADE outcome from it)")
+if failed:
+    dropped = sum(1 for l in open("$run/mosquitto.log") if "dropped" in l)
+    print(f"    mosquitto.log: {dropped} lines about dropped messages")
 print(f"  in flight      at most {peak} device jobs (--max-parallel {parallel})")
 print(f"  critical path  {restarts_per_job:.2f} restarts per job (simulator count) x {restart_ms} ms + download {download_ms} ms"
       f" = {per_job/1000:.2f} s per job, x ceil({devices}/{parallel}) = {rounds} rounds = {critical:.2f} s")
