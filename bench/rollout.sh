@@ -57,7 +57,7 @@ cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / h
 # job (measured: one job alone ~3.5 s instead of ~3.3 s), which is the broker's, not the orchestrator's.
 for _ in 1 2 3 4 5; do
   port=$(free_port)
-  { printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n' "$port"
+  { printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nsys_interval 1\n' "$port"
     [ "${NODELAY:-1}" = 1 ] && echo "set_tcp_nodelay true"
     [ "$(id -u)" -eq 0 ] && echo "user root"; } >"$run/mosquitto.conf"
   mosquitto -c "$run/mosquitto.conf" >"$run/mosquitto.log" 2>&1 &
@@ -161,6 +161,8 @@ if [ -n "${PROFILE:-}" ]; then
   echo "bench/rollout: the event loop's profile: $run/perf-children.txt, perf-self.txt" >&2
 fi
 hwm_kb=$(awk '/^VmHWM/ { print $2 }' "/proc/$fleet_pid/status")
+sleep 1.2  # the broker's count of messages it dropped (a full queue to a slow client), refreshed every second
+broker_dropped=$(mosquitto_sub -p "$port" -t '$SYS/broker/publish/messages/dropped' -C 1 -W 5 2>/dev/null || echo "?")
 
 $F --db "$run/fleet.db" rollout show 2 --json >"$run/show.json"
 $F --db "$run/fleet.db" log --rollout 2 --json >"$run/log.json"
@@ -256,6 +258,7 @@ machine = ($busy1 - $busy0) / max(1, $all1 - $all0) * cores
 print(f"  CPU meanwhile  daemon {cpu/wall:.2f}, simulator {($sim1 - $sim0)/1000/wall:.2f}, mosquitto {($broker1 - $broker0)/1000/wall:.2f},"
       f" other processes {machine - (cpu + ($sim1 - $sim0 + $broker1 - $broker0) / 1000) / wall:.2f}; whole machine {machine:.2f} of {cores} cores busy")
 loop_run, loop_wait = ($loop_run1 - $loop_run0) / 1000, ($loop_wait1 - $loop_wait0) / 1000
+print(f"  broker         {'${broker_dropped:-?}'} messages dropped by mosquitto (\$SYS/broker/publish/messages/dropped)")
 print(f"  listen queues  {$drops1 - $drops0} connections dropped by a full listen queue meanwhile (machine-wide TcpExt ListenDrops;"
       f" each resent by its client 1 s later)")
 print(f"  event loop     on a CPU {loop_run:.2f} s, runnable but waiting for a CPU {loop_wait:.2f} s, otherwise idle or blocked"
