@@ -1,6 +1,7 @@
 #include "sim/web_server.h"
 
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -19,6 +20,7 @@ struct WebServer::Impl {
   httplib::Server server;
   std::thread thread;
   int efd = -1;
+  int listen_fd = -1;
   std::mutex mu;
   std::vector<std::unique_ptr<WebJob>> jobs;
 
@@ -86,7 +88,16 @@ bool WebServer::start(std::string& error) {
   impl_->server.Get(R"(/.*)", handler);
   impl_->server.Post(R"(/.*)", handler);
   impl_->server.set_payload_max_length(64 * 1024);  // a settings file is 4 KB
-  impl_->server.new_task_queue = [] { return new httplib::ThreadPool(8); };
+  impl_->server.new_task_queue = [] { return new httplib::ThreadPool(32); };  // requests of many devices at once
+  // One listener stands in for the web servers of every simulated device, and cpp-httplib (a compiled
+  // library here: its CPPHTTPLIB_LISTEN_BACKLOG cannot be set from this side) listens with a backlog of 5:
+  // a rollout's burst of /dl, /rs and /u2 from 200 devices overflowed it, each dropped connection costing
+  // its client a SYN resent a second later (bench/rollout.sh counts TcpExt ListenDrops). The socket is
+  // kept here and listened on again, with room for a fleet's burst, once bound.
+  impl_->server.set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    impl_->listen_fd = sock;
+  });
   if (impl_->port == 0) {
     impl_->port = impl_->server.bind_to_any_port("0.0.0.0");
     if (impl_->port <= 0) {
@@ -97,6 +108,7 @@ bool WebServer::start(std::string& error) {
     error = "cannot bind the devices' web server to port " + std::to_string(impl_->port);
     return false;
   }
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, 1024);  // Linux takes a new backlog for a listening socket
   impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
   return true;
 }
