@@ -26,6 +26,7 @@ struct OtaServer::Impl {
   httplib::Server server;
   std::thread thread;
   int bound_port = 0;
+  int listen_fd = -1;
 
   void refuse(const httplib::Request& req, httplib::Response& res, int status, const char* why) {
     res.status = status;
@@ -100,7 +101,11 @@ bool OtaServer::start(std::string& error) {
   s.set_payload_max_length(0);  // nothing is ever uploaded here
   // A small send buffer per connection (inherited from the listening socket): a hundred slow devices
   // cost little memory, and the bytes counted as sent are close to what the device has really taken.
-  s.set_socket_options([](socket_t sock) {
+  // cpp-httplib (a compiled library here) listens with a backlog of 5: a wave of devices asking for
+  // their image at once overflowed it, each dropped connection costing a device a SYN resent a second
+  // later (bench/rollout.sh). The listening socket is kept and listened on again with room, once bound.
+  s.set_socket_options([this](socket_t sock) {
+    impl_->listen_fd = sock;
     int yes = 1, sndbuf = 32 * 1024;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
@@ -125,6 +130,7 @@ bool OtaServer::start(std::string& error) {
     }
     impl_->bound_port = impl_->opt.port;
   }
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, 1024);  // Linux takes a new backlog for a listening socket
   impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
   return true;
 }

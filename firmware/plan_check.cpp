@@ -27,7 +27,7 @@ std::string hop_path(const planner::Catalog& catalog, const planner::UpgradePlan
 }
 
 std::vector<std::string> check_plan_images(FirmwareStore& store, const planner::Catalog& catalog, const planner::UpgradePlan& p,
-                                           const DeviceFit& device_fit) {
+                                           const DeviceFit& device_fit, InspectionCache* cache) {
   std::vector<std::string> found;
   bool first = true;
   for (const auto& h : p.hops) {
@@ -39,8 +39,14 @@ std::vector<std::string> check_plan_images(FirmwareStore& store, const planner::
       first = false;
       continue;
     }
-    auto bytes = read_bytes(store.file_of(*entry));
-    auto info = bytes ? inspect(*bytes) : Inspection{std::nullopt, "unreadable"};
+    Inspection info;
+    if (auto hit = cache ? cache->find(entry->path) : InspectionCache::iterator{}; cache && hit != cache->end()) {
+      info = hit->second;
+    } else {
+      auto bytes = read_bytes(store.file_of(*entry));
+      info = bytes ? inspect(*bytes) : Inspection{std::nullopt, "unreadable"};
+      if (cache && bytes) (*cache)[entry->path] = info;
+    }
     if (!info.ok()) {
       found.push_back(fmt::format("hop {}: {}: {}", h.version.str(), path, info.error));
       first = false;

@@ -187,27 +187,36 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   ro.catalog = catalog;
   ro.upgrade = o.upgrade;
   ro.access_for = o.access_for;
+  firmware::InspectionCache inspected;
   ro.check_images = [&](const planner::UpgradePlan& plan, const firmware::DeviceFit& fit) {
-    return firmware::check_plan_images(fw_store, catalog, plan, fit);
+    return firmware::check_plan_images(fw_store, catalog, plan, fit, &inspected);
   };
   ro.on_event = [&](const std::string& line) {
     if (o.log_jobs) log::info("{}", line);
     if (o.on_event) o.on_event(line);
   };
   RolloutExecutor rollouts({rollout_store, audit_log, job_store, backup_store, runner, inv, transport, clock}, ro);
+  // Commands and replies, written in one transaction per loop turn (a rollout's burst is thousands).
+  std::vector<AuditEntry> audit_buffer;
+  RolloutExecutor* audit_driver = &rollouts;
   runner.audit = [&](const DeviceJob& job, const std::string& kind, const std::string& text) {
     AuditEntry e;
     e.at_ms = clock.now_ms();
     e.device_mac = job.mac();
     if (auto* u = dynamic_cast<const UpgradeDeviceJob*>(&job)) e.job_id = u->job_id();
-    if (auto r = rollout_store.active_rollout_of(job.mac())) e.rollout_id = *r;
+    e.rollout_id = audit_driver->rollout_of(job.mac());
     e.kind = kind;
     e.text = text;
+    audit_buffer.push_back(std::move(e));
+  };
+  auto flush_audit = [&] {
+    if (audit_buffer.empty()) return;
     try {
-      audit_log.append({e});
+      audit_log.append(audit_buffer);
     } catch (const std::exception& ex) {
-      log::warn("audit: not written: {}", ex.what());
+      log::warn("audit: {} entries not written: {}", audit_buffer.size(), ex.what());
     }
+    audit_buffer.clear();
   };
   std::optional<ControlApi> control;
   if (o.control_api && !o.api_base.empty()) {
@@ -271,6 +280,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   std::optional<RolloutExecutor> single;
   if (in_process) single.emplace(RolloutPorts{rollout_store, audit_log, job_store, backup_store, runner, inv, transport, clock}, ro);
   RolloutExecutor& driver = in_process ? *single : rollouts;
+  audit_driver = &driver;
 
   ServiceHooks hooks;
   hooks.maintain_connection = [&](std::int64_t now) { transport.maintain(now); };
@@ -292,6 +302,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       else driver.on_job_done(done);
     }
     if (o.rollouts) driver.tick();
+    flush_audit();
     std::vector<firmware::DownloadRecord> batch;
     {
       std::lock_guard lock(downloads_mu);
@@ -349,6 +360,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   service.run(stop);
   // Jobs in flight stay running in the database: the next process to hold the lease resumes them.
   driver.release_all();
+  flush_audit();
   if (ota) ota->stop();
   transport.stop();
   events.close();

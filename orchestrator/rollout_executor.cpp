@@ -127,11 +127,17 @@ void RolloutExecutor::audit(std::optional<std::int64_t> rollout, std::optional<s
   e.text = text;
   if (o_.on_event) o_.on_event(fmt::format("{}{}{}: {}", rollout ? fmt::format("rollout #{} ", *rollout) : "",
                                            e.device_mac ? *e.device_mac + " " : "", kind, text));
+  audit_buffer_.push_back(std::move(e));
+}
+
+void RolloutExecutor::flush_audit() {
+  if (audit_buffer_.empty()) return;
   try {
-    p_.audit.append({e});
+    p_.audit.append(audit_buffer_);
   } catch (const std::exception& ex) {
-    log::warn("audit: not written: {}", ex.what());
+    log::warn("audit: {} entries not written: {}", audit_buffer_.size(), ex.what());
   }
+  audit_buffer_.clear();
 }
 
 Result<json> RolloutExecutor::start(const RolloutSpec& asked, bool dry_run) {
@@ -228,6 +234,7 @@ Result<json> RolloutExecutor::start(const RolloutSpec& asked, bool dry_run) {
 }
 
 Result<json> RolloutExecutor::shown(std::int64_t id) {
+  flush_audit();  // a client reading the log right after its request sees what it did
   auto r = p_.rollouts.get(id);
   if (!r) return fail(fmt::format("no rollout #{}", id));
   return rollout_json(p_.rollouts, *r, true);
@@ -308,7 +315,10 @@ void RolloutExecutor::tick() {
     row.job_id = run.job->job_id();
     publish_device(mac, device_job_state(row, run.job.get()));
   }
-  if (now - last_drive_ms_ < kDriveEveryMs) return;
+  if (now - last_drive_ms_ < kDriveEveryMs) {
+    flush_audit();
+    return;
+  }
   last_drive_ms_ = now;
   while (!starts_.empty() && now - starts_.front() > 60'000) starts_.pop_front();
   std::vector<std::int64_t> ids;
@@ -321,6 +331,7 @@ void RolloutExecutor::tick() {
   } catch (const std::exception& e) {
     log::warn("rollouts: {}", e.what());
   }
+  flush_audit();
 }
 
 // A lease held by a process of this host that no longer exists (killed): waiting for it to expire would
@@ -609,6 +620,7 @@ void RolloutExecutor::on_job_done(const std::shared_ptr<DeviceJob>& done) {
 }
 
 void RolloutExecutor::release_all() {
+  flush_audit();
   for (auto id : held_) p_.rollouts.release_lease(id, o_.owner);
   held_.clear();
   renewed_ms_.clear();

@@ -77,6 +77,12 @@ class RolloutExecutor {
   void release_all();  // at a clean stop: another process may take over at once
   bool holds(std::int64_t id) const { return held_.count(id) > 0; }
   std::size_t in_flight() const { return jobs_.size(); }
+  // The rollout whose job this process runs for the device, if any.
+  std::optional<std::int64_t> rollout_of(const std::string& mac) const {
+    auto it = jobs_.find(mac);
+    return it == jobs_.end() ? std::nullopt : std::optional(it->second.rollout_id);
+  }
+  void flush_audit();  // what audit() collected, in one transaction (every tick and every request)
 
  private:
   struct Running {
@@ -106,6 +112,7 @@ class RolloutExecutor {
   std::map<std::string, std::string> published_;  // topic -> last payload
   std::deque<std::int64_t> starts_;               // start times in the last minute
   std::int64_t last_drive_ms_ = 0;
+  std::vector<AuditEntry> audit_buffer_;
 };
 
 std::string process_host();
