@@ -105,7 +105,8 @@ Step step_of(const json& name, const std::string& where) {
 // The hint a device that gives no usable settings file gets in clean mode.
 constexpr const char* kInPlaceHint = "(use --mode in-place to upgrade it without Reset 6)";
 
-// Leaf by leaf: what `before` holds must be the same in `after` (a newer firmware may add keys).
+// Leaf by leaf: what `before` holds must be the same in `after` (a newer firmware may add keys, and entries
+// at the end of a list).
 void compare_json(const json& before, const json& after, const std::string& path, const std::set<std::string>& skip,
                   std::vector<backup::FieldDifference>& out) {
   if (before.is_object()) {
@@ -119,6 +120,12 @@ void compare_json(const json& before, const json& after, const std::string& path
       if (!after.contains(k)) out.push_back({p, v.dump(), "(not reported)"});
       else compare_json(v, after[k], p, skip, out);
     }
+    return;
+  }
+  if (before.is_array() && after.is_array() && after.size() > before.size()) {
+    // Entries a newer firmware adds at the end (a longer template): what the older reply holds is compared.
+    json head(after.begin(), after.begin() + static_cast<std::ptrdiff_t>(before.size()));
+    if (before != head) out.push_back({path, before.dump(), after.dump()});
     return;
   }
   if (before != after) out.push_back({path, before.dump(), after.dump()});
