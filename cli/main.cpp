@@ -489,7 +489,8 @@ int main(int argc, char** argv) {
     c->add_option("--health-window", health_window, "seconds a device must stay healthy after each hop")->capture_default_str();
     c->add_option("--min-rssi", min_rssi, "refuse devices whose Wi-Fi RSSI (%) is below this");
     c->add_option("--window", window, "start device jobs only inside this daily window, local time (01:00-05:00)");
-    c->add_option("--mode", mode, "clean (backup, Reset 6, upgrade, restore, verify)")->capture_default_str();
+    c->add_option("--mode", mode, "clean (backup, Reset 6, upgrade, restore, verify) or in-place (backup, upgrade, compare the settings)")
+        ->capture_default_str();
     c->add_flag("--skip-powered", skip_powered, "defer devices whose relay is on (a restart cuts what is plugged in) until it is off");
     c->add_option("--name", rollout_name, "a label for the rollout");
     c->add_flag("--dry-run", rc.dry_run, "print the groups and each device's plan, send nothing");

@@ -19,14 +19,15 @@ using nlohmann::json;
 
 constexpr std::int64_t kDriveEveryMs = 250;
 
-json hops_json(const planner::UpgradePlan& plan) {
-  json out = json::array();
+// A device's plan as its job's hops: in-place (no Reset 6, no restore: the settings stay in flash and are
+// compared after each hop) when the rollout says so.
+json hops_json(const planner::UpgradePlan& plan, const std::string& mode) {
+  std::vector<JobHop> hops;
   for (auto& h : plan.hops) {
-    json steps = json::array();
-    for (auto s : h.steps) steps.push_back(std::string(planner::to_string(s)));
-    out.push_back({{"version", h.version.str()}, {"build", h.build}, {"url", h.url}, {"steps", steps}});
+    JobHop hop{h.version.str(), h.build, h.url, h.steps};
+    hops.push_back(mode == "in-place" ? in_place_hop(std::move(hop)) : std::move(hop));
   }
-  return out;
+  return hops_to_json(hops);
 }
 
 planner::PlanRequest request_of(const RolloutSpec& spec) {
@@ -144,7 +145,7 @@ Result<json> RolloutExecutor::start(const RolloutSpec& asked, bool dry_run) {
   // "latest" is pinned when the rollout is made: a catalog update halfway must not move its target.
   RolloutSpec spec = asked;
   if (spec.target == "latest") spec.target = o_.catalog.latest().str();
-  if (spec.mode != "clean") return fail("mode: 'in-place' is not available yet; use the default 'clean'");
+  if (spec.mode != "clean" && spec.mode != "in-place") return fail("mode: '" + spec.mode + "' is not clean or in-place");
   if (spec.target != "latest" && !planner::Version::parse(spec.target)) return fail("to: '" + spec.target + "' is not a version (or 'latest')");
   auto chosen = select_devices(p_.inventory.devices(), spec);
   if (!chosen) return fail(chosen.error());
@@ -159,7 +160,7 @@ Result<json> RolloutExecutor::start(const RolloutSpec& asked, bool dry_run) {
     row.name = d.topic.value_or(d.mac);
     auto plan = plan_device(planner, d, req);
     target_str = plan.ok() ? plan.target.str() : target_str;
-    json pj = {{"mac", d.mac}, {"name", row.name}, {"from", d.version.value_or("")}, {"chip", d.chip.value_or("")}, {"hops", hops_json(plan)}};
+    json pj = {{"mac", d.mac}, {"name", row.name}, {"from", d.version.value_or("")}, {"chip", d.chip.value_or("")}, {"hops", hops_json(plan, spec.mode)}};
     if (!plan.ok()) {
       row.status = "skipped";
       row.reason = "cannot be planned: " + plan.error;
@@ -524,7 +525,7 @@ void RolloutExecutor::start_device(std::int64_t id, RolloutDeviceRow& row, const
   jr.device_mac = row.mac;
   jr.target = plan.target.str();
   jr.target_build = plan.target_build;
-  jr.hops = hops_json(plan).dump();
+  jr.hops = hops_json(plan, spec.mode).dump();
   jr.state = UpgradeJobState{}.to_json().dump();
   jr.status = "running";
   jr.created_ms = now;

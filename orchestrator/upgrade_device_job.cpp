@@ -48,7 +48,8 @@ std::vector<backup::DeviceAction> UpgradeDeviceJob::drain(JobEffects effects, st
             more = job_->on_backup_stored(backups_.add(record), now);
           } else if constexpr (std::is_same_v<T, effect::LoadBackup>) {
             auto r = backups_.get(x.backup_id);
-            more = job_->on_backup_loaded(r ? std::optional(r->dmp) : std::nullopt, now);
+            if (x.whole) more = job_->on_backup_record_loaded(std::move(r), now);
+            else more = job_->on_backup_loaded(r ? std::optional(r->dmp) : std::nullopt, now);
           } else {
             static_assert(std::is_same_v<T, effect::Finished>);
           }

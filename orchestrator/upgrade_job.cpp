@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <set>
 #include <stdexcept>
 
+#include "backup/dmp_file.h"
+#include "backup/settings_layouts.h"
+#include "backup/settings_migration.h"
 #include "planner/version.h"
 
 namespace fleet::orchestrator {
@@ -98,7 +102,92 @@ Step step_of(const json& name, const std::string& where) {
   return *s;
 }
 
+// The hint a device that gives no usable settings file gets in clean mode.
+constexpr const char* kInPlaceHint = "(use --mode in-place to upgrade it without Reset 6)";
+
+// Leaf by leaf: what `before` holds must be the same in `after` (a newer firmware may add keys, and entries
+// at the end of a list).
+void compare_json(const json& before, const json& after, const std::string& path, const std::set<std::string>& skip,
+                  std::vector<backup::FieldDifference>& out) {
+  if (before.is_object()) {
+    if (!after.is_object()) {
+      out.push_back({path, before.dump(), after.dump()});
+      return;
+    }
+    for (auto& [k, v] : before.items()) {
+      if (skip.count(k)) continue;
+      auto p = path.empty() ? k : path + "." + k;
+      if (!after.contains(k)) out.push_back({p, v.dump(), "(not reported)"});
+      else compare_json(v, after[k], p, skip, out);
+    }
+    return;
+  }
+  if (before.is_array() && after.is_array() && after.size() > before.size()) {
+    // Entries a newer firmware adds at the end (a longer template): what the older reply holds is compared.
+    json head(after.begin(), after.begin() + static_cast<std::ptrdiff_t>(before.size()));
+    if (before != head) out.push_back({path, before.dump(), after.dump()});
+    return;
+  }
+  if (before != after) out.push_back({path, before.dump(), after.dump()});
+}
+
+// Two snapshots (command replies) of one device, before and after an in-place hop: the replies that
+// describe its configuration. Left out: OtaUrl (the job sets it, and puts the device's own back at the
+// end); of Status 0 only Status, StatusLOG and StatusMQT are compared, without the power state and the
+// connection counter (the other sections are counters, memory, network, time, sensors and the firmware);
+// Module, Template and GPIO when the hop crosses the 9.1 GPIO renumbering (their numbers change); a
+// command the device did not answer before.
+std::vector<backup::FieldDifference> compare_snapshots(const json& before, const json& after, bool gpio_renumbered) {
+  static const std::set<std::string> status0 = {"Status", "StatusLOG", "StatusMQT"};
+  static const std::set<std::string> skip = {"Power", "MqttCount", "MAX_PACKET_SIZE", "KEEPALIVE", "SOCKET_TIMEOUT"};
+  std::vector<backup::FieldDifference> out;
+  if (!before.is_object()) return out;
+  for (auto& [command, reply] : before.items()) {
+    if (command == "OtaUrl" || reply.is_null()) continue;
+    if (gpio_renumbered && (command == "Module" || command == "Template" || command == "GPIO")) continue;
+    const json& later = after.is_object() && after.contains(command) ? after[command] : json();
+    if (later.is_null()) {
+      out.push_back({command, "answered", "(no reply)"});
+      continue;
+    }
+    if (command == "Status 0") {
+      for (auto& [section, v] : reply.items())
+        if (status0.count(section)) compare_json(json{{section, v}}, later, command, skip, out);
+      continue;
+    }
+    compare_json(reply, later, command, skip, out);
+  }
+  return out;
+}
+
+std::string differences_text(const std::vector<backup::FieldDifference>& diffs) {
+  std::string list;
+  for (std::size_t i = 0; i < diffs.size() && i < 20; ++i)
+    list += fmt::format("\n  {}: before {}, now {}", diffs[i].field, diffs[i].expected, diffs[i].actual);
+  if (diffs.size() > 20) list += fmt::format("\n  … and {} more", diffs.size() - 20);
+  return list;
+}
+
 }  // namespace
+
+JobHop in_place_hop(JobHop hop) {
+  std::vector<Step> steps;
+  for (std::size_t i = 0; i < hop.steps.size(); ++i) {
+    auto s = hop.steps[i];
+    if (s == Step::Restore) continue;
+    if (s == Step::Reset6) {
+      // A Reset 6 after the upgrade (6.6.0.7–6.6.0.11) has its own restart wait: it goes with it.
+      bool after_upgrade = std::find(hop.steps.begin(), hop.steps.begin() + static_cast<std::ptrdiff_t>(i), Step::Upgrade) !=
+                           hop.steps.begin() + static_cast<std::ptrdiff_t>(i);
+      if (after_upgrade && i + 1 < hop.steps.size() && hop.steps[i + 1] == Step::AwaitRestart) ++i;
+      continue;
+    }
+    steps.push_back(s);
+  }
+  hop.steps = std::move(steps);
+  hop.in_place = true;
+  return hop;
+}
 
 bool is_destructive(const backup::DeviceAction& a) {
   if (a.kind == backup::DeviceAction::Kind::HttpPost) return true;  // POST /u2: a settings upload
@@ -124,7 +213,9 @@ json hops_to_json(const std::vector<JobHop>& hops) {
   for (auto& h : hops) {
     json steps = json::array();
     for (auto s : h.steps) steps.push_back(step_text(s));
-    out.push_back({{"version", h.version}, {"build", h.build}, {"url", h.url}, {"steps", steps}});
+    json one = {{"version", h.version}, {"build", h.build}, {"url", h.url}, {"steps", steps}};
+    if (h.in_place) one["mode"] = "in-place";  // absent: clean (what every job stored before had)
+    out.push_back(std::move(one));
   }
   return out;
 }
@@ -142,6 +233,9 @@ std::vector<JobHop> hops_from_json(const json& j) {
       hop.url = h.at("url").get<std::string>();
       if (!h.at("steps").is_array()) throw std::invalid_argument(where + ": its steps are not a list");
       for (auto& s : h["steps"]) hop.steps.push_back(step_of(s, where));
+      auto mode = h.value("mode", std::string("clean"));
+      if (mode != "clean" && mode != "in-place") throw std::invalid_argument(where + ": unknown mode '" + mode + "'");
+      hop.in_place = mode == "in-place";
     } catch (const json::exception& e) {
       throw std::invalid_argument(where + " is malformed: " + e.what());
     }
@@ -274,7 +368,8 @@ const UpgradeJob::Rule UpgradeJob::kRules[] = {
     {Step::HealthCheck, &UpgradeJob::enter_health_check, {{Event::Done, Goal::Next}, {Event::Failed, Goal::Restore}}},
     // The hop's backup put back and verified field by field; a failure waiting for it fails the job here.
     {Step::Restore, &UpgradeJob::enter_restore, {{Event::Done, Goal::NextUnlessFailed}}},
-    // Done by Restore (it reads the settings back and compares them).
+    // Done by Restore (it reads the settings back and compares them); in an in-place hop the settings are
+    // taken again and compared with the hop's backup, and a difference fails the job naming the fields.
     {Step::VerifySettings, &UpgradeJob::enter_verify_settings, {{Event::Done, Goal::Next}}},
 };
 
@@ -425,6 +520,7 @@ JobEffects UpgradeJob::go(Event e, std::int64_t now_ms) {
   if (next >= hop().steps.size()) {
     event(fmt::format("hop {}/{} done: the device runs {}", state_.hop + 1, hops_.size(), state_.current_version));
     state_.backup_id.reset();
+    hop_backup_.reset();
     move_to(state_.hop + 1, 0);
   } else {
     move_to(state_.hop, next);
@@ -528,8 +624,84 @@ JobEffects UpgradeJob::enter_restore(std::int64_t, How) {
 }
 
 JobEffects UpgradeJob::enter_verify_settings(std::int64_t now_ms, How) {
+  if (hop().in_place) {
+    // The settings stayed in flash: take them again (not kept) and compare them with the hop's backup.
+    auto target = device_;
+    target.version = planner::Version::parse(state_.current_version).value_or(device_.version);
+    target.topic = command_topic();
+    backup::BackupSettings bs;
+    bs.device_mqtt_password = settings_.device_mqtt_password;
+    backup_.emplace(target, bs);
+    after_backup_.reset();
+    wait_ = Wait::VerifyBackupRun;
+    event(fmt::format("verify: taking the settings again on {} to compare them with backup #{}", state_.current_version,
+                      state_.backup_id.value_or(0)));
+    return from_inner(backup_->start(now_ms), now_ms);
+  }
   // The Restore step reads the settings back and compares them; without one there is nothing to compare.
   if (!find_in_hop(Step::Restore, 0)) event("no restore in this hop: nothing to verify");
+  return go(Event::Done, now_ms);
+}
+
+JobEffects UpgradeJob::after_verify_backup(std::int64_t now_ms) {
+  auto& job = *backup_;
+  if (!job.result()) {
+    std::string why = job.problems().empty() ? "no reply" : job.problems().back();
+    return fail(fmt::format("verify: the settings cannot be taken again on {} ({}): not compared with backup #{}", state_.current_version, why,
+                            state_.backup_id.value_or(0)));
+  }
+  after_backup_ = *job.result();
+  backup_.reset();
+  if (hop_backup_) return compare_with_hop_backup(*hop_backup_, now_ms);
+  if (!state_.backup_id) return fail("verify: no backup of this hop to compare with");
+  wait_ = Wait::VerifyBackupLoad;
+  return {effect::LoadBackup{*state_.backup_id, true}};
+}
+
+JobEffects UpgradeJob::on_backup_record_loaded(std::optional<backup::BackupRecord> record, std::int64_t now_ms) {
+  if (wait_ != Wait::VerifyBackupLoad) return {};
+  if (!record) return fail(fmt::format("verify: backup #{} is gone", state_.backup_id.value_or(0)));
+  hop_backup_ = std::move(record);
+  return compare_with_hop_backup(*hop_backup_, now_ms);
+}
+
+JobEffects UpgradeJob::compare_with_hop_backup(const backup::BackupRecord& before, std::int64_t now_ms) {
+  const auto& after = *after_backup_;
+  std::vector<backup::FieldDifference> diffs;
+  std::string what;
+  auto old_file = before.dmp.empty() ? backup::DmpRead{} : backup::read_dmp(before.dmp);
+  auto new_file = after.dmp.empty() ? backup::DmpRead{} : backup::read_dmp(after.dmp);
+  if (old_file.file && new_file.file && old_file.file->platform() == new_file.file->platform()) {
+    // What the older file becomes on this firmware (its own migration at boot), restricted to what it holds.
+    auto& layouts = backup::SettingsLayouts::builtin();
+    auto expected = layouts.decode(backup::migrate_settings(*old_file.file, new_file.file->version())).fields;
+    auto source = layouts.decode(*old_file.file).fields;
+    if (expected.contains("templatename") && !source.contains("templatename")) source["templatename"] = expected["templatename"];
+    backup::restrict_to(expected, source);
+    expected.erase("ota_url");  // the job set it; the device's own is put back at the end
+    diffs = backup::compare_settings(expected, layouts.decode(*new_file.file).fields);
+    what = fmt::format("the settings files ({} fields compared)", expected.size());
+  } else {
+    auto from = planner::Version::parse(before.version);
+    auto to = planner::Version::parse(after.version);
+    bool renumbered = from && to && backup::crosses_gpio_renumbering(*from, *to, device_.chip == planner::Chip::ESP8266 ? 0 : 1);
+    diffs = compare_snapshots(json::parse(before.snapshot.empty() ? "{}" : before.snapshot, nullptr, false),
+                              json::parse(after.snapshot.empty() ? "{}" : after.snapshot, nullptr, false), renumbered);
+    what = before.dmp.empty() ? "the command snapshots (no settings file before)" : "the command snapshots (no settings file after)";
+  }
+  hop_backup_.reset();
+  after_backup_.reset();
+  if (!diffs.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < diffs.size() && i < 20; ++i) names += (names.empty() ? "" : ", ") + diffs[i].field;
+    event(fmt::format("verify: {} differ{} from backup #{}:{}", diffs.size() == 1 ? "1 setting" : fmt::format("{} settings", diffs.size()),
+                      diffs.size() == 1 ? "s" : "", state_.backup_id.value_or(0), differences_text(diffs)));
+    return fail(fmt::format("the upgrade to {} changed {} setting{} ({}): {}; the device runs {} and keeps them as they are now (backup #{} has "
+                            "the settings before)",
+                            hop().version, diffs.size(), diffs.size() == 1 ? "" : "s", what, names, state_.current_version,
+                            state_.backup_id.value_or(0)));
+  }
+  event(fmt::format("verify: the settings are those of backup #{}: {} match", state_.backup_id.value_or(0), what));
   return go(Event::Done, now_ms);
 }
 
@@ -571,6 +743,7 @@ JobEffects UpgradeJob::restarted(std::int64_t now_ms) {
 
 JobEffects UpgradeJob::from_inner(std::vector<backup::DeviceAction> actions, std::int64_t now_ms) {
   if (wait_ == Wait::BackupRun && backup_->finished()) return after_backup_job(now_ms);
+  if (wait_ == Wait::VerifyBackupRun && backup_->finished()) return after_verify_backup(now_ms);
   auto out = wrap(std::move(actions));
   if (wait_ == Wait::RestoreRun && restore_->finished()) {
     auto after = after_restore_job(now_ms);
@@ -581,10 +754,16 @@ JobEffects UpgradeJob::from_inner(std::vector<backup::DeviceAction> actions, std
 
 JobEffects UpgradeJob::after_backup_job(std::int64_t) {
   auto& job = *backup_;
-  if (!job.result() || job.result()->dmp.empty()) {
+  bool in_place = hop().in_place;
+  if (!job.result() || (job.result()->dmp.empty() && !in_place)) {
     std::string why = job.problems().empty() ? "no settings file" : job.problems().back();
-    return fail("no valid backup, nothing destructive was done: " + why);
+    return fail(fmt::format("no valid backup, nothing destructive was done: {} {}", why, kInPlaceHint));
   }
+  if (job.result()->dmp.empty()) {
+    std::string why = job.problems().empty() ? "no settings file" : job.problems().back();
+    event("in place: no settings file (" + why + "): a snapshot of command replies is the backup; the settings stay in flash");
+  }
+  hop_backup_ = *job.result();
   wait_ = Wait::BackupStore;
   if (state_.hop == 0 && !state_.ota_url_before) {
     // The first backup sees the device as it was before the job: its OtaUrl is put back at the end.
@@ -654,7 +833,7 @@ JobEffects UpgradeJob::after_restore_job(std::int64_t now_ms) {
 
 JobEffects UpgradeJob::on_message(bool tele, std::string_view suffix, std::string_view payload, std::int64_t now_ms) {
   if (finished()) return {};
-  if (wait_ == Wait::BackupRun && backup_) return tele ? JobEffects{} : from_inner(backup_->on_message(suffix, payload, now_ms), now_ms);
+  if ((wait_ == Wait::BackupRun || wait_ == Wait::VerifyBackupRun) && backup_) return tele ? JobEffects{} : from_inner(backup_->on_message(suffix, payload, now_ms), now_ms);
   if (wait_ == Wait::RestoreRun && restore_) return from_inner(restore_->on_message(tele, suffix, payload, now_ms), now_ms);
   if (wait_ == Wait::HealthWindow) return health_message(tele, suffix, payload, now_ms);
   if (wait_ == Wait::Restart || (wait_ == Wait::UpgradeReply && tele)) {
@@ -895,14 +1074,14 @@ JobEffects UpgradeJob::health_time(std::int64_t now_ms) {
 }
 
 JobEffects UpgradeJob::on_http(int status, std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms) {
-  if (wait_ == Wait::BackupRun && backup_) return from_inner(backup_->on_http(std::move(body), error, now_ms), now_ms);
+  if ((wait_ == Wait::BackupRun || wait_ == Wait::VerifyBackupRun) && backup_) return from_inner(backup_->on_http(std::move(body), error, now_ms), now_ms);
   if (wait_ == Wait::RestoreRun && restore_) return from_inner(restore_->on_http(status, std::move(body), error, now_ms), now_ms);
   return {};
 }
 
 JobEffects UpgradeJob::on_time(std::int64_t now_ms) {
   if (finished()) return {};
-  if (wait_ == Wait::BackupRun && backup_) return from_inner(backup_->on_time(now_ms), now_ms);
+  if ((wait_ == Wait::BackupRun || wait_ == Wait::VerifyBackupRun) && backup_) return from_inner(backup_->on_time(now_ms), now_ms);
   if (wait_ == Wait::RestoreRun && restore_) return from_inner(restore_->on_time(now_ms), now_ms);
   if (wait_ == Wait::HealthWindow) return health_time(now_ms);
   if ((wait_ == Wait::Restart || wait_ == Wait::UpgradeReply) && online_at_ms_ > 0 && now_ms - online_at_ms_ >= kQuietAfterOnlineMs)

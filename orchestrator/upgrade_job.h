@@ -33,7 +33,15 @@ struct JobHop {
   std::string build;                 // image name, "tasmota"
   std::string url;                   // OtaUrl of this hop
   std::vector<planner::Step> steps;  // in order
+  // An in-place hop (a rollout's --mode in-place): no Reset 6, the settings stay in flash as a plain OTA
+  // leaves them. Its Backup accepts a snapshot-only backup when the device gives no settings file, and its
+  // VerifySettings takes the settings again and compares them with the hop's backup.
+  bool in_place = false;
 };
+
+// The hop made in-place: its Reset 6 steps (with the restart wait that follows a Reset 6 after the
+// upgrade) and its Restore removed, every other step kept in order.
+JobHop in_place_hop(JobHop hop);
 
 // The hops as a job row keeps them: step names, so that stored jobs stay readable. Loading throws
 // std::invalid_argument on a malformed hop or a step name this program does not know.
@@ -109,9 +117,11 @@ class PersistThenSend {
 struct StoreBackup {
   backup::BackupRecord record;
 };
-// Read the backup, then call on_backup_loaded(bytes).
+// Read the backup, then call on_backup_loaded(bytes) (its settings file); whole: on_backup_record_loaded(record)
+// (the file and the snapshot, for an in-place hop's comparison).
 struct LoadBackup {
   std::int64_t backup_id = 0;
+  bool whole = false;
 };
 // The job is over (state().status says how).
 struct Finished {};
@@ -146,6 +156,7 @@ class UpgradeJob {
   JobEffects on_time(std::int64_t now_ms);
   JobEffects on_backup_stored(std::int64_t id, std::int64_t now_ms);
   JobEffects on_backup_loaded(std::optional<std::vector<std::uint8_t>> bytes, std::int64_t now_ms);
+  JobEffects on_backup_record_loaded(std::optional<backup::BackupRecord> record, std::int64_t now_ms);
 
   // Stop at the next safe point: before this hop's first destructive command, or when a hop is done (the
   // device then runs a verified firmware with its settings restored). Not persisted: whoever asked asks
@@ -182,7 +193,7 @@ class UpgradeJob {
   static const Rule& rule_of(planner::Step step);
 
   enum class Wait { None, BackupRun, BackupStore, Restart, OtaUrlReply, UpgradeReply, VersionReply, HealthReply, HealthWindow, BackupLoad,
-                    RestoreRun, OtaUrlBackReply };
+                    RestoreRun, OtaUrlBackReply, VerifyBackupRun, VerifyBackupLoad };
 
   // What the device showed during the health window.
   struct Health {
@@ -232,6 +243,9 @@ class UpgradeJob {
   JobEffects from_inner(std::vector<backup::DeviceAction> actions, std::int64_t now_ms);
   JobEffects after_backup_job(std::int64_t now_ms);
   JobEffects after_restore_job(std::int64_t now_ms);
+  // An in-place hop's VerifySettings: the settings taken again, compared with the hop's backup.
+  JobEffects after_verify_backup(std::int64_t now_ms);
+  JobEffects compare_with_hop_backup(const backup::BackupRecord& before, std::int64_t now_ms);
   // The health window.
   JobEffects health_message(bool tele, std::string_view suffix, std::string_view payload, std::int64_t now_ms);
   JobEffects health_time(std::int64_t now_ms);
@@ -259,6 +273,8 @@ class UpgradeJob {
   bool upgrade_resumed_ = false;  // Upgrade 1 may have gone out before we were interrupted
   int ota_tries_ = 0;
   std::optional<backup::BackupJob> backup_;
+  std::optional<backup::BackupRecord> hop_backup_;   // this hop's backup as kept (gone after a resume: loaded again)
+  std::optional<backup::BackupRecord> after_backup_; // an in-place hop's settings taken again (not kept)
   std::optional<backup::RestoreJob> restore_;
   bool restore_verify_only_ = false;
   bool restore_retried_ = false;

@@ -450,3 +450,23 @@ TEST(Rollout, ExitStatusSaysBadUsageApartFromARuntimeFailure) {
   EXPECT_EQ(4, no_db.status) << no_db.err;
   EXPECT_NE(std::string::npos, no_db.err.find("database")) << no_db.err;
 }
+
+TEST(Rollout, InPlaceModeUpgradesWithoutReset6AndComparesTheSettings) {
+  World w(fleet_of(2, {}, true));
+  w.start_daemon();
+  auto r = w.cli({"rollout", "start", "--health-window", "2", "--all", "--to", "9.2.0", "--mode", "in-place", "--web-port", w.web_port, "--follow"});
+  EXPECT_EQ(0, r.status) << r.out << r.err << w.fleet->log();
+  auto shown = w.show(1);
+  EXPECT_EQ("finished", shown["status"]) << shown.dump(2);
+  EXPECT_EQ(2, shown["counts"]["finished"]) << shown.dump(2);
+  ASSERT_TRUE(it::wait_until([&] { return w.on_version("9.2.0") == 2; }, 20s));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(0, w.count(fmt::format("cmnd/dev{}/Reset", i))) << i;
+    EXPECT_EQ(1, w.count(fmt::format("cmnd/dev{}/Upgrade 1", i))) << i;
+  }
+  // Each device's settings were taken again after its hop and matched its backup.
+  int verified = 0;
+  for (auto& e : w.audit(1))
+    if (e["text"].is_string() && e["text"].get<std::string>().find("verify: the settings are those of backup") != std::string::npos) ++verified;
+  EXPECT_EQ(2, verified) << w.audit(1).dump(2);
+}

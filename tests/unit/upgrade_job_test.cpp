@@ -4,6 +4,7 @@
 // settings upload twice.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -58,6 +59,7 @@ std::vector<JobHop> hops_to(std::vector<std::string> versions, const std::vector
 // Our side of the world: the backups kept and the last persisted job state, which survive a "kill".
 struct Durable {
   std::map<std::int64_t, std::vector<std::uint8_t>> backups;
+  std::map<std::int64_t, fleet::backup::BackupRecord> records;  // the same backups whole (snapshot included)
   std::optional<json> state;
 };
 
@@ -128,14 +130,22 @@ class World {
       } else if (auto* b = std::get_if<effect::StoreBackup>(&e)) {
         auto id = static_cast<std::int64_t>(d.backups.size() + 1);
         d.backups[id] = b->record.dmp;
+        d.records[id] = b->record;
         more = job.on_backup_stored(id, now);
       } else if (auto* l = std::get_if<effect::LoadBackup>(&e)) {
         auto it = d.backups.find(l->backup_id);
-        more = job.on_backup_loaded(it == d.backups.end() ? std::nullopt : std::optional(it->second), now);
+        if (l->whole) more = job.on_backup_record_loaded(d.records.count(l->backup_id) ? std::optional(d.records[l->backup_id]) : std::nullopt, now);
+        else more = job.on_backup_loaded(it == d.backups.end() ? std::nullopt : std::optional(it->second), now);
       }
       queue.insert(queue.end(), more.begin(), more.end());
     }
     return job.finished();
+  }
+
+  // A command the device takes from someone else (its settings changed behind the job's back).
+  void command(const std::string& name, const std::string& payload) {
+    auto filter = device.command_filters().at(0);
+    device.handle(filter.substr(0, filter.size() - 1) + name, payload, now);
   }
 
   // The device crashes: LWT Offline, a boot with this restart reason, its announcements.
@@ -848,4 +858,170 @@ TEST(UpgradeJobState, ResumeRulesNeverRepeatADestructiveCommand) {
   after.hop = 1;  // every hop done: the OtaUrl is put back again (harmless)
   EXPECT_EQ(H::Fresh, resume_point(after, hops).how);
   EXPECT_EQ(1u, resume_point(after, hops).hop);
+}
+
+// --- in-place hops (a rollout's --mode in-place) ---
+
+namespace {
+
+std::vector<JobHop> in_place(std::vector<JobHop> hops) {
+  for (auto& h : hops) h = in_place_hop(std::move(h));
+  return hops;
+}
+
+bool has_event(const std::vector<std::string>& events, const std::string& text) {
+  return std::any_of(events.begin(), events.end(), [&](const std::string& e) { return e.find(text) != std::string::npos; });
+}
+
+}  // namespace
+
+TEST(UpgradeJobInPlace, AnInPlaceHopHasNoReset6AndNoRestore) {
+  auto h = in_place_hop(hops_to({"9.1.0"})[0]);
+  EXPECT_TRUE(h.in_place);
+  EXPECT_EQ(kKeepSettings, h.steps);
+  // 6.6.0.7–6.6.0.11: the second Reset 6 goes with its own restart wait; the upgrade's wait stays.
+  JobHop twice{"7.0.0", "tasmota", "http://x/tasmota.bin",
+               {Step::Backup, Step::Reset6, Step::OtaUrl, Step::Upgrade, Step::AwaitRestart, Step::VerifyVersion, Step::Reset6, Step::AwaitRestart,
+                Step::HealthCheck, Step::Restore, Step::VerifySettings}};
+  EXPECT_EQ(kKeepSettings, in_place_hop(twice).steps);
+  // Stored with the hop and read back; a clean hop is stored as before (no "mode").
+  auto j = hops_to_json({h, hops_to({"9.2.0"})[0]});
+  EXPECT_EQ("in-place", j[0]["mode"]);
+  EXPECT_FALSE(j[1].contains("mode"));
+  auto back = hops_from_json(j);
+  EXPECT_TRUE(back[0].in_place);
+  EXPECT_FALSE(back[1].in_place);
+  j[0]["mode"] = "fast";
+  EXPECT_THROW(hops_from_json(j), std::invalid_argument);
+}
+
+TEST(UpgradeJobInPlace, UpgradesWithoutReset6AndComparesTheSettingsAfterEachHop) {
+  World w("8.5.1");
+  Durable d;
+  UpgradeJob job(target(w.device), in_place(hops_to({"9.1.0", "15.6.0"})), UpgradeJobState{}, settings());
+  ASSERT_TRUE(w.run(job, d));
+  auto events = job.take_events();
+  EXPECT_EQ("done", job.state().status) << job.state().error << ::testing::PrintToString(events);
+  EXPECT_EQ("15.6.0", w.device.spec().version);
+  EXPECT_EQ(0, w.received.reset6);
+  EXPECT_EQ(0, w.received.uploads);  // nothing restored: the settings stayed in flash
+  EXPECT_EQ(2, w.received.upgrade);
+  EXPECT_EQ(2u, d.backups.size());  // the hops' backups; the settings taken again to compare are not kept
+  EXPECT_EQ(0, std::count(job.trail().begin(), job.trail().end(), "Reset6"));
+  EXPECT_EQ(0, std::count(job.trail().begin(), job.trail().end(), "Restore"));
+  EXPECT_EQ(2, std::count(job.trail().begin(), job.trail().end(), "VerifySettings"));
+  EXPECT_TRUE(has_event(events, "verify: the settings are those of backup #1: the settings files")) << ::testing::PrintToString(events);
+  EXPECT_TRUE(has_event(events, "verify: the settings are those of backup #2: the settings files")) << ::testing::PrintToString(events);
+  auto f = fields(w.device);
+  EXPECT_EQ("Desk Lamp", f["friendlyname"][0]);
+  EXPECT_EQ(60, f["tele_period"]);
+  EXPECT_EQ(std::vector<std::string>{}, w.violations);
+}
+
+TEST(UpgradeJobInPlace, ASettingChangedDuringTheHopFailsTheJobNamingIt) {
+  World w("9.1.0");
+  Durable d;
+  bool changed = false;
+  w.on_tick = [&](World& world, UpgradeJob& job) -> JobEffects {
+    if (job.step_name() != "HealthCheck" || changed) return {};
+    changed = true;
+    world.command("TelePeriod", "120");
+    return {};
+  };
+  UpgradeJob job(target(w.device), in_place(hops_to({"9.2.0"})), UpgradeJobState{}, settings());
+  w.run(job, d);
+  auto events = job.take_events();
+  EXPECT_TRUE(changed);
+  EXPECT_EQ("failed", job.state().status);
+  EXPECT_NE(std::string::npos, job.state().error.find("changed 1 setting (the settings files")) << job.state().error;
+  EXPECT_NE(std::string::npos, job.state().error.find("tele_period")) << job.state().error;
+  EXPECT_TRUE(has_event(events, "tele_period: before 60, now 120")) << ::testing::PrintToString(events);
+  EXPECT_EQ("9.2.0", w.device.spec().version);  // left on the new firmware, as an in-place upgrade does
+  EXPECT_EQ(0, w.received.reset6);
+  EXPECT_EQ(0, w.received.uploads);
+}
+
+TEST(UpgradeJobInPlace, ADeviceWithoutASettingsFileIsUpgradedWithASnapshotOnlyBackup) {
+  // 9.1.0 has no FileDownload; with its web server off it gives no .dmp at all.
+  auto s = spec("9.1.0");
+  s.settings.webserver = 0;
+  World w("9.1.0");
+  w.device = SimDevice(s, kNow);
+  Durable d;
+  UpgradeJob job(target(w.device), in_place(hops_to({"9.2.0"})), UpgradeJobState{}, settings());
+  ASSERT_TRUE(w.run(job, d));
+  auto events = job.take_events();
+  EXPECT_EQ("done", job.state().status) << job.state().error << ::testing::PrintToString(events);
+  EXPECT_EQ("9.2.0", w.device.spec().version);
+  ASSERT_EQ(1u, d.records.size());
+  EXPECT_TRUE(d.records[1].dmp.empty());
+  EXPECT_EQ("snapshot", d.records[1].method);
+  EXPECT_TRUE(has_event(events, "a snapshot of command replies is the backup")) << ::testing::PrintToString(events);
+  EXPECT_TRUE(has_event(events, "verify: the settings are those of backup #1: the command snapshots")) << ::testing::PrintToString(events);
+  EXPECT_EQ(0, w.received.reset6);
+  EXPECT_EQ(1, w.received.upgrade);
+  EXPECT_EQ("Desk Lamp", fields(w.device)["friendlyname"][0]);
+}
+
+TEST(UpgradeJobInPlace, WithoutASettingsFileADifferenceInTheSnapshotFailsNamingTheCommand) {
+  auto s = spec("9.1.0");
+  s.settings.webserver = 0;
+  World w("9.1.0");
+  w.device = SimDevice(s, kNow);
+  Durable d;
+  bool changed = false;
+  w.on_tick = [&](World& world, UpgradeJob& job) -> JobEffects {
+    if (job.step_name() != "HealthCheck" || changed) return {};
+    changed = true;
+    world.command("TelePeriod", "120");
+    return {};
+  };
+  UpgradeJob job(target(w.device), in_place(hops_to({"9.2.0"})), UpgradeJobState{}, settings());
+  w.run(job, d);
+  EXPECT_EQ("failed", job.state().status);
+  // Named as the reply holds it: the TelePeriod command's and Status 0's (StatusLOG) both say 120 now.
+  EXPECT_NE(std::string::npos, job.state().error.find("changed 2 settings (the command snapshots (no settings file before))")) << job.state().error;
+  EXPECT_NE(std::string::npos, job.state().error.find("Status 0.StatusLOG.TelePeriod")) << job.state().error;
+  EXPECT_NE(std::string::npos, job.state().error.find("TelePeriod.TelePeriod")) << job.state().error;
+  EXPECT_EQ("9.2.0", w.device.spec().version);
+  EXPECT_EQ(0, w.received.reset6);
+}
+
+TEST(UpgradeJobInPlace, CleanModeRefusesADeviceWithoutASettingsFileWithTheHint) {
+  auto s = spec("9.1.0");
+  s.settings.webserver = 0;
+  World w("9.1.0");
+  w.device = SimDevice(s, kNow);
+  Durable d;
+  UpgradeJob job(target(w.device), hops_to({"9.2.0"}), UpgradeJobState{}, settings());
+  w.run(job, d);
+  EXPECT_EQ("failed", job.state().status);
+  EXPECT_NE(std::string::npos, job.state().error.find("no valid backup, nothing destructive was done")) << job.state().error;
+  EXPECT_TRUE(job.state().error.ends_with("(use --mode in-place to upgrade it without Reset 6)")) << job.state().error;
+  EXPECT_EQ(0, w.received.reset6);
+  EXPECT_EQ(0, w.received.upgrade);
+  EXPECT_EQ("9.1.0", w.device.spec().version);
+}
+
+TEST(UpgradeJobInPlace, ResumedAtItsVerificationItLoadsTheHopsBackupAndCompares) {
+  for (bool snapshot_only : {false, true}) {
+    SCOPED_TRACE(snapshot_only ? "snapshot only" : "with a settings file");
+    auto s = spec("9.1.0");
+    if (snapshot_only) s.settings.webserver = 0;
+    World w("9.1.0");
+    w.device = SimDevice(s, kNow);
+    Durable d;
+    auto hops = in_place(hops_to({"9.2.0"}));
+    UpgradeJob first(target(w.device), hops, UpgradeJobState{}, settings());
+    ASSERT_FALSE(w.run(first, d, Kill{[](const json& st) { return st["step_name"] == "VerifySettings"; }, 1, false}));
+    auto t = target(w.device);
+    t.version = Version{9, 2, 0, 0};
+    UpgradeJob second(t, hops, UpgradeJobState::from_json(*d.state), settings());
+    ASSERT_TRUE(w.run(second, d));
+    auto events = second.take_events();
+    EXPECT_EQ("done", second.state().status) << second.state().error;
+    EXPECT_TRUE(has_event(events, "verify: the settings are those of backup #1")) << ::testing::PrintToString(events);
+    EXPECT_EQ(0, w.received.reset6);
+    EXPECT_EQ(1, w.received.upgrade);
+  }
 }
