@@ -6,6 +6,7 @@
 #     critical path (target <= 1.2x): one device's job with no orchestrator at all = the restarts a job
 #     causes (counted by the simulator: Reset 6, the upgrade, the restore's upload) x --restart-delay-ms,
 #     plus the image's download at loopback speed (from the OTA log of a job run alone), times
+#     plus the health stability window the job must wait (HEALTH_S, --health-window), times
 #     ceil(DEVICES / PARALLEL) rounds; every other delay of the simulator along the path is a loopback
 #     round trip (~0.1 ms, printed);
 #   - the daemon's CPU time (user + sys, /proc/<pid>/stat) per device-step executed (the steps of the
@@ -24,6 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES="${DEVICES:-1000}"
 PARALLEL="${PARALLEL:-200}"
+HEALTH_S="${HEALTH_S:-1}"           # the health stability window after each hop (--health-window), part of a job's path
 RESTART_MS="${RESTART_MS:-1000}"    # Offline -> Online of each restart (a real ESP8266 takes several seconds)
 TELE_SCALE="${TELE_SCALE:-0.05}"    # TelePeriod 300 s x 0.05 = one STATE per device every 15 s
 IMAGE_KB="${IMAGE_KB:-600}"
@@ -104,7 +106,7 @@ kill -0 "$fleet_pid" 2>/dev/null || { tail "$run/fleet.log"; fail "the daemon st
 
 rollout() {  # rollout start … through the daemon's control API, followed until it ends
   $F --db "$run/fleet.db" --broker "mqtt://127.0.0.1:$port" --log-level warn rollout start --to "$TO" \
-    --canary 0 --waves 100% --web-port "$web_port" --follow "$@" >>"$run/follow.log" 2>&1
+    --canary 0 --waves 100% --health-window "$HEALTH_S" --web-port "$web_port" --follow "$@" >>"$run/follow.log" 2>&1
 }
 
 # One device alone: its job's wall time with nobody else in flight.
@@ -189,6 +191,7 @@ for l in open(sys.argv[4]):
     (resets if p[1].startswith("cmnd/") else outcomes)[p[1].split("/")[1]] += 1
 devices, parallel = $DEVICES, $PARALLEL
 restart_ms, download_ms = $RESTART_MS, $download_ms
+health_ms = $HEALTH_S * 1000  # the job's own wait: the device must stay healthy this long after its hop
 sim_restarts, total = int("${sim_restarts:-0}" or 0), $total
 wall = ($t1 - $t0) / 1000.0
 cpu = ($cpu1 - $cpu0) / 1000.0
@@ -226,7 +229,7 @@ def q50(v): return statistics.median(v) if v else float("nan")
 def q90(v): return sorted(v)[int(len(v) * 0.9)] if v else float("nan")
 restarts_per_job = sim_restarts / total if sim_restarts else float("nan")
 rounds = math.ceil(devices / parallel)
-per_job = restarts_per_job * restart_ms + download_ms
+per_job = restarts_per_job * restart_ms + download_ms + health_ms
 critical = per_job * rounds / 1000.0
 device_steps = steps_per_job * len(finished)
 print(f"  devices        {len(finished)} of {devices} finished, {len(failed)} failed" + (f", {len(skipped)} skipped" if skipped else ""))
@@ -238,7 +241,7 @@ if failed:
     dropped = sum(1 for l in open("$run/mosquitto.log") if "dropped" in l)
     print(f"    mosquitto.log: {dropped} lines about dropped messages")
 print(f"  in flight      at most {peak} device jobs (--max-parallel {parallel})")
-print(f"  critical path  {restarts_per_job:.2f} restarts per job (simulator count) x {restart_ms} ms + download {download_ms} ms"
+print(f"  critical path  {restarts_per_job:.2f} restarts per job (simulator count) x {restart_ms} ms + download {download_ms} ms + health window {health_ms} ms"
       f" = {per_job/1000:.2f} s per job, x ceil({devices}/{parallel}) = {rounds} rounds = {critical:.2f} s")
 print(f"  one job alone  {single_job_ms/1000:.2f} s through the idle daemon ({single_ms/1000:.2f} s from 'rollout start' to its end)")
 jobs = sorted(int(l) / 1000 for l in open(sys.argv[5]) if l.strip())
