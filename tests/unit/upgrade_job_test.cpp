@@ -918,16 +918,21 @@ TEST(UpgradeJobInPlace, UpgradesWithoutReset6AndComparesTheSettingsAfterEachHop)
   EXPECT_EQ(std::vector<std::string>{}, w.violations);
 }
 
-TEST(UpgradeJobInPlace, ASettingChangedDuringTheHopFailsTheJobNamingIt) {
-  World w("9.1.0");
-  Durable d;
-  bool changed = false;
-  w.on_tick = [&](World& world, UpgradeJob& job) -> JobEffects {
+// Someone changes a setting on the device while the hop runs (between the backup and the comparison).
+std::function<JobEffects(World&, UpgradeJob&)> tele_period_changed_at_health_check(bool& changed) {
+  return [&changed](World& world, UpgradeJob& job) -> JobEffects {
     if (job.step_name() != "HealthCheck" || changed) return {};
     changed = true;
     world.command("TelePeriod", "120");
     return {};
   };
+}
+
+TEST(UpgradeJobInPlace, ASettingChangedDuringTheHopFailsTheJobNamingIt) {
+  World w("9.1.0");
+  Durable d;
+  bool changed = false;
+  w.on_tick = tele_period_changed_at_health_check(changed);
   UpgradeJob job(target(w.device), in_place(hops_to({"9.2.0"})), UpgradeJobState{}, settings());
   w.run(job, d);
   auto events = job.take_events();
@@ -970,12 +975,7 @@ TEST(UpgradeJobInPlace, WithoutASettingsFileADifferenceInTheSnapshotFailsNamingT
   w.device = SimDevice(s, kNow);
   Durable d;
   bool changed = false;
-  w.on_tick = [&](World& world, UpgradeJob& job) -> JobEffects {
-    if (job.step_name() != "HealthCheck" || changed) return {};
-    changed = true;
-    world.command("TelePeriod", "120");
-    return {};
-  };
+  w.on_tick = tele_period_changed_at_health_check(changed);
   UpgradeJob job(target(w.device), in_place(hops_to({"9.2.0"})), UpgradeJobState{}, settings());
   w.run(job, d);
   EXPECT_EQ("failed", job.state().status);
