@@ -18,7 +18,7 @@
 #include "cli/backup_cmd.h"
 #include "cli/restore_cmd.h"
 #include "cli/rollout_cmd.h"
-#include "cli/upgrade_cmd.h"
+#include "cli/jobs_view.h"
 #include "cli/firmware_cmd.h"
 #include "cli/firmware_plan_cmd.h"
 #include "firmware/firmware_store.h"
