@@ -946,12 +946,16 @@ TEST(UpgradeJobInPlace, ASettingChangedDuringTheHopFailsTheJobNamingIt) {
   EXPECT_EQ(0, w.received.uploads);
 }
 
-TEST(UpgradeJobInPlace, ADeviceWithoutASettingsFileIsUpgradedWithASnapshotOnlyBackup) {
-  // 9.1.0 has no FileDownload; with its web server off it gives no .dmp at all.
+// 9.1.0 has no FileDownload; with its web server off the device gives no .dmp at all.
+void without_settings_file(World& w) {
   auto s = spec("9.1.0");
   s.settings.webserver = 0;
-  World w("9.1.0");
   w.device = SimDevice(s, kNow);
+}
+
+TEST(UpgradeJobInPlace, ADeviceWithoutASettingsFileIsUpgradedWithASnapshotOnlyBackup) {
+  World w("9.1.0");
+  without_settings_file(w);
   Durable d;
   UpgradeJob job(target(w.device), in_place(hops_to({"9.2.0"})), UpgradeJobState{}, settings());
   ASSERT_TRUE(w.run(job, d));
@@ -969,10 +973,8 @@ TEST(UpgradeJobInPlace, ADeviceWithoutASettingsFileIsUpgradedWithASnapshotOnlyBa
 }
 
 TEST(UpgradeJobInPlace, WithoutASettingsFileADifferenceInTheSnapshotFailsNamingTheCommand) {
-  auto s = spec("9.1.0");
-  s.settings.webserver = 0;
   World w("9.1.0");
-  w.device = SimDevice(s, kNow);
+  without_settings_file(w);
   Durable d;
   bool changed = false;
   w.on_tick = tele_period_changed_at_health_check(changed);
@@ -988,10 +990,8 @@ TEST(UpgradeJobInPlace, WithoutASettingsFileADifferenceInTheSnapshotFailsNamingT
 }
 
 TEST(UpgradeJobInPlace, CleanModeRefusesADeviceWithoutASettingsFileWithTheHint) {
-  auto s = spec("9.1.0");
-  s.settings.webserver = 0;
   World w("9.1.0");
-  w.device = SimDevice(s, kNow);
+  without_settings_file(w);
   Durable d;
   UpgradeJob job(target(w.device), hops_to({"9.2.0"}), UpgradeJobState{}, settings());
   w.run(job, d);
