@@ -58,14 +58,17 @@ std::vector<std::string> JobRunner::filters_for(const mqtt::TopicScheme& scheme,
   return {filters.begin(), filters.end()};
 }
 
-void JobRunner::add(std::shared_ptr<DeviceJob> job) { waiting_.push_back(std::move(job)); }
+void JobRunner::add(std::shared_ptr<DeviceJob> job) {
+  ++jobs_of_[job->mac()];
+  waiting_.push_back(std::move(job));
+}
 
-bool JobRunner::has(const std::string& mac) const {
-  for (const auto& j : waiting_)
-    if (j->mac() == mac) return true;
-  for (const auto& [p, a] : active_)
-    if (a.job->mac() == mac) return true;
-  return false;
+// Asked for every device of a rollout on every drive: a lookup, not a scan of the jobs.
+bool JobRunner::has(const std::string& mac) const { return jobs_of_.count(mac) > 0; }
+
+void JobRunner::forget(const DeviceJob& job) {
+  auto it = jobs_of_.find(job.mac());
+  if (it != jobs_of_.end() && --it->second <= 0) jobs_of_.erase(it);
 }
 
 void JobRunner::start_waiting() {
@@ -73,7 +76,7 @@ void JobRunner::start_waiting() {
   for (auto it = waiting_.begin(); it != waiting_.end() && active_.size() < opt_.parallel;) {
     auto topics = (*it)->topics();
     bool busy = std::any_of(topics.begin(), topics.end(), [&](const std::string& t) { return by_topic_.count(t) > 0; }) ||
-                std::any_of(active_.begin(), active_.end(), [&](const auto& kv) { return kv.second.job->mac() == (*it)->mac(); });
+                running_macs_.count((*it)->mac()) > 0;
     if (busy) {  // one job per device at a time
       ++it;
       continue;
@@ -82,6 +85,7 @@ void JobRunner::start_waiting() {
     it = waiting_.erase(it);
     auto& a = active_[job.get()];
     a.job = job;
+    running_macs_.insert(job->mac());
     for (auto& t : topics) by_topic_[t] = job.get();
     execute(a, job->start(clock_.now_ms()));
   }
@@ -175,6 +179,8 @@ void JobRunner::retire() {
     auto& a = it->second;
     if (a.job->over() && !a.http) {
       std::erase_if(by_topic_, [&](const auto& kv) { return kv.second == a.job.get(); });
+      running_macs_.erase(a.job->mac());
+      forget(*a.job);
       done_.push_back(a.job);
       it = active_.erase(it);
     } else {
@@ -186,6 +192,7 @@ void JobRunner::retire() {
 void JobRunner::give_up_all(const std::string& why) {
   for (auto& j : waiting_) {
     j->give_up(why);
+    forget(*j);
     done_.push_back(j);
   }
   waiting_.clear();

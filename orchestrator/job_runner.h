@@ -63,6 +63,7 @@ class JobRunner {
   void start_waiting();
   void execute(Active& a, std::vector<backup::DeviceAction> actions);
   void retire();
+  void forget(const DeviceJob& job);
 
   core::Transport& transport_;
   const core::Clock& clock_;
@@ -74,6 +75,8 @@ class JobRunner {
   std::map<DeviceJob*, Active> active_;
   std::map<std::string, DeviceJob*> by_topic_;  // every topic of every running job
   std::vector<std::shared_ptr<DeviceJob>> done_;
+  std::map<std::string, int> jobs_of_;  // MAC -> its jobs queued or running
+  std::set<std::string> running_macs_;
 };
 
 // A command as the audit log keeps it: passwords masked.
