@@ -1,5 +1,8 @@
 #include "store/database.h"
 
+#include <chrono>
+#include <thread>
+
 #include <sqlite3.h>
 
 namespace fleet::store {
@@ -75,7 +78,17 @@ Database::Database(const std::string& path, Mode mode) {
   }
   sqlite3_busy_timeout(db_, 5000);
   if (mode == Mode::ReadWrite) {
-    exec("PRAGMA journal_mode=WAL");
+    // Switching a new file to WAL takes an exclusive lock and SQLite does not call the busy handler for it:
+    // a second process opening the same new database at that moment gets "locked" at once, so wait here.
+    for (int waited_ms = 0;; waited_ms += 10) {
+      try {
+        exec("PRAGMA journal_mode=WAL");
+        break;
+      } catch (const StoreError&) {
+        if (sqlite3_errcode(db_) != SQLITE_BUSY || waited_ms >= 5000) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
     exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable at checkpoints, no fsync per commit
   }
   exec("PRAGMA foreign_keys=ON");

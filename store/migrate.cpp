@@ -16,6 +16,9 @@ int migrate(Database& db, int target) {
   const auto& all = migrations();
   int latest = all.empty() ? 0 : all.back().number;
   if (target < 0) target = latest;
+  // One immediate transaction from reading the version to the last migration: two processes opening a
+  // new database at once (the daemon and a CLI view) must not both apply 0001.
+  Transaction tx(db);
   db.exec(
       "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
       "applied_ms INTEGER NOT NULL DEFAULT (CAST(strftime('%s','now') AS INTEGER) * 1000))");
@@ -25,16 +28,15 @@ int migrate(Database& db, int target) {
                      std::to_string(latest) + "): upgrade tasmota-fleet");
   for (const auto& m : all) {
     if (m.number <= current || m.number > target) continue;
-    Transaction tx(db);
     try {
       db.exec(m.sql);
     } catch (const StoreError& e) {
       throw StoreError(std::string("migration ") + m.name + " failed: " + e.what());
     }
     db.prepare("INSERT INTO schema_version (version, name) VALUES (?, ?)").bind(1, std::int64_t{m.number}).bind(2, m.name).run();
-    tx.commit();
     current = m.number;
   }
+  tx.commit();
   return current;
 }
 

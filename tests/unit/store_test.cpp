@@ -1,7 +1,10 @@
 // The SQLite store on a real file: migrations from every earlier schema level, and the device rows.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "store/database.h"
 #include "store/migrations.h"
@@ -113,6 +116,39 @@ TEST_F(TempDb, RefusesASchemaNewerThanTheProgram) {
   migrate(db);
   db.exec("INSERT INTO schema_version (version, name) VALUES (999, 'from the future')");
   EXPECT_THROW(migrate(db), StoreError);
+}
+
+// The daemon and a CLI view may open a new database at the same moment (CI saw "table devices already
+// exists" from the second one): the migration must be applied once, and both must see the latest level.
+TEST_F(TempDb, ProcessesOpeningANewDatabaseAtOnceMigrateItOnce) {
+  const int latest = migrations().back().number;
+  for (int round = 0; round < 5; ++round) {
+    std::string p = path("race" + std::to_string(round) + ".db");
+    std::atomic<bool> go{false};
+    std::vector<std::string> errors(4);
+    std::vector<int> levels(4, -1);
+    std::vector<std::thread> openers;
+    for (int i = 0; i < 4; ++i)
+      openers.emplace_back([&, i] {
+        while (!go) std::this_thread::yield();
+        try {
+          Database db(p);
+          levels[i] = migrate(db);
+        } catch (const StoreError& e) {
+          errors[i] = e.what();
+        }
+      });
+    go = true;
+    for (auto& t : openers) t.join();
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ("", errors[i]) << "round " << round;
+      EXPECT_EQ(latest, levels[i]) << "round " << round;
+    }
+    Database db(p);
+    auto q = db.prepare("SELECT count(*) FROM schema_version");
+    q.step();
+    EXPECT_EQ(latest, q.int64(0));
+  }
 }
 
 TEST_F(TempDb, UsesWriteAheadLogging) {
