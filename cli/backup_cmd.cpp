@@ -77,7 +77,9 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
     auto access = access_for(o, credentials, d);
     auto settings = s;
     settings.device_mqtt_password = access.mqtt_password;
-    tasks.push_back(std::make_shared<orchestrator::BackupDeviceJob>(d, access, settings));
+    auto job = std::make_shared<orchestrator::BackupDeviceJob>(d, access, settings);
+    job->set_fallbacks(orchestrator::fallbacks_for(d));
+    tasks.push_back(job);
   }
   orchestrator::run_locally(o.run, tasks);
   store::Database db(o.db);

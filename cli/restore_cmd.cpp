@@ -76,6 +76,7 @@ int run_restore(const RestoreOptions& o, const inventory::DeviceRecord& device) 
   std::string pin = fmt::format("restore-{}", ::getpid());
   backups.pin(record->id, pin);
   auto task = std::make_shared<orchestrator::RestoreDeviceJob>(device.mac, device.ip.value_or(""), access, job);
+  task->set_fallbacks(orchestrator::fallbacks_for(device));
   auto run = o.base.run;
   run.overall_timeout_ms = 300'000;
   orchestrator::run_locally(run, {task});

@@ -37,7 +37,8 @@ namespace fleet::inventory {
   X(Str, full_topic)           \
   X(Str, prefixes)             \
   X(Str, web_server_mode)      \
-  X(Str, power)
+  X(Str, power)                \
+  X(Str, mqtt_client)
 
 using Str = std::optional<std::string>;
 using Int = std::optional<std::int64_t>;

@@ -2,6 +2,8 @@
 
 #include "core/log.h"
 #include "inventory/payloads.h"
+#include "mqtt/fallback_topic.h"
+#include "planner/version.h"
 
 namespace fleet::inventory {
 
@@ -16,10 +18,21 @@ Inventory::Inventory(mqtt::TopicScheme scheme, core::Transport& transport, Inven
   last_flush_ms_ = clock_.now_ms();
 }
 
+std::optional<std::string> fallback_topic_of(const DeviceRecord& d) {
+  if (!d.mqtt_client || d.mqtt_client->empty() || !d.version) return std::nullopt;
+  auto v = planner::Version::parse(*d.version);
+  // "_fb" arrived in 6.4.1 (Tasmota #1528); before, the fallback topic was the bare MqttClient, a name a
+  // device could carry as its Topic too: not used.
+  if (!v || *v < planner::Version{6, 4, 1, 0}) return std::nullopt;
+  if (d.full_topic && d.full_topic->find("%topic%") == std::string::npos) return std::nullopt;
+  return mqtt::fallback_of(*d.mqtt_client);
+}
+
 void Inventory::load() {
   for (auto& rec : store_.load_devices()) {
     std::string mac = rec.mac;
     if (rec.topic) topics_[*rec.topic].mac = mac;
+    if (rec.mqtt_client) by_fallback_[mqtt::fallback_of(*rec.mqtt_client)] = mac;
     devices_.emplace(mac, std::move(rec));
   }
   log::info("inventory: {} devices from the store", devices_.size());
@@ -67,6 +80,10 @@ void Inventory::on_message(std::string_view topic_in, std::string_view payload, 
   }
   if (auto mac = mqtt::discovery_mac(topic_in)) {
     handle_discovery(*mac, payload);
+    return;
+  }
+  if (auto fb = mqtt::parse_fallback(topic_in); fb && fb->prefix == mqtt::Prefix::Stat) {
+    handle_fallback_reply(fb->device_topic, fb->suffix, payload, retained);
     return;
   }
   auto parts = scheme_.parse(topic_in);
@@ -162,6 +179,7 @@ void Inventory::apply(const std::string& topic, TopicState& ts, DeviceFacts& f, 
   }
   DeviceRecord& rec = devices_[ts.mac];
   bool changed = rec.merge(f);
+  if (f.mqtt_client) by_fallback_[mqtt::fallback_of(*f.mqtt_client)] = rec.mac;
   auto now = clock_.now_ms();
   if (live) {
     rec.last_seen_ms = now;
@@ -169,6 +187,33 @@ void Inventory::apply(const std::string& topic, TopicState& ts, DeviceFacts& f, 
   }
   if (f.status_reply) rec.status_at_ms = now;
   if (changed) mark_dirty(rec.mac);
+}
+
+// A device's answer on its own fallback topic (a job's command went there): it is that device's, found by
+// its MqttClient; its Topic stays what it is. A reply naming another MAC there is not believed.
+void Inventory::handle_fallback_reply(const std::string& fallback, const std::string& suffix, std::string_view payload,
+                                      bool retained) {
+  auto who = by_fallback_.find(fallback);
+  auto kind = classify(false, suffix);
+  if (who == by_fallback_.end() || kind == MessageKind::Ignored) return;
+  auto result = parse_payload(kind, payload);
+  if (!result.ok()) {
+    ++stats_.rejected;
+    return;
+  }
+  DeviceFacts& f = result.facts;
+  if (f.mac && *f.mac != who->second) return;
+  DeviceRecord& rec = devices_[who->second];
+  f.topic.reset();
+  f.mac.reset();
+  if (!retained) {
+    rec.online = true;
+    rec.last_seen_ms = clock_.now_ms();
+  }
+  rec.merge(f);
+  if (f.status_reply) rec.status_at_ms = clock_.now_ms();
+  ++stats_.applied;
+  mark_dirty(rec.mac);
 }
 
 void Inventory::identify(const std::string& topic, TopicState& ts, const std::string& mac) {
@@ -203,6 +248,7 @@ void Inventory::identify(const std::string& topic, TopicState& ts, const std::st
   rec.topic = topic;
   if (ts.pending) {
     rec.merge(*ts.pending);
+    if (rec.mqtt_client) by_fallback_[mqtt::fallback_of(*rec.mqtt_client)] = mac;
     if (ts.pending->status_reply) rec.status_at_ms = clock_.now_ms();
     ts.pending.reset();
   }

@@ -55,6 +55,11 @@ struct InventoryStats {
   std::int64_t last_persist_ms = 0;  // commit time of the last flush that carried STATE messages
 };
 
+// The device's fallback topic ("DVES_ABCDEF_fb") if it listens on one that reaches only it: its MqttClient
+// is known, its firmware names the topic "<MqttClient>_fb" and its FullTopic contains %topic% (Tasmota
+// subscribes to the fallback topic only then).
+std::optional<std::string> fallback_topic_of(const DeviceRecord& device);
+
 class Inventory {
  public:
   Inventory(mqtt::TopicScheme scheme, core::Transport& transport, InventoryStore& store, const core::Clock& clock,
@@ -95,6 +100,7 @@ class Inventory {
   void handle_discovery(std::string_view mac_in_topic, std::string_view payload);
   void apply(const std::string& topic, TopicState& ts, DeviceFacts& facts, bool live);
   void identify(const std::string& topic, TopicState& ts, const std::string& mac);
+  void handle_fallback_reply(const std::string& fallback, const std::string& suffix, std::string_view payload, bool retained);
   void note_bad(const std::string& topic, TopicState* ts, const std::string& reason);
   void queue_query(const std::string& topic, TopicState& ts);
   void send_queries(std::int64_t now);
@@ -117,6 +123,7 @@ class Inventory {
   std::deque<std::string> query_queue_;
   std::unordered_set<std::string> logged_unknown_;
   std::unordered_map<std::string, std::set<std::string>> conflicts_;  // topic -> the MACs seen on it
+  std::unordered_map<std::string, std::string> by_fallback_;          // "<MqttClient>_fb" -> MAC
   std::uint64_t applied_since_flush_ = 0;
   std::uint64_t states_since_flush_ = 0;
   std::int64_t last_flush_ms_ = 0;

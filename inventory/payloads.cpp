@@ -214,10 +214,22 @@ void read_status_parts(Reader& rd, const json& j) {
     rd.uptime(*s, "StatusSTS");
     rd.wifi(*s, "StatusSTS");
   }
-  // StatusLOG, StatusMQT, StatusTIM, StatusSNS, StatusPTH carry nothing the upgrade needs.
-  for (const char* k : {"StatusLOG", "StatusMQT", "StatusTIM", "StatusSNS", "StatusPTH"}) any = any || j.contains(k);
+  if (const json* s = rd.object(j, "", "StatusMQT")) {
+    any = true;
+    f.mqtt_client = rd.text(*s, "StatusMQT", "MqttClient", 32);  // names the device's own fallback topic
+  }
+  // StatusLOG, StatusTIM, StatusSNS, StatusPTH carry nothing the upgrade needs.
+  for (const char* k : {"StatusLOG", "StatusTIM", "StatusSNS", "StatusPTH"}) any = any || j.contains(k);
   if (!any) rd.r_.error = "no Status part in a STATUS reply";
   f.status_reply = any;
+}
+
+// INFO1's FallbackTopic ("cmnd/DVES_ABCDEF_fb/", or the bare client on old firmware) -> "DVES_ABCDEF".
+std::string client_of_fallback(std::string t) {
+  if (t.starts_with("cmnd/")) t.erase(0, 5);
+  while (t.ends_with('/')) t.pop_back();
+  if (t.ends_with("_fb")) t.resize(t.size() - 3);
+  return t;
 }
 
 // {"Info1":{…}} on newer firmware, the bare object on older.
@@ -313,6 +325,7 @@ ParseResult parse_payload(MessageKind kind, std::string_view payload) {
       f.module = rd.text(o, "Info1", "Module", 64);
       rd.version(o, "Info1", "Version");
       f.group_topic = rd.text(o, "Info1", "GroupTopic", 64);
+      if (auto fb = rd.text(o, "Info1", "FallbackTopic", 64)) f.mqtt_client = client_of_fallback(*fb);
       break;
     }
     case MessageKind::Info2: {

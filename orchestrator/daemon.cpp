@@ -16,6 +16,7 @@
 #include "firmware/firmware_store.h"
 #include "firmware/ota_server.h"
 #include "firmware/plan_check.h"
+#include "mqtt/fallback_topic.h"
 #include "mqtt/event_queue.h"
 #include "mqtt/paho_transport.h"
 #include "orchestrator/backup_device_job.h"
@@ -110,6 +111,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   mqtt::EventQueue events;
   auto filters = o.scheme.inventory_filters();
   if (o.control_api && !o.api_base.empty()) filters.push_back(o.api_base + "/v1/control");
+  filters.push_back(mqtt::kFallbackReplyFilter);  // device jobs' replies on the devices' own fallback topics
   mqtt::PahoTransport transport(o.broker, filters, events);
   inventory::Inventory inv(o.scheme, transport, store, clock, o.inventory);
   transport.add_filters(inv.follow_default_topics());  // a device after Reset 6 is found again there
@@ -238,7 +240,9 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       auto access = o.access_for ? o.access_for(d, request.value("access", nlohmann::json())) : DeviceAccess{};
       backup::BackupSettings bs;
       bs.device_mqtt_password = access.mqtt_password;
-      runner.add(std::make_shared<BackupDeviceJob>(d, access, bs));
+      auto job = std::make_shared<BackupDeviceJob>(d, access, bs);
+      job->set_fallbacks(fallbacks_for(d));
+      runner.add(job);
       return nlohmann::json{{"device", d.topic.value_or(d.mac)}, {"mac", d.mac}, {"status", "started"}};
     };
   }

@@ -9,6 +9,7 @@
 
 #include "backup/backup_job.h"
 #include "firmware/downloader.h"
+#include "inventory/device_record.h"
 #include "mqtt/topic_scheme.h"
 
 namespace fleet::orchestrator {
@@ -44,6 +45,10 @@ class DeviceJob {
   const std::string& mac() const { return mac_; }
   const std::string& ip() const { return ip_; }
   const DeviceAccess& access() const { return access_; }
+  // The device's own fallback topics ("DVES_ABCDEF_fb"), where it has them: its commands go there and
+  // nowhere a second device on its Topic would hear them. Empty: commands go to its Topic.
+  void set_fallbacks(std::vector<std::string> fallbacks) { fallbacks_ = std::move(fallbacks); }
+  const std::vector<std::string>& fallbacks() const { return fallbacks_; }
   // The run is over for this device (broker unreachable, overall timeout): why.
   void give_up(const std::string& why) { gave_up_ = why; }
   const std::string& gave_up() const { return gave_up_; }
@@ -53,7 +58,12 @@ class DeviceJob {
   std::string mac_;
   std::string ip_;
   DeviceAccess access_;
+  std::vector<std::string> fallbacks_;
   std::string gave_up_;
 };
+
+// Where a device's job sends its commands: its MqttClient's fallback topic, and the default MqttClient's
+// for after a Reset 6 (which puts MqttClient back); empty when its firmware has no usable fallback topic.
+std::vector<std::string> fallbacks_for(const inventory::DeviceRecord& device);
 
 }  // namespace fleet::orchestrator

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "mqtt/fallback_topic.h"
+
 namespace fleet::orchestrator {
 
 DeviceHttp threaded_device_http() {
@@ -55,6 +57,7 @@ std::vector<std::string> JobRunner::filters_for(const mqtt::TopicScheme& scheme,
   for (const auto& topic : device_topics)
     for (const mqtt::TopicScheme* s : std::initializer_list<const mqtt::TopicScheme*>{&scheme, &defaults})
       for (auto p : {mqtt::Prefix::Stat, mqtt::Prefix::Tele}) filters.insert(s->topic(p, topic, "+"));
+  filters.insert(mqtt::kFallbackReplyFilter);
   return {filters.begin(), filters.end()};
 }
 
@@ -87,6 +90,7 @@ void JobRunner::start_waiting() {
     a.job = job;
     running_macs_.insert(job->mac());
     for (auto& t : topics) by_topic_[t] = job.get();
+    for (auto& fb : job->fallbacks()) by_fallback_[fb] = job.get();
     execute(a, job->start(clock_.now_ms()));
   }
 }
@@ -95,6 +99,14 @@ void JobRunner::execute(Active& a, std::vector<backup::DeviceAction> actions) {
   for (auto& act : actions) {
     switch (act.kind) {
       case backup::DeviceAction::Kind::Publish: {
+        if (!a.job->fallbacks().empty()) {
+          // Its own fallback topics only: a device sharing its Topic never hears the command.
+          for (const auto& fb : a.job->fallbacks())
+            transport_.publish(mqtt::fallback_topic(mqtt::Prefix::Command, fb, act.command.name), act.command.payload);
+          if (audit)
+            audit(*a.job, "command", "cmnd/" + a.job->fallbacks().front() + ": " + masked_command(act.command.name, act.command.payload));
+          break;
+        }
         auto topic = a.job->device_topic();
         transport_.publish(opt_.scheme.topic(mqtt::Prefix::Command, topic, act.command.name), act.command.payload);
         // After a Reset 6 the device listens on the default topics: send there too when they differ.
@@ -133,12 +145,23 @@ void JobRunner::execute(Active& a, std::vector<backup::DeviceAction> actions) {
 
 void JobRunner::on_message(std::string_view topic, std::string_view payload) {
   if (by_topic_.empty()) return;
-  auto parts = opt_.scheme.parse(topic);
-  if (!parts) parts = defaults_.parse(topic);
-  if (!parts || parts->prefix == mqtt::Prefix::Command) return;
-  auto owner = by_topic_.find(parts->device_topic);
-  if (owner == by_topic_.end()) return;
-  auto& a = active_[owner->second];
+  std::optional<mqtt::TopicParts> parts;
+  DeviceJob* owner = nullptr;
+  if (auto fb = mqtt::parse_fallback(topic); fb && fb->prefix == mqtt::Prefix::Stat) {
+    if (auto it = by_fallback_.find(fb->device_topic); it != by_fallback_.end()) {
+      parts = std::move(fb);
+      owner = it->second;
+    }
+  }
+  if (!owner) {
+    parts = opt_.scheme.parse(topic);
+    if (!parts) parts = defaults_.parse(topic);
+    if (!parts || parts->prefix == mqtt::Prefix::Command) return;
+    auto it = by_topic_.find(parts->device_topic);
+    if (it == by_topic_.end()) return;
+    owner = it->second;
+  }
+  auto& a = active_[owner];
   // A reply that names another device (StatusNET's Mac) is not this job's: one topic, two devices.
   if (payload.find("\"Mac\"") != std::string_view::npos) {
     auto j = nlohmann::json::parse(payload, nullptr, false);
@@ -179,6 +202,8 @@ void JobRunner::retire() {
     auto& a = it->second;
     if (a.job->over() && !a.http) {
       std::erase_if(by_topic_, [&](const auto& kv) { return kv.second == a.job.get(); });
+      for (auto& fb : a.job->fallbacks())
+        if (auto f = by_fallback_.find(fb); f != by_fallback_.end() && f->second == a.job.get()) by_fallback_.erase(f);
       running_macs_.erase(a.job->mac());
       forget(*a.job);
       done_.push_back(a.job);

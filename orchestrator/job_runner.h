@@ -73,7 +73,8 @@ class JobRunner {
   bool online_ = false;
   std::vector<std::shared_ptr<DeviceJob>> waiting_;
   std::map<DeviceJob*, Active> active_;
-  std::map<std::string, DeviceJob*> by_topic_;  // every topic of every running job
+  std::map<std::string, DeviceJob*> by_topic_;     // every topic of every running job
+  std::map<std::string, DeviceJob*> by_fallback_;  // every fallback topic of every running job
   std::vector<std::shared_ptr<DeviceJob>> done_;
   std::map<std::string, int> jobs_of_;  // MAC -> its jobs queued or running
   std::set<std::string> running_macs_;

@@ -385,10 +385,15 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     } else if (r->status == "paused" || r->status == "stopped") {
       it->second.job->request_stop();
     } else if (auto conflict = p_.inventory.conflict_of(row.mac); conflict && !it->second.conflict_noted) {
-      // A second device appeared on its topic mid-job: nothing new is started on it after its safe point.
+      // A second device appeared on its topic mid-job. Commands to its own fallback topic reach only it;
+      // without one nothing new is started on it after its safe point.
       it->second.conflict_noted = true;
-      it->second.job->request_stop();
-      audit(id, row.mac, row.job_id, "state", *conflict + ": the job stops at its next safe point");
+      if (it->second.job->fallbacks().empty()) {
+        it->second.job->request_stop();
+        audit(id, row.mac, row.job_id, "state", *conflict + ": the job stops at its next safe point");
+      } else {
+        audit(id, row.mac, row.job_id, "state", *conflict + ": its commands go to its own fallback topic only");
+      }
     }
   }
   if (r->status == "finished" || (r->status == "stopped" && std::none_of(rows.begin(), rows.end(), [](auto& d) { return d.status == "running"; }))) {
@@ -417,8 +422,8 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     if (const auto* rec = p_.inventory.find(row.mac)) {
       d.online = rec->online;
       d.powered_on = rec->power == "ON";
-      if (auto conflict = p_.inventory.conflict_of(row.mac))
-        d.not_ready = "preflight: " + *conflict + ": no command that could reach both is sent";
+      if (auto conflict = p_.inventory.conflict_of(row.mac); conflict && fallbacks_for(*rec).empty())
+        d.not_ready = "preflight: " + *conflict + " and it has no fallback topic: no command that could reach both is sent";
       if (spec.min_rssi && rec->rssi && *rec->rssi < *spec.min_rssi)
         d.not_ready = fmt::format("preflight: Wi-Fi RSSI {} % is below --min-rssi {} %", *rec->rssi, *spec.min_rssi);
     } else {
@@ -488,6 +493,7 @@ std::shared_ptr<UpgradeDeviceJob> RolloutExecutor::make_job(std::int64_t job_id,
   auto job = std::make_shared<UpgradeDeviceJob>(d.mac, d.ip.value_or(""), access,
                                                 std::make_unique<UpgradeJob>(target, hops_from_json(json::parse(jr.hops)), state, us), job_id,
                                                 p_.jobs, p_.backups);
+  job->set_fallbacks(fallbacks_for(d));
   auto rollout = jr.rollout_id;
   auto mac = d.mac;
   job->on_event = [this, rollout, mac, job_id](const std::string& text) { audit(rollout, mac, job_id, "state", text); };
@@ -548,7 +554,10 @@ void RolloutExecutor::start_device(std::int64_t id, RolloutDeviceRow& row, const
   for (auto& h : plan.hops) path += (path.empty() ? "" : " > ") + h.version.str();
   audit(id, row.mac, job_id, "state", fmt::format("started upgrade job #{} (attempt {}): {} > {}", job_id, row.attempt, plan.from.str(), path));
   auto job = make_job(job_id, jr, *d, spec);
-  jobs_[row.mac] = Running{id, job, "", false};
+  auto conflict = p_.inventory.conflict_of(row.mac);
+  if (conflict && !job->fallbacks().empty())
+    audit(id, row.mac, job_id, "state", fmt::format("{}: its commands go to its own fallback topic cmnd/{}/ only", *conflict, job->fallbacks().front()));
+  jobs_[row.mac] = Running{id, job, "", conflict.has_value()};
   p_.runner.add(job);
   publish_device(row.mac, device_job_state(row, job.get()));
 }

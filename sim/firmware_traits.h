@@ -30,6 +30,9 @@ struct FirmwareTraits {
   bool build_in_version;
   // Official release builds say "(release-<image>)" ("12.5.0(release-sensors)"): assumed from 12.0.0.
   bool release_marker;
+  // FallbackTopic "cmnd/<MqttClient>_fb/" (GetTopic_P appends "_fb" from 6.4.1, #1528); before it the bare
+  // MqttClient, announced in INFO1 as just "DVES_XXXXXX".
+  bool fallback_fb;
   // Default group topic "cmnd/tasmotas/" (8.x captures) vs "sonoffs" forms before.
   std::string default_group_topic;
 
@@ -47,6 +50,7 @@ inline FirmwareTraits FirmwareTraits::of(const planner::Version& v) {
   t.uptime_sec = v >= Version{7, 0, 0, 0};
   t.hardware_field = v >= Version{8, 2, 0, 0};
   t.build_in_version = v >= Version{6, 0, 0, 0};
+  t.fallback_fb = v >= Version{6, 4, 1, 0};
   t.release_marker = v >= Version{12, 0, 0, 0} && v.is_release();
   t.default_group_topic = v >= Version{8, 2, 0, 0} ? "cmnd/tasmotas/" : v >= Version{7, 0, 0, 0} ? "cmnd/sonoffs/" : "sonoffs";
   return t;

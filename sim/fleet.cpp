@@ -118,7 +118,11 @@ std::vector<DeviceSpec> parse_fleet(const std::string& text) {
     if (spec.settings.topic.empty()) spec.settings.topic = "tasmota_" + spec.mac.substr(9, 2) + spec.mac.substr(12, 2) + spec.mac.substr(15, 2);
     if (spec.ip.empty()) spec.ip = fmt::format("127.0.{}.{}", 1 + i / 250, 1 + i % 250);
     if (!macs.insert(spec.mac).second) throw std::runtime_error(who + ": duplicate mac " + spec.mac);
-    if (!topics.insert(spec.settings.topic).second) throw std::runtime_error(who + ": duplicate topic " + spec.settings.topic);
+    // Two devices on one topic is usually a mistake in the file; "copied_topic": true makes it the case a
+    // copied configuration produces (both obey cmnd/<topic>/, only their fallback topics tell them apart).
+    bool copied = (*devices)[i].is_object() && (*devices)[i].value("copied_topic", false) == true;
+    if (!topics.insert(spec.settings.topic).second && !copied)
+      throw std::runtime_error(who + ": duplicate topic " + spec.settings.topic + " (\"copied_topic\": true if meant)");
     out.push_back(std::move(spec));
   }
   return out;

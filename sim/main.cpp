@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
   app.add_option("--ota-kbps", opt.ota_kbps, "OTA download speed per device in KB/s (0: unlimited)");
   app.add_option("--web-port", opt.web_port, "the devices' web servers (/dl, /rs, /u2) on this port of each device's 127.x address (0: any free port; default off)");
   app.add_option("--web-port-file", opt.web_port_file, "write the web port here once listening");
+  app.add_option("--command-log", opt.command_log, "append every command a device received to FILE (its first topic, its MAC, the topic, the payload; tab-separated)");
   app.add_option("--log-level", log_level, "debug, info, warn, error");
   // Test images: small files with valid headers that simulated devices boot as the version they name.
   std::string make_image_file, image_chip = "esp8266";

@@ -80,7 +80,7 @@ std::string SimDevice::restore_config(std::span<const std::uint8_t> bytes) {
 }
 
 void SimDevice::file_download(std::string_view arg, bool group, Reaction& out) {
-  auto publish = [&](ojson j) { out.publish.push_back({full(1, "FILEDOWNLOAD"), j.dump(), false}); };
+  auto publish = [&](ojson j) { out.publish.push_back({stat("FILEDOWNLOAD"), j.dump(), false}); };
   if (group) return publish({{"FileDownload", "Error 5"}});
   if (transfer_ && !transfer_->upload) {
     if (arg == "0") {
@@ -115,7 +115,7 @@ void SimDevice::file_download(std::string_view arg, bool group, Reaction& out) {
 }
 
 void SimDevice::file_upload(std::string_view arg, bool group, Reaction& out) {
-  auto publish = [&](ojson j) { out.publish.push_back({full(1, "FILEUPLOAD"), j.dump(), false}); };
+  auto publish = [&](ojson j) { out.publish.push_back({stat("FILEUPLOAD"), j.dump(), false}); };
   if (group) return publish({{"FileUpload", "Error 5"}});
   // What the device's MQTT buffer can take: a larger message is dropped before the command runs.
   const std::size_t topic_size = full(0, "FILEUPLOAD").size() + 1;

@@ -90,8 +90,18 @@ std::string SimDevice::full(int prefix, std::string_view suffix) const {
   return t + std::string(suffix);
 }
 
+std::string SimDevice::fallback_prefix(const char* prefix) const {
+  return std::string(prefix) + "/" + client_id() + (traits_.fallback_fb ? "_fb/" : "/");
+}
+
+std::string SimDevice::stat(std::string_view suffix) const {
+  return via_fallback_ ? fallback_prefix("stat") + std::string(suffix) : full(1, suffix);
+}
+
 std::vector<std::string> SimDevice::command_filters() const {
   std::vector<std::string> f{full(0, "+")};
+  // Tasmota subscribes to its fallback topic only when its FullTopic contains %topic% (MqttConnected).
+  if (spec_.settings.full_topic.find("%topic%") != std::string::npos) f.push_back(fallback_prefix("cmnd") + "+");
   auto g = group_topic();
   // The group topic is "cmnd/tasmotas/" on newer firmware, a bare "sonoffs" on older.
   if (g.find('/') == std::string::npos) f.push_back(spec_.settings.prefixes[0] + "/" + g + "/+");
@@ -138,7 +148,7 @@ std::vector<Outgoing> SimDevice::on_connected(std::int64_t now_ms) {
   announced_ = true;
   ojson i1 = {{"Module", spec_.settings.module_id == 0 ? "Template" : spec_.module_name},
               {"Version", firmware_string()},
-              {"FallbackTopic", "cmnd/" + client_id() + "_fb/"},
+              {"FallbackTopic", traits_.fallback_fb ? fallback_prefix("cmnd") : client_id()},
               {"GroupTopic", group_topic()}};
   ojson i2 = {{"WebServerMode", "Admin"}, {"Hostname", hostname()}, {"IPAddress", spec_.ip}};
   ojson i3 = {{"RestartReason", spec_.restart_reason}};
@@ -174,7 +184,7 @@ void SimDevice::reboot(std::int64_t now_ms, std::string reason) {
 
 void SimDevice::reply(Reaction& out, std::string_view command_upper, std::string payload) {
   // SetOption4 1: replies on stat/<topic>/<COMMAND> instead of stat/<topic>/RESULT.
-  out.publish.push_back({full(1, spec_.settings.set_option4 ? command_upper : "RESULT"), std::move(payload), false});
+  out.publish.push_back({stat(spec_.settings.set_option4 ? command_upper : "RESULT"), std::move(payload), false});
 }
 
 std::string SimDevice::status_part(int which, std::int64_t now_ms) const {
@@ -259,7 +269,7 @@ void SimDevice::status(int which, std::int64_t now_ms, Reaction& out) {
       reply(out, "STATUS", R"({"Command":"Error"})");
       return;
     }
-    out.publish.push_back({full(1, "STATUS" + std::to_string(which)), body, false});
+    out.publish.push_back({stat("STATUS" + std::to_string(which)), body, false});
     return;
   }
   if (traits_.status0_combined) {
@@ -269,11 +279,11 @@ void SimDevice::status(int which, std::int64_t now_ms, Reaction& out) {
       ojson part = ojson::parse(status_part(p, now_ms));
       for (auto& [k, v] : part.items()) all[k] = v;
     }
-    out.publish.push_back({full(1, "STATUS0"), all.dump(), false});
+    out.publish.push_back({stat("STATUS0"), all.dump(), false});
     return;
   }
   for (int p : kAll)
-    out.publish.push_back({full(1, p == 0 ? std::string("STATUS") : "STATUS" + std::to_string(p)), status_part(p, now_ms), false});
+    out.publish.push_back({stat(p == 0 ? std::string("STATUS") : "STATUS" + std::to_string(p)), status_part(p, now_ms), false});
 }
 
 void SimDevice::reset_settings(int level) {
@@ -297,8 +307,10 @@ Reaction SimDevice::handle(std::string_view topic, std::string_view payload, std
   auto slash = topic.rfind('/');
   std::string_view name = slash == std::string_view::npos ? topic : topic.substr(slash + 1);
   if (name.empty() || payload.size() > 4096) return out;  // Tasmota refuses over-long input silently
-  via_group_ = topic.rfind(full(0, ""), 0) != 0;          // came in on the group topic
+  via_fallback_ = topic.rfind(fallback_prefix("cmnd"), 0) == 0;
+  via_group_ = !via_fallback_ && topic.rfind(full(0, ""), 0) != 0;  // came in on the group topic
   command(name, trim(payload), now_ms, out, 0);
+  via_fallback_ = false;
   return out;
 }
 
@@ -306,7 +318,9 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
   auto [cmd, index] = split_index(name);
   auto& st = spec_.settings;
   if (cmd == "BACKLOG" && depth == 0) {
-    // Backlog runs each ";"-separated command in order.
+    // Backlog runs each ";"-separated command in order, later and not as a command from the fallback
+    // topic (ExecuteCommand): their replies go to the device's Topic.
+    via_fallback_ = false;
     std::string_view rest = arg;
     while (!rest.empty()) {
       auto semi = rest.find(';');
@@ -323,7 +337,7 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
     int which = 0;
     if (arg.empty()) {
       // Bare "Status": the Status part only, on STATUS.
-      out.publish.push_back({full(1, "STATUS"), status_part(0, now_ms), false});
+      out.publish.push_back({stat("STATUS"), status_part(0, now_ms), false});
       return;
     }
     try {

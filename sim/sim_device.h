@@ -108,6 +108,10 @@ class SimDevice {
 
   void command(std::string_view name, std::string_view arg, std::int64_t now_ms, Reaction& out, int depth);
   void reply(Reaction& out, std::string_view command_upper, std::string payload);
+  // Where a reply to the command being handled goes: stat/<topic>/… or, for a command that came in on
+  // the fallback topic, stat/<MqttClient>_fb/… (Tasmota's GetTopic_P while fallback_topic_flag is set).
+  std::string stat(std::string_view suffix) const;
+  std::string fallback_prefix(const char* prefix) const;
   void status(int which, std::int64_t now_ms, Reaction& out);
   std::string status_part(int which, std::int64_t now_ms) const;
   void reset_settings(int level);
@@ -121,7 +125,8 @@ class SimDevice {
   FirmwareTraits traits_;
   std::int64_t boot_ms_;
   bool announced_ = false;
-  bool via_group_ = false;  // the command being handled came in on the group topic
+  bool via_group_ = false;     // the command being handled came in on the group topic
+  bool via_fallback_ = false;  // ... on its fallback topic: its replies go to stat/<MqttClient>_fb/
   bool power_ = false;      // the relay (Power, POWER1): what a restart cuts for what is plugged in
 
   // OTA state (Tasmota: ota_state_flag, RtcSettings.ota_loader)

@@ -1,5 +1,7 @@
 #include "sim/sim_runner.h"
 
+#include <cstdio>
+
 #include <sys/socket.h>
 
 #include "sim/http_fetch.h"
@@ -99,12 +101,14 @@ struct SimRunner::Impl {
     std::uint64_t flood_left = 0;
     bool restart_pending = false;  // restarts happen after the callback: libmosquitto only queues inside one
     bool bricked = false;          // flashed an image it cannot boot: gone for good
+    std::string label;             // its topic at start, naming it in the command log
   };
   static constexpr std::uint32_t kFetchTag = 0xFFFFFFFFu;  // epoll data of the OTA fetcher's eventfd
   static constexpr std::uint32_t kWebTag = 0xFFFFFFFEu;    // … and of the web server's
 
   RunnerOptions opt;
   std::vector<Slot> slots;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> command_log{nullptr, &std::fclose};
   RunnerStats stats;
   int epfd = -1;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
@@ -121,6 +125,10 @@ struct SimRunner::Impl {
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) throw std::runtime_error("epoll_create1 failed");
     slots.resize(devices.size());
+    if (!opt.command_log.empty()) {
+      command_log.reset(std::fopen(opt.command_log.c_str(), "a"));
+      if (!command_log) throw std::runtime_error("cannot open the command log " + opt.command_log);
+    }
     auto now = now_ms();
     {
       NoSocketPairs no_pairs;  // nothing else may open a file in this scope
@@ -130,6 +138,7 @@ struct SimRunner::Impl {
         s.index = i;
         // The device's MqttPassword is the one it connects with (FileDownload/FileUpload quote it).
         if (devices[i].settings.mqtt_password.empty()) devices[i].settings.mqtt_password = opt.password;
+        s.label = devices[i].settings.topic;
         s.device = std::make_unique<SimDevice>(std::move(devices[i]), now);
         s.mosq = mosquitto_new(s.device->client_id().c_str(), true, &s);
         if (!s.mosq) throw std::runtime_error("mosquitto_new failed");
@@ -272,6 +281,10 @@ struct SimRunner::Impl {
   void command(Slot& s, const mosquitto_message* m) {
     ++stats.commands;
     std::string payload(static_cast<const char*>(m->payload), static_cast<std::size_t>(std::max(0, m->payloadlen)));
+    if (command_log) {
+      std::fprintf(command_log.get(), "%s\t%s\t%s\t%s\n", s.label.c_str(), s.device->spec().mac.c_str(), m->topic, payload.c_str());
+      std::fflush(command_log.get());
+    }
     auto reaction = s.device->handle(m->topic, payload, now_ms());
     for (const auto& o : reaction.publish) publish(s, o.topic, o.payload, o.retain);
     if (reaction.fetch) fetcher->request(s.index, s.generation, *reaction.fetch, s.device->spec().ip, s.device->ota_room_bytes());

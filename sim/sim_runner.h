@@ -33,6 +33,9 @@ struct RunnerOptions {
   int ota_kbps = 0;                                  // download speed per device (0: unlimited)
   int web_port = -1;                                 // the devices' web servers (/dl, /rs, /u2): -1 off, 0 any free port
   std::string web_port_file;                         // written with the port once the web server listens
+  // Every command a device received, as it received it: "<its first topic>\t<MAC>\t<topic>\t<payload>".
+  // Tests count what reached a device from here, whichever topic it came on.
+  std::string command_log;
 };
 
 struct RunnerStats {

@@ -251,4 +251,30 @@ void publish(int broker_port, const std::string& topic, const std::string& paylo
   EXPECT_EQ(0, r.status) << r.err;
 }
 
+std::vector<Received> received_by(const std::string& command_log, const std::string& device) {
+  std::istringstream lines(read_file(command_log));
+  std::vector<Received> out;
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> cols;
+    for (std::size_t at = 0;;) {
+      auto tab = line.find('\t', at);
+      if (cols.size() == 3 || tab == std::string::npos) {
+        cols.push_back(line.substr(at));
+        break;
+      }
+      cols.push_back(line.substr(at, tab - at));
+      at = tab + 1;
+    }
+    if (cols.size() != 4 || (cols[0] != device && cols[1] != device)) continue;
+    out.push_back({cols[2], cols[2].substr(cols[2].rfind('/') + 1) + " " + cols[3]});
+  }
+  return out;
+}
+
+int received(const std::string& command_log, const std::string& device, const std::string& command) {
+  int n = 0;
+  for (auto& r : received_by(command_log, device)) n += r.command.rfind(command, 0) == 0;
+  return n;
+}
+
 }  // namespace it

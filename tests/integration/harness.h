@@ -86,6 +86,14 @@ class Broker {
 // tasmota-fleet and tasmota-sim as the tests drive them.
 nlohmann::json devices(const std::string& db);  // `devices --json`, or [] when it fails
 nlohmann::json by_mac(const nlohmann::json& list, const std::string& mac);
+// From the simulator's --command-log (the devices' side): what the device (its first topic or its MAC)
+// received — the topic it came on and the command as sent ("Reset 6") — and how many commands starting
+// with `command` ("Reset 6", "Upgrade") it received, on whichever topic they came.
+struct Received {
+  std::string topic, command;
+};
+std::vector<Received> received_by(const std::string& command_log, const std::string& device);
+int received(const std::string& command_log, const std::string& device, const std::string& command);
 bool complete(const std::string& db, size_t n);  // n devices known, each with its firmware, online
 // tasmota-sim with fast restarts, waiting until every device is connected.
 std::unique_ptr<Process> start_sim(const TempDir& dir, const std::string& url, std::vector<std::string> extra,

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "fakes.h"
+#include "mqtt/fallback_topic.h"
 #include "core/log.h"
 
 using namespace fleet::inventory;
@@ -332,4 +333,45 @@ TEST_F(InventoryTest, ADeviceThatWentOfflineLeavesItsTopicToTheNextWithoutAConfl
   inv.on_message("tele/plug/LWT", "Offline", true);
   inv.on_message("stat/plug/STATUS0", status0("plug", "AA:BB:CC:00:00:03"), false);
   EXPECT_FALSE(inv.conflict_of("AA:BB:CC:00:00:03"));
+}
+
+// The fallback topic is "<MqttClient>_fb" from 6.4.1 (Tasmota #1528, GetTopic_P), and a device subscribes
+// to it only when its FullTopic contains %topic% (xdrv_02_mqtt.ino MqttConnected).
+TEST(FallbackTopic, OnlyWhereTheDeviceListensOnOneThatReachesItAlone) {
+  DeviceRecord d;
+  d.mac = "AA:BB:CC:DD:EE:FF";
+  d.version = "9.1.0";
+  EXPECT_FALSE(fallback_topic_of(d));  // MqttClient not known yet
+  d.mqtt_client = "DVES_DDEEFF";
+  EXPECT_EQ("DVES_DDEEFF_fb", fallback_topic_of(d));
+  d.version = "6.4.1";
+  EXPECT_EQ("DVES_DDEEFF_fb", fallback_topic_of(d));
+  d.version = "6.4.0";
+  EXPECT_FALSE(fallback_topic_of(d));  // the bare MqttClient then: a name a Topic could have too
+  d.version = "9.1.0";
+  d.full_topic = "tasmota/%hostname%/%prefix%/";
+  EXPECT_FALSE(fallback_topic_of(d));
+  d.full_topic = "tasmota/%topic%/%prefix%/";
+  EXPECT_EQ("DVES_DDEEFF_fb", fallback_topic_of(d));
+  EXPECT_EQ("DVES_DDEEFF", fleet::mqtt::default_mqtt_client("aa:bb:cc:dd:ee:ff"));
+}
+
+TEST_F(InventoryTest, AReplyOnAFallbackTopicIsItsDevicesAndLeavesItsTopic) {
+  auto inv = make();
+  std::string with_client = status0("plug", "AA:BB:CC:00:00:01");
+  with_client.insert(with_client.size() - 1, R"J(,"StatusMQT":{"MqttClient":"DVES_000001"})J");
+  inv.on_message("tele/plug/LWT", "Online", true);
+  inv.on_message("stat/plug/STATUS0", with_client, false);
+  ASSERT_EQ("DVES_000001", inv.find("AA:BB:CC:00:00:01")->mqtt_client);
+  clock.t += 1000;
+  inv.on_message("stat/DVES_000001_fb/RESULT", R"({"OtaUrl":"http://127.0.0.1:8080/x.bin.gz"})", false);
+  const DeviceRecord* d = inv.find("AA:BB:CC:00:00:01");
+  EXPECT_EQ("plug", d->topic);
+  EXPECT_EQ("http://127.0.0.1:8080/x.bin.gz", d->ota_url);
+  EXPECT_EQ(clock.t, d->last_seen_ms);
+  // Another MAC in a reply on that fallback topic is not believed; an unknown fallback topic is ignored.
+  inv.on_message("stat/DVES_000001_fb/STATUS5", R"({"StatusNET":{"Hostname":"evil","IPAddress":"127.0.0.99","Mac":"AA:BB:CC:00:00:99"}})", false);
+  inv.on_message("stat/DVES_999999_fb/RESULT", R"({"OtaUrl":"http://evil/"})", false);
+  EXPECT_EQ(1u, inv.devices().size());
+  EXPECT_EQ("127.0.0.9", inv.find("AA:BB:CC:00:00:01")->ip);
 }

@@ -41,9 +41,11 @@ TEST(Info, BareObjectOnOldFirmware) {
   EXPECT_EQ("7.0.0.3", r.facts.version);
   EXPECT_EQ("tasmota", r.facts.build);
   EXPECT_EQ("cmnd/sonoffs/", r.facts.group_topic);
+  EXPECT_EQ("DVES_15568C", r.facts.mqtt_client);  // from FallbackTopic cmnd/<MqttClient>_fb/
   auto old = parse(MessageKind::Info1, R"J({"Module":"Sonoff Basic","Version":"5.12.0i","FallbackTopic":"DVES_7D2828","GroupTopic":"sonoffs"})J");
   ASSERT_TRUE(old.ok());
   EXPECT_EQ("5.12.0.9", old.facts.version);
+  EXPECT_EQ("DVES_7D2828", old.facts.mqtt_client);  // before 6.4.1 INFO1 names the bare MqttClient
   EXPECT_EQ("", old.facts.build);
   auto i2 = parse(MessageKind::Info2, R"J({"WebServerMode":"Admin","Hostname":"wemos2","IPAddress":"192.168.2.191"})J");
   EXPECT_EQ("wemos2", i2.facts.hostname);
@@ -224,4 +226,14 @@ TEST(Payloads, TheRelayStateComesFromStateAndCommandReplies) {
   auto junk = parse_payload(MessageKind::State, R"({"POWER":7})");
   EXPECT_FALSE(junk.facts.power);
   EXPECT_FALSE(junk.dropped.empty());
+}
+
+// StatusMQT (Status 6, part of Status 0) names the device's MqttClient, so its fallback topic is known
+// without waiting for a boot's INFO1 (Tasmota support_command.ino CmndStatus: "MqttClient").
+TEST(Payloads, StatusMqtNamesTheMqttClient) {
+  auto r = parse(MessageKind::Status, R"J({"StatusMQT":{"MqttHost":"broker","MqttPort":1883,"MqttClientMask":"DVES_%06X",
+    "MqttClient":"DVES_4AA248","MqttUser":"DVES_USER","MqttCount":1}})J");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ("DVES_4AA248", r.facts.mqtt_client);
+  EXPECT_TRUE(r.facts.status_reply);
 }

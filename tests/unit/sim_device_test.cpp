@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "inventory/payloads.h"
@@ -71,6 +73,27 @@ TEST(SimDevice, SetOption4MovesRepliesToPerCommandTopics) {
   auto r = d.handle("cmnd/plug/OtaUrl", "http://127.0.0.1:1/x.bin", kNow);
   EXPECT_EQ("stat/plug/OTAURL", r.publish[0].topic);
   EXPECT_EQ("http://127.0.0.1:1/x.bin", json::parse(r.publish[0].payload)["OtaUrl"]);
+}
+
+// Tasmota: a command on cmnd/<MqttClient>_fb/ is answered on stat/<MqttClient>_fb/ (GetTopic_P while
+// fallback_topic_flag is set, with the literal "stat"), a Backlog's commands run later from the backlog
+// and answer on the Topic; "_fb" from 6.4.1 (#1528), the subscription only with %topic% in FullTopic.
+TEST(SimDevice, TheFallbackTopicReachesTheDeviceAndIsAnsweredThere) {
+  SimDevice d(spec("15.0.1"), kNow);
+  auto filters = d.command_filters();
+  EXPECT_NE(filters.end(), std::find(filters.begin(), filters.end(), "cmnd/DVES_123456_fb/+"));
+  EXPECT_EQ("stat/DVES_123456_fb/RESULT", d.handle("cmnd/DVES_123456_fb/OtaUrl", "", kNow).publish[0].topic);
+  EXPECT_EQ("stat/plug/RESULT", d.handle("cmnd/plug/OtaUrl", "", kNow).publish[0].topic);
+  auto backlog = d.handle("cmnd/DVES_123456_fb/Backlog", "FriendlyName1 Kitchen", kNow);
+  ASSERT_EQ(1u, backlog.publish.size());
+  EXPECT_EQ("stat/plug/RESULT", backlog.publish[0].topic);
+  SimDevice old(spec("6.4.0", "sonoff"), kNow);
+  auto old_filters = old.command_filters();
+  EXPECT_NE(old_filters.end(), std::find(old_filters.begin(), old_filters.end(), "cmnd/DVES_123456/+"));
+  auto custom = spec("15.0.1");
+  custom.settings.full_topic = "tasmota/%hostname%/%prefix%/";
+  SimDevice no_topic(custom, kNow);
+  for (auto& f : no_topic.command_filters()) EXPECT_EQ(std::string::npos, f.find("_fb")) << f;
 }
 
 TEST(SimDevice, BacklogRunsEachCommandInOrder) {
@@ -170,7 +193,8 @@ TEST(Fleet, FileIsValidatedWithReadableErrors) {
     return std::string("no error");
   };
   EXPECT_EQ("device #1: 'nine' is not a Tasmota version", err(R"J({"devices":[{"version":"nine"}]})J"));
-  EXPECT_EQ("device #2: duplicate topic a", err(R"J({"devices":[{"topic":"a"},{"topic":"a"}]})J"));
+  EXPECT_EQ("device #2: duplicate topic a (\"copied_topic\": true if meant)", err(R"J({"devices":[{"topic":"a"},{"topic":"a"}]})J"));
+  EXPECT_EQ(2u, parse_fleet(R"J({"devices":[{"topic":"a"},{"topic":"a","copied_topic":true}]})J").size());
   EXPECT_EQ("device #1: field 'free_kb' has the wrong type", err(R"J({"devices":[{"free_kb":"many"}]})J"));
   EXPECT_EQ("fleet file needs a \"devices\" array", err(R"J({})J"));
 }
