@@ -135,7 +135,13 @@ pids+=($!)
 sample_topics=$(q "SELECT topic FROM (SELECT topic, row_number() OVER (ORDER BY mac) AS n FROM devices WHERE mac != '$first')
                    WHERE n % $(( (DEVICES + ${SAMPLE:-10} - 1) / ${SAMPLE:-10} )) = 1")
 sub_args=()
-for t in $sample_topics; do sub_args+=(-t "cmnd/$t/#" -t "stat/$t/#" -t "tele/$t/#"); done
+# Device jobs command a device on its own fallback topic (cmnd/<MqttClient>_fb/, answered on stat/…_fb/).
+q "SELECT mqtt_client || '_fb ' || topic FROM devices WHERE mqtt_client IS NOT NULL" >"$run/fallbacks.txt"
+for t in $sample_topics; do
+  sub_args+=(-t "cmnd/$t/#" -t "stat/$t/#" -t "tele/$t/#")
+  fb=$(awk -v t="$t" '$2 == t { print $1; exit }' "$run/fallbacks.txt")
+  [ -n "$fb" ] && sub_args+=(-t "cmnd/$fb/#" -t "stat/$fb/#")
+done
 mosquitto_sub -p "$port" "${sub_args[@]}" -v -F '%U %t' >"$run/sample.log" 2>&1 &
 pids+=($!)
 sleep 0.3
@@ -174,21 +180,22 @@ kill -TERM "$sim_pid"; wait "$sim_pid" || true
 sim_restarts=$(sed -n 's/.* restarts=\([0-9]*\).*/\1/p' "$run/sim.log" | tail -1)
 
 py_rc=0
-python3 - "$run/show.json" "$run/log.json" "$run/sample.log" "$run/resets.log" "$run/jobs.txt" <<PY || py_rc=$?
+python3 - "$run/show.json" "$run/log.json" "$run/sample.log" "$run/resets.log" "$run/jobs.txt" "$run/fallbacks.txt" <<PY || py_rc=$?
 import collections, json, math, statistics, sys
 show = json.load(open(sys.argv[1]))
 log = json.load(open(sys.argv[2]))
+topic_of = dict(l.split() for l in open(sys.argv[6]) if len(l.split()) == 2)  # fallback topic -> the device's topic
 sample = collections.defaultdict(list)
 for line in open(sys.argv[3]):
     parts = line.split()
     if len(parts) == 2 and parts[1].count("/") >= 2:
         kind, topic, rest = parts[1].split("/", 2)
-        sample[topic].append((float(parts[0]) * 1000, kind, rest))
+        sample[topic_of.get(topic, topic)].append((float(parts[0]) * 1000, kind, rest))
 resets, outcomes = collections.Counter(), collections.Counter()
 for l in open(sys.argv[4]):
     p = l.split()
     if len(p) < 2 or p[1].count("/") != 2: continue
-    (resets if p[1].startswith("cmnd/") else outcomes)[p[1].split("/")[1]] += 1
+    (resets if p[1].startswith("cmnd/") else outcomes)[topic_of.get(p[1].split("/")[1], p[1].split("/")[1])] += 1
 devices, parallel = $DEVICES, $PARALLEL
 restart_ms, download_ms = $RESTART_MS, $download_ms
 health_ms = $HEALTH_S * 1000  # the job's own wait: the device must stay healthy this long after its hop

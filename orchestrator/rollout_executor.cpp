@@ -613,9 +613,8 @@ void RolloutExecutor::on_job_done(const std::shared_ptr<DeviceJob>& done) {
   auto run = it->second;
   jobs_.erase(it);
   auto now = p_.clock.now_ms();
-  auto rows = p_.rollouts.devices(run.rollout_id);
-  auto row = std::find_if(rows.begin(), rows.end(), [&](auto& r) { return r.mac == done->mac(); });
-  if (row == rows.end()) return;
+  auto row = p_.rollouts.device(run.rollout_id, done->mac());  // one row, not the rollout's thousands
+  if (!row) return;
   const auto& st = run.job->job().state();
   if (!done->gave_up().empty()) {
     // Our run ends (a clean stop): the job stays running in the database and is resumed later.

@@ -46,6 +46,7 @@ class RolloutStore {
   virtual std::vector<RolloutRow> list(std::size_t limit) = 0;                // newest first
   virtual std::vector<std::int64_t> unfinished() = 0;                         // ready, running, paused (oldest first)
   virtual std::vector<RolloutDeviceRow> devices(std::int64_t rollout_id) = 0;  // by group_index, then insertion order
+  virtual std::optional<RolloutDeviceRow> device(std::int64_t rollout_id, const std::string& mac) = 0;
   // Committed when they return. A status outside the lists above is refused (throws), as is an unknown row.
   virtual void set_status(std::int64_t id, const std::string& status, const std::string& reason, std::int64_t now_ms) = 0;
   virtual void set_group(std::int64_t id, int group, std::int64_t now_ms) = 0;  // also resets acknowledged_errors

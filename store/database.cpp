@@ -17,7 +17,37 @@ Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
     fail(db, "prepare '" + std::string(sql.substr(0, 60)) + "'");
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  if (!stmt_) return;
+  if (owner_) owner_->give_back(std::move(sql_), stmt_);
+  else sqlite3_finalize(stmt_);
+}
+
+Statement Database::prepare(std::string_view sql) {
+  std::string key(sql);
+  if (auto it = idle_.find(key); it != idle_.end() && !it->second.empty()) {
+    sqlite3_stmt* stmt = it->second.back();
+    it->second.pop_back();
+    --idle_count_;
+    return Statement(db_, stmt, this, std::move(key));
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK)
+    fail(db_, "prepare '" + std::string(sql.substr(0, 60)) + "'");
+  return Statement(db_, stmt, this, std::move(key));
+}
+
+void Database::give_back(std::string sql, sqlite3_stmt* stmt) {
+  // Reset ends its read of the database (an unreset statement would hold a snapshot open).
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (idle_count_ >= 256) {  // statements built from varying SQL must not pile up
+    sqlite3_finalize(stmt);
+    return;
+  }
+  idle_[std::move(sql)].push_back(stmt);
+  ++idle_count_;
+}
 
 Statement& Statement::bind(int i, std::int64_t v) {
   if (sqlite3_bind_int64(stmt_, i, v) != SQLITE_OK) fail(db_, "bind");
@@ -94,7 +124,11 @@ Database::Database(const std::string& path, Mode mode) {
   exec("PRAGMA foreign_keys=ON");
 }
 
-Database::~Database() { sqlite3_close(db_); }
+Database::~Database() {
+  for (auto& [sql, stmts] : idle_)
+    for (auto* stmt : stmts) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
 
 void Database::exec(std::string_view sql) {
   std::string s(sql);

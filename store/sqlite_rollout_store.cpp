@@ -113,6 +113,13 @@ std::vector<RolloutDeviceRow> SqliteRolloutStore::devices(std::int64_t rollout_i
   return out;
 }
 
+std::optional<RolloutDeviceRow> SqliteRolloutStore::device(std::int64_t rollout_id, const std::string& mac) {
+  auto q = db_.prepare(std::string("SELECT ") + kDeviceColumns + " FROM rollout_devices WHERE rollout_id = ? AND mac = ?");
+  q.bind(1, rollout_id).bind(2, mac);
+  if (!q.step()) return std::nullopt;
+  return device_row(q);
+}
+
 void SqliteRolloutStore::set_status(std::int64_t id, const std::string& status, const std::string& reason, std::int64_t now_ms) {
   auto q = db_.prepare("UPDATE rollouts SET status = ?, reason = ?, updated_ms = ? WHERE id = ?");
   q.bind(1, status).bind(2, reason).bind(3, now_ms).bind(4, id);

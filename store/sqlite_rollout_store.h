@@ -13,6 +13,7 @@ class SqliteRolloutStore final : public orchestrator::RolloutStore {
   std::vector<orchestrator::RolloutRow> list(std::size_t limit) override;
   std::vector<std::int64_t> unfinished() override;
   std::vector<orchestrator::RolloutDeviceRow> devices(std::int64_t rollout_id) override;
+  std::optional<orchestrator::RolloutDeviceRow> device(std::int64_t rollout_id, const std::string& mac) override;
   void set_status(std::int64_t id, const std::string& status, const std::string& reason, std::int64_t now_ms) override;
   void set_acknowledged_errors(std::int64_t id, int errors, std::int64_t now_ms) override;
   void set_group(std::int64_t id, int group, std::int64_t now_ms) override;
