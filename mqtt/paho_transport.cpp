@@ -53,6 +53,10 @@ class PahoTransport::SubscribeListener final : public ::mqtt::iaction_listener {
 PahoTransport::PahoTransport(BrokerConfig config, std::vector<std::string> filters, EventQueue& events)
     : config_(std::move(config)), filters_(std::move(filters)), events_(events) {
   ::mqtt::create_options opts(MQTTVERSION_3_1_1);
+  // Paho counts every publish queued for its send thread against this limit (default 100), connected
+  // or not: 200 jobs answering at once overflowed it and commands were dropped ("No more messages can be
+  // buffered", bench/rollout), each costing its job a reply timeout.
+  opts.set_max_buffered_messages(65536);
   client_ = std::make_unique<::mqtt::async_client>(config_.paho_uri(), config_.client_id, opts, nullptr);
   callbacks_ = std::make_unique<Callbacks>(*this);
   subscribe_listener_ = std::make_unique<SubscribeListener>(*this);
@@ -170,8 +174,9 @@ void PahoTransport::publish(const std::string& topic, const std::string& payload
   try {
     client_->publish(topic, payload.data(), payload.size(), 0, false);
   } catch (const std::exception& e) {
-    ++dropped_;
-    log::debug("mqtt: publish to {} dropped: {}", topic, e.what());
+    // A lost command costs its job a reply timeout: say so (the first ones, then every thousandth).
+    auto n = ++dropped_;
+    if (n <= 10 || n % 1000 == 0) log::warn("mqtt: publish to {} dropped ({} so far): {}", topic, n, e.what());
   }
 }
 
