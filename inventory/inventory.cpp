@@ -82,7 +82,8 @@ void Inventory::on_message(std::string_view topic_in, std::string_view payload, 
     handle_discovery(*mac, payload);
     return;
   }
-  if (auto fb = mqtt::parse_fallback(topic_in); fb && fb->prefix == mqtt::Prefix::Stat) {
+  // Only a known device's fallback topic: a device whose own Topic ends in "_fb" is still heard as usual.
+  if (auto fb = mqtt::parse_fallback(topic_in); fb && fb->prefix == mqtt::Prefix::Stat && by_fallback_.count(fb->device_topic)) {
     handle_fallback_reply(fb->device_topic, fb->suffix, payload, retained);
     return;
   }
