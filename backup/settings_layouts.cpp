@@ -128,7 +128,8 @@ ordered_json decode_value(const FieldDef& d, std::size_t dim, std::size_t offset
 ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offset, const std::string& name, Context& cx) {
   if (!d.group.empty()) {
     ordered_json o = ordered_json::object();
-    for (auto& [sub, sd] : d.group) o[sub] = decode_value(sd, 0, offset, text_offset, name + "." + sub, cx);
+    auto& object = o.get_ref<ordered_json::object_t&>();  // unique names: appended (see decode)
+    for (auto& [sub, sd] : d.group) object.emplace_back(sub, decode_value(sd, 0, offset, text_offset, name + "." + sub, cx));
     return o;
   }
   std::size_t at = d.at + offset;
@@ -329,8 +330,11 @@ DecodedSettings SettingsLayouts::decode(const DmpFile& file) const {
   if (auto* flag4 = impl_->find("flag4", layout, platform))
     compressible = std::any_of(flag4->group.begin(), flag4->group.end(), [](auto& g) { return g.first == "compress_rules_cpu"; });
   Context cx{file.settings, compressible, out.notes};
+  // Appended, not assigned by key: the names are unique, and ordered_json's lookup by key is a linear
+  // scan (with ~500 fields that made every decode quadratic).
+  auto& object = out.fields.get_ref<ordered_json::object_t&>();
   for (auto& [name, runs] : impl_->fields) {
-    if (auto* d = Impl::in_runs(runs, layout, platform)) out.fields[name] = decode_value(*d, 0, 0, 0, name, cx);
+    if (auto* d = Impl::in_runs(runs, layout, platform)) object.emplace_back(name, decode_value(*d, 0, 0, 0, name, cx));
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "core/held_transport.h"
 #include "core/log.h"
 #include "firmware/firmware_store.h"
 #include "firmware/ota_server.h"
@@ -182,7 +183,11 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   else if (!status.ota_base.empty()) catalog.set_ota_base(status.ota_base);
 
   // Device jobs and rollouts.
-  JobRunner runner(transport, clock, {o.scheme});
+  // Jobs, rollouts and the control API publish through `held`: a loop turn's commands and device HTTP
+  // go out only after the turn's one commit of the writes before them (see fs_store::Turn).
+  core::HeldTransport held(transport);
+  HeldHttp held_http(threaded_device_http());
+  JobRunner runner(held, clock, {o.scheme}, held_http.port());
   RolloutOptions ro;
   ro.owner = process_owner();
   ro.state_base = o.api_base.empty() ? "" : o.api_base + "/v1";
@@ -197,7 +202,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     if (o.log_jobs) log::info("{}", line);
     if (o.on_event) o.on_event(line);
   };
-  RolloutExecutor rollouts({rollout_store, audit_log, job_store, backup_store, runner, inv, transport, clock}, ro);
+  RolloutExecutor rollouts({rollout_store, audit_log, job_store, backup_store, runner, inv, held, clock}, ro);
   // Commands and replies, written in one transaction per loop turn (a rollout's burst is thousands).
   std::vector<AuditEntry> audit_buffer;
   RolloutExecutor* audit_driver = &rollouts;
@@ -273,7 +278,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       audit_log.append({e});
     } catch (const std::exception&) {
     }
-    if (!o.api_base.empty()) transport.publish_retained(o.api_base + "/v1/devices/" + job.mac() + "/backup", out.dump());
+    if (!o.api_base.empty()) held.publish_retained(o.api_base + "/v1/devices/" + job.mac() + "/backup", out.dump());
   };
   if (in_process) {
     auto only = o.on_ready(rollouts);
@@ -282,7 +287,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     // The executor was built before the id was known: build it again for this one rollout.
   }
   std::optional<RolloutExecutor> single;
-  if (in_process) single.emplace(RolloutPorts{rollout_store, audit_log, job_store, backup_store, runner, inv, transport, clock}, ro);
+  if (in_process) single.emplace(RolloutPorts{rollout_store, audit_log, job_store, backup_store, runner, inv, held, clock}, ro);
   RolloutExecutor& driver = in_process ? *single : rollouts;
   audit_driver = &driver;
 
@@ -291,7 +296,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   hooks.on_event = [&](const mqtt::Event& e) {
     switch (e.kind) {
       case mqtt::Event::Message:
-        if (control && control->on_message(transport, e.topic, e.payload)) return;
+        if (control && control->on_message(held, e.topic, e.payload)) return;
         runner.on_message(e.topic, e.payload);
         break;
       case mqtt::Event::Subscribed: runner.set_online(true); break;
@@ -356,6 +361,19 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     }
   };
   hooks.heartbeat_ms = 1000;
+  std::optional<fs_store::Turn> turn;
+  hooks.begin_turn = [&] {
+    turn.emplace(db);
+    held.hold();
+    held_http.hold();
+  };
+  hooks.end_turn = [&] {
+    bool committed = turn->commit();
+    turn.reset();
+    if (!committed) log::error("serve: the database commit of a loop turn failed: its {} commands are not sent", held.held());
+    held.release(committed);
+    held_http.release(committed);
+  };
   hooks.should_stop = [&](std::int64_t now) { return deadline && now >= deadline; };
   FleetService service(inv, events, clock, hooks);
 

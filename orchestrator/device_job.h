@@ -3,6 +3,7 @@
 // and access, and the reason the runner gave up on it, are common to every job; what the job does is
 // the virtual interface. Jobs are event-driven: the runner hands them replies, HTTP results and time.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,8 @@ class DeviceJob {
   virtual void request_stop() {}
   // Where the job is, in words ("hop 1/2 (8.5.1): Upgrade"); a reply that changes it moved the job.
   virtual std::string progress() const { return {}; }
+  // Changes when progress() does; cheap (the runner compares it around every reply).
+  virtual std::uint64_t progress_key() const { return std::hash<std::string>{}(progress()); }
 
   const std::string& mac() const { return mac_; }
   const std::string& ip() const { return ip_; }

@@ -29,6 +29,7 @@ void FleetService::run(const std::atomic<bool>& stop) {
   std::int64_t last_beat = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     auto batch = events_.pop_all(std::chrono::milliseconds(50));
+    if (hooks_.begin_turn) hooks_.begin_turn();
     for (auto& e : batch) {
       handle(e);
       if (hooks_.on_event) hooks_.on_event(e);
@@ -42,15 +43,18 @@ void FleetService::run(const std::atomic<bool>& stop) {
       last_beat = now;
       hooks_.heartbeat(now);
     }
+    if (hooks_.end_turn) hooks_.end_turn();
     if (hooks_.should_stop && hooks_.should_stop(now)) break;
   }
   // Drain what already arrived, then persist it: a clean stop loses nothing it had received.
+  if (hooks_.begin_turn) hooks_.begin_turn();
   for (auto& e : events_.pop_all(std::chrono::milliseconds(0))) {
     handle(e);
     if (hooks_.on_event) hooks_.on_event(e);
   }
   if (hooks_.tick) hooks_.tick(clock_.now_ms());
   inventory_.flush();
+  if (hooks_.end_turn) hooks_.end_turn();
 }
 
 }  // namespace fleet::orchestrator

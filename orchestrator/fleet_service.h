@@ -18,6 +18,9 @@ struct ServiceHooks {
   std::int64_t heartbeat_ms = 2000;
   std::function<void(const mqtt::Event& e)> on_event;        // after the inventory has seen it: jobs, control API
   std::function<bool(std::int64_t now_ms)> should_stop;      // a stop from inside (--exit-after, an in-process run done)
+  // Around each loop turn: the daemon's one commit of the turn's writes, then the commands they allow.
+  std::function<void()> begin_turn;
+  std::function<void()> end_turn;
 };
 
 class FleetService {

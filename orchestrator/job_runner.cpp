@@ -16,6 +16,32 @@ DeviceHttp threaded_device_http() {
   };
 }
 
+DeviceHttp HeldHttp::port() {
+  return [this](const std::string& url, const firmware::HttpRequest& request) {
+    if (!holding_) return inner_(url, request);
+    auto answer = std::make_shared<std::promise<firmware::Download>>();
+    auto future = answer->get_future();
+    held_.push_back({url, request, std::move(answer)});
+    return future;
+  };
+}
+
+void HeldHttp::release(bool send) {
+  holding_ = false;
+  std::erase_if(relays_, [](auto& f) { return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+  for (auto& h : std::exchange(held_, {})) {
+    if (!send) {
+      firmware::Download not_sent;
+      not_sent.error = "not sent: the database commit before it failed";
+      h.answer->set_value(std::move(not_sent));
+      continue;
+    }
+    relays_.push_back(std::async(std::launch::async, [f = inner_(h.url, h.request), answer = h.answer]() mutable {
+      answer->set_value(f.get());
+    }));
+  }
+}
+
 std::string masked_command(const std::string& name, const std::string& payload) {
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -175,9 +201,9 @@ void JobRunner::on_message(std::string_view topic, std::string_view payload) {
       }
     }
   }
-  auto before = a.job->progress();
+  auto before = a.job->progress_key();
   execute(a, a.job->on_message(parts->prefix, parts->suffix, payload, clock_.now_ms()));
-  if (audit && a.job->progress() != before)
+  if (audit && a.job->progress_key() != before)
     audit(*a.job, "reply", std::string(topic) + " " + std::string(payload.substr(0, 300)) + (payload.size() > 300 ? "…" : ""));
   // A restore may have moved the device to other topics.
   for (auto& t : a.job->topics()) by_topic_[t] = a.job.get();

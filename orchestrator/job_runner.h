@@ -30,6 +30,27 @@ struct JobRunnerOptions {
 using DeviceHttp = std::function<std::future<firmware::Download>(const std::string& url, const firmware::HttpRequest& request)>;
 DeviceHttp threaded_device_http();  // each request on a worker thread (libcurl)
 
+// Device HTTP held like commands until the loop turn's commit (a settings upload is destructive): a
+// request made while holding starts at release(), or is answered "not sent" if the commit failed.
+class HeldHttp {
+ public:
+  explicit HeldHttp(DeviceHttp inner) : inner_(std::move(inner)) {}
+  DeviceHttp port();  // what the runner is given; it must not outlive this
+  void hold() { holding_ = true; }
+  void release(bool send = true);
+
+ private:
+  struct Held {
+    std::string url;
+    firmware::HttpRequest request;
+    std::shared_ptr<std::promise<firmware::Download>> answer;
+  };
+  DeviceHttp inner_;
+  bool holding_ = false;
+  std::vector<Held> held_;
+  std::vector<std::future<void>> relays_;  // inner answers passed on to the held requests' futures
+};
+
 class JobRunner {
  public:
   JobRunner(core::Transport& transport, const core::Clock& clock, JobRunnerOptions options,

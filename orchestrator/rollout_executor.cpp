@@ -307,7 +307,7 @@ void RolloutExecutor::tick() {
   auto now = p_.clock.now_ms();
   // Progress of the jobs in flight, for the device state topics.
   for (auto& [mac, run] : jobs_) {
-    auto progress = run.job->progress();
+    auto progress = run.job->progress_key();
     if (progress == run.last_progress) continue;
     run.last_progress = progress;
     RolloutDeviceRow row;
@@ -557,7 +557,7 @@ void RolloutExecutor::start_device(std::int64_t id, RolloutDeviceRow& row, const
   auto conflict = p_.inventory.conflict_of(row.mac);
   if (conflict && !job->fallbacks().empty())
     audit(id, row.mac, job_id, "state", fmt::format("{}: its commands go to its own fallback topic cmnd/{}/ only", *conflict, job->fallbacks().front()));
-  jobs_[row.mac] = Running{id, job, "", conflict.has_value()};
+  jobs_[row.mac] = Running{id, job, std::nullopt, conflict.has_value()};
   p_.runner.add(job);
   publish_device(row.mac, device_job_state(row, job.get()));
 }
@@ -589,7 +589,7 @@ void RolloutExecutor::resume_device(std::int64_t id, RolloutDeviceRow& row, cons
     p_.jobs.save(*row.job_id, jr->state, "failed", now);
     return end_device(row, "error", why, now);
   }
-  jobs_[row.mac] = Running{id, job, "", false};
+  jobs_[row.mac] = Running{id, job, std::nullopt, false};
   p_.runner.add(job);
   audit(id, row.mac, *row.job_id, "state", fmt::format("resuming upgrade job #{} (driven by {})", *row.job_id, o_.owner));
 }

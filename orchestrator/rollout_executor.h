@@ -88,7 +88,7 @@ class RolloutExecutor {
   struct Running {
     std::int64_t rollout_id = 0;
     std::shared_ptr<UpgradeDeviceJob> job;
-    std::string last_progress;
+    std::optional<std::uint64_t> last_progress;
     bool conflict_noted = false;
   };
   void drive(std::int64_t id, std::int64_t now);

@@ -26,6 +26,7 @@ class UpgradeDeviceJob final : public DeviceJob {
   bool finished() const override { return job_->finished(); }
   void request_stop() override { job_->request_stop(); }
   std::string progress() const override { return job_->current_step(); }
+  std::uint64_t progress_key() const override { return job_->step_key(); }
 
   std::int64_t job_id() const { return job_id_; }
   const UpgradeJob& job() const { return *job_; }

@@ -170,6 +170,10 @@ class UpgradeJob {
   // What happened, for the job's event log; taken once.
   std::vector<std::string> take_events();
   std::string current_step() const;
+  // Changes exactly when current_step() does, without building it (asked on every message and turn).
+  std::uint64_t step_key() const {
+    return (static_cast<std::uint64_t>(state_.hop) << 33) | (static_cast<std::uint64_t>(state_.step) << 1) | (finished() ? 1u : 0u);
+  }
   // The current step's name: a planner step, "PutBackOtaUrl" after the last hop, "Done" past it.
   std::string step_name() const;
   // Every step this object entered, in order (a resumed job starts empty): for tests and progress views.

@@ -140,4 +140,63 @@ void Database::exec(std::string_view sql) {
   }
 }
 
+Transaction::Transaction(Database& db) : db_(db) {
+  if (sqlite3_get_autocommit(db_.handle())) {
+    db_.exec("BEGIN IMMEDIATE");
+  } else {
+    static std::uint64_t next = 0;
+    savepoint_ = "tx" + std::to_string(++next);
+    db_.exec("SAVEPOINT " + savepoint_);
+  }
+}
+
+Transaction::~Transaction() {
+  if (done_) return;
+  try {
+    if (savepoint_.empty()) db_.exec("ROLLBACK");
+    else db_.exec("ROLLBACK TO " + savepoint_ + "; RELEASE " + savepoint_);
+  } catch (...) {
+  }
+}
+
+void Transaction::commit() {
+  db_.exec(savepoint_.empty() ? std::string("COMMIT") : "RELEASE " + savepoint_);
+  done_ = true;
+}
+
+Turn::Turn(Database& db) : db_(db) {
+  if (!sqlite3_get_autocommit(db_.handle())) return;  // already in one: not ours to end
+  try {
+    db_.exec("BEGIN IMMEDIATE");
+    open_ = true;
+  } catch (const StoreError&) {
+    // Busy past the timeout: the turn's writes commit one by one, as without a turn.
+  }
+}
+
+Turn::~Turn() {
+  if (open_ && !sqlite3_get_autocommit(db_.handle())) {
+    try {
+      db_.exec("ROLLBACK");
+    } catch (...) {
+    }
+  }
+}
+
+bool Turn::commit() {
+  if (!open_) return true;
+  open_ = false;
+  if (sqlite3_get_autocommit(db_.handle())) return false;  // SQLite rolled it back itself (disk full, I/O error)
+  try {
+    db_.exec("COMMIT");
+    return true;
+  } catch (const StoreError&) {
+    try {
+      db_.exec("ROLLBACK");
+    } catch (...) {
+    }
+    return false;
+  }
+}
+
 }  // namespace fleet::store
