@@ -77,23 +77,41 @@ std::vector<DeviceAction> BackupJob::begin_http(std::int64_t now_ms) {
 std::vector<DeviceAction> BackupJob::begin_snapshot(std::int64_t now_ms) {
   if (!settings_.snapshot) return finish();
   phase_ = Phase::Snapshot;
-  snapshot_index_ = 0;
-  return next_snapshot_command(now_ms);
+  snapshot_next_ = 0;
+  snapshot_waiting_.clear();
+  snapshot_replies_.clear();
+  status0_ = ojson::object();
+  return next_snapshot_commands(now_ms);
 }
 
-std::vector<DeviceAction> BackupJob::next_snapshot_command(std::int64_t now_ms) {
-  if (snapshot_index_ >= snapshot_commands().size()) return finish();
-  const auto& c = snapshot_commands()[snapshot_index_];
-  auto space = c.find(' ');
-  waiting_reply_ = true;
-  deadline_ms_ = now_ms + settings_.reply_timeout_ms;
-  if (c == "Status 0") snapshot_[c] = ojson::object();
-  return {DeviceAction::publish({space == std::string::npos ? c : c.substr(0, space), space == std::string::npos ? "" : c.substr(space + 1)})};
+std::vector<DeviceAction> BackupJob::next_snapshot_commands(std::int64_t now_ms) {
+  const auto& all = snapshot_commands();
+  std::vector<DeviceAction> out;
+  while (snapshot_next_ < all.size() && !snapshot_waiting_.count(0) && snapshot_waiting_.size() < kSnapshotWindow) {
+    const auto& c = all[snapshot_next_];
+    auto space = c.find(' ');
+    snapshot_waiting_[snapshot_next_] = now_ms + settings_.reply_timeout_ms;
+    out.push_back(DeviceAction::publish({space == std::string::npos ? c : c.substr(0, space), space == std::string::npos ? "" : c.substr(space + 1)}));
+    ++snapshot_next_;  // (Status 0, the first, stays alone in flight: the loop stops while it waits)
+  }
+  if (out.empty() && snapshot_waiting_.empty()) return finish();
+  return out;
+}
+
+std::vector<DeviceAction> BackupJob::snapshot_reply(std::size_t index, ojson reply, std::int64_t now_ms) {
+  snapshot_waiting_.erase(index);
+  snapshot_replies_[index] = std::move(reply);
+  snapshot_timeouts_ = 0;
+  return next_snapshot_commands(now_ms);
 }
 
 std::vector<DeviceAction> BackupJob::finish() {
   phase_ = Phase::Finished;
-  if (settings_.snapshot && !snapshot_.empty()) record_.snapshot = snapshot_.dump();
+  if (settings_.snapshot && !snapshot_replies_.empty()) {
+    ojson snapshot = ojson::object();  // in the order of the commands, whatever order the replies came in
+    for (auto& [i, reply] : snapshot_replies_) snapshot[snapshot_commands()[i]] = reply;
+    record_.snapshot = snapshot.dump();
+  }
   if (!have_file_) {
     record_.method = "snapshot";
     if (record_.snapshot.empty()) return {DeviceAction::finished()};
@@ -122,31 +140,30 @@ std::vector<DeviceAction> BackupJob::on_message(std::string_view suffix, std::st
         return begin_http(now_ms);
     }
   }
-  if (phase_ == Phase::Snapshot && waiting_reply_) {
+  if (phase_ == Phase::Snapshot && !snapshot_waiting_.empty()) {
     if (payload.size() > 16384) return {};
     auto j = ojson::parse(payload, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return {};
-    const auto& c = snapshot_commands()[snapshot_index_];
-    if (c == "Status 0") {
-      if (suffix.rfind("STATUS", 0) != 0) {
-        if (!is_refusal(j)) return {};
-        snapshot_[c] = j;
-      } else {
-        for (auto& [k, v] : j.items()) snapshot_[c][k] = v;
-        if (suffix != "STATUS0" && suffix != "STATUS11") return {};  // older firmware: one message per part
-      }
-    } else {
-      bool ours = is_refusal(j);
-      std::string key = reply_key(c);
-      for (auto& [k, v] : j.items())
-        if (k.rfind(key, 0) == 0) ours = true;
-      if (!ours) return {};
-      snapshot_[c] = j;
+    if (snapshot_waiting_.count(0)) {  // Status 0, alone in flight
+      if (suffix.rfind("STATUS", 0) != 0) return is_refusal(j) ? snapshot_reply(0, std::move(j), now_ms) : std::vector<DeviceAction>{};
+      for (auto& [k, v] : j.items()) status0_[k] = v;
+      if (suffix != "STATUS0" && suffix != "STATUS11") return {};  // older firmware: one message per part
+      return snapshot_reply(0, std::exchange(status0_, ojson::object()), now_ms);
     }
-    waiting_reply_ = false;
-    snapshot_timeouts_ = 0;
-    ++snapshot_index_;
-    return next_snapshot_command(now_ms);
+    // The command whose key the reply carries; a refusal is the oldest one's (replies come in order).
+    std::optional<std::size_t> which;
+    if (is_refusal(j)) {
+      which = snapshot_waiting_.begin()->first;
+    } else {
+      for (auto& [i, deadline] : snapshot_waiting_) {
+        std::string key = reply_key(snapshot_commands()[i]);
+        for (auto& [k, v] : j.items())
+          if (k.rfind(key, 0) == 0) which = i;
+        if (which) break;
+      }
+    }
+    if (!which) return {};
+    return snapshot_reply(*which, std::move(j), now_ms);
   }
   return {};
 }
@@ -159,20 +176,28 @@ std::vector<DeviceAction> BackupJob::on_http(std::optional<std::vector<std::uint
 }
 
 std::vector<DeviceAction> BackupJob::on_time(std::int64_t now_ms) {
-  if (now_ms < deadline_ms_) return {};
   if (phase_ == Phase::Mqtt) {
+    if (now_ms < deadline_ms_) return {};
     problems_.push_back(download_ && download_->file().empty() ? "mqtt: no answer to FileDownload" : "mqtt: the download stalled");
     return begin_http(now_ms);
   }
-  if (phase_ == Phase::Snapshot && waiting_reply_) {
-    snapshot_[snapshot_commands()[snapshot_index_]] = nullptr;  // no reply: recorded as such
-    waiting_reply_ = false;
-    ++snapshot_index_;
-    if (++snapshot_timeouts_ >= 2) {
-      problems_.push_back("snapshot: the device stopped answering; the rest of the snapshot is missing");
-      snapshot_index_ = snapshot_commands().size();
+  if (phase_ == Phase::Snapshot && !snapshot_waiting_.empty()) {
+    std::vector<std::size_t> late;
+    for (auto& [i, deadline] : snapshot_waiting_)
+      if (now_ms >= deadline) late.push_back(i);
+    if (late.empty()) return {};
+    for (auto i : late) {
+      snapshot_waiting_.erase(i);
+      // No reply: recorded as such (Status 0 keeps the parts that came).
+      snapshot_replies_[i] = i == 0 && !status0_.empty() ? std::exchange(status0_, ojson::object()) : ojson(nullptr);
+      if (++snapshot_timeouts_ >= 2) {
+        problems_.push_back("snapshot: the device stopped answering; the rest of the snapshot is missing");
+        snapshot_waiting_.clear();
+        snapshot_next_ = snapshot_commands().size();
+        return finish();
+      }
     }
-    return next_snapshot_command(now_ms);
+    return next_snapshot_commands(now_ms);
   }
   return {};
 }

@@ -5,6 +5,7 @@
 // snapshot of command replies beside it. Nothing here does I/O, so the daemon's step machine and the
 // CLI run the same logic.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,7 +73,8 @@ class BackupJob {
   enum class Phase { Mqtt, Http, Snapshot, Finished };
   std::vector<DeviceAction> begin_http(std::int64_t now_ms);
   std::vector<DeviceAction> begin_snapshot(std::int64_t now_ms);
-  std::vector<DeviceAction> next_snapshot_command(std::int64_t now_ms);
+  std::vector<DeviceAction> next_snapshot_commands(std::int64_t now_ms);
+  std::vector<DeviceAction> snapshot_reply(std::size_t index, nlohmann::ordered_json reply, std::int64_t now_ms);
   std::vector<DeviceAction> finish();
   bool accept_file(const std::vector<std::uint8_t>& bytes, const std::string& method, const std::string& file_name);
 
@@ -86,11 +88,14 @@ class BackupJob {
   bool have_file_ = false;
   std::vector<std::string> problems_;
   std::vector<std::string> notes_;
-  // snapshot
-  std::size_t snapshot_index_ = 0;
-  bool waiting_reply_ = false;
+  // snapshot: Status 0 alone first (older firmware answers it in a dozen messages), then the other
+  // queries a few at a time (read-only; each reply names its command; Tasmota answers in order).
+  static constexpr std::size_t kSnapshotWindow = 4;
+  std::size_t snapshot_next_ = 0;                        // the next command to send
+  std::map<std::size_t, std::int64_t> snapshot_waiting_;  // sent, not answered: index -> deadline
   int snapshot_timeouts_ = 0;  // in a row: a device that stopped answering ends the snapshot
-  nlohmann::ordered_json snapshot_ = nlohmann::ordered_json::object();
+  std::map<std::size_t, nlohmann::ordered_json> snapshot_replies_;  // index -> reply (null: none came)
+  nlohmann::ordered_json status0_ = nlohmann::ordered_json::object();  // Status 0's parts so far
 };
 
 }  // namespace fleet::backup

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <stdexcept>
 
 namespace fleet::backup {
@@ -224,6 +226,17 @@ const ordered_json* find_variant(const ordered_json& object, std::string_view na
 }
 
 struct SettingsLayouts::Impl {
+  // The last files decoded: a job decodes the same bytes more than once (the backup when it is
+  // validated, again when it is restored; the migrated image it expects, again when the device hands
+  // the same image back), and decoding is a tenth of the daemon's loop (bench/rollout).
+  struct Recent {
+    std::vector<std::uint8_t> settings;
+    DecodedSettings decoded;
+  };
+  mutable std::mutex recent_mu;
+  mutable std::deque<Recent> recent;
+  static constexpr std::size_t kRecent = 16;
+
   std::vector<std::uint32_t> layout_ids;
   std::vector<std::string> layout_names;
   std::vector<std::string> platforms;
@@ -316,6 +329,19 @@ std::string SettingsLayouts::layout_for(std::uint32_t id) const {
 }
 
 DecodedSettings SettingsLayouts::decode(const DmpFile& file) const {
+  {
+    std::lock_guard lock(impl_->recent_mu);
+    for (auto& r : impl_->recent)
+      if (r.settings == file.settings) return r.decoded;
+  }
+  auto out = decode_uncached(file);
+  std::lock_guard lock(impl_->recent_mu);
+  impl_->recent.push_back({file.settings, out});
+  if (impl_->recent.size() > Impl::kRecent) impl_->recent.pop_front();
+  return out;
+}
+
+DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
   DecodedSettings out;
   int layout = impl_->layout_index(file.version_id());
   unsigned platform = impl_->platform_of(file);

@@ -56,6 +56,7 @@ class SettingsLayouts {
 
  private:
   SettingsLayouts();
+  DecodedSettings decode_uncached(const DmpFile& file) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -92,6 +92,7 @@ class JobRunner {
   mqtt::TopicScheme defaults_;  // after a Reset 6 a device listens and answers on Tasmota's defaults
   DeviceHttp http_;
   bool online_ = false;
+  std::int64_t last_time_ms_ = std::numeric_limits<std::int64_t>::min() / 2;
   std::vector<std::shared_ptr<DeviceJob>> waiting_;
   std::map<DeviceJob*, Active> active_;
   std::map<std::string, DeviceJob*> by_topic_;     // every topic of every running job

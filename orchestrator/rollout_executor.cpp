@@ -369,12 +369,18 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
   }
   auto r = p_.rollouts.get(id);
   if (!r) return;
-  auto spec_r = RolloutSpec::from_json(json::parse(r->spec, nullptr, false));
-  if (!spec_r) {
-    p_.rollouts.set_status(id, "stopped", "its stored spec is unreadable: " + spec_r.error(), now);
-    return;
+  // The spec is read again only when its text changed (driven every 250 ms, it almost never does).
+  auto& cached = specs_[id];
+  if (!cached.second || cached.first != r->spec) {
+    auto spec_r = RolloutSpec::from_json(json::parse(r->spec, nullptr, false));
+    if (!spec_r) {
+      specs_.erase(id);
+      p_.rollouts.set_status(id, "stopped", "its stored spec is unreadable: " + spec_r.error(), now);
+      return;
+    }
+    cached = {r->spec, *spec_r};
   }
-  const auto& spec = *spec_r;
+  const RolloutSpec spec = *cached.second;
   auto rows = p_.rollouts.devices(id);
   // Devices this rollout has running: resumed here after a restart or a takeover, stopped when asked.
   for (auto& row : rows) {

@@ -710,3 +710,41 @@ TEST(RestoreJob, OnlyWhatTheBackupHoldsIsExpectedAfterTheFirmwareMigratedIt) {
   EXPECT_FALSE(expected.contains("flag6"));
   EXPECT_EQ(60, expected["tele_period"]);
 }
+
+// The snapshot's queries are read-only: Status 0 alone first (older firmware answers it in a dozen
+// messages), then a few at a time; each reply is recognised by the key it carries, a refusal is the
+// oldest query's (Tasmota answers in order), and the snapshot keeps the commands' order.
+TEST(BackupJob, SnapshotQueriesGoAFewAtATimeAndAreRecordedInOrder) {
+  BackupSettings s;
+  s.method = BackupSettings::Method::Http;
+  BackupJob job({"5C:CF:7F:12:34:56", "plug", "127.0.0.5", *Version::parse("15.0.1"), fleet::planner::Chip::ESP8266}, s);
+  auto names = [](const std::vector<DeviceAction>& acts) {
+    std::vector<std::string> out;
+    for (auto& a : acts)
+      if (a.kind == DeviceAction::Kind::Publish) out.push_back(a.command.name);
+    return out;
+  };
+  std::int64_t now = kNow;
+  auto first = job.start(now);
+  ASSERT_EQ(1u, first.size());
+  auto sent = names(job.on_http(std::nullopt, "HTTP 503", now));
+  EXPECT_EQ(std::vector<std::string>{"Status"}, sent);
+  EXPECT_TRUE(names(job.on_message("STATUS1", R"({"StatusPRM":{"BootCount":3}})", now)).empty());  // Status 0 alone
+  sent = names(job.on_message("STATUS11", R"({"StatusSTS":{"UptimeSec":9}})", now));
+  EXPECT_EQ((std::vector<std::string>{"Module", "Template", "GPIO", "Rule1"}), sent);
+  EXPECT_EQ(std::vector<std::string>{"Rule2"}, names(job.on_message("RESULT", R"({"NAME":"Sonoff Basic","GPIO":[17]})", now)));
+  EXPECT_EQ(std::vector<std::string>{"Rule3"}, names(job.on_message("RESULT", R"({"Command":"Unknown"})", now)));  // Module's
+  EXPECT_TRUE(names(job.on_message("RESULT", R"({"Other":1})", now)).empty());  // nobody's: nothing moves
+  // The rest never answers: two timeouts end the snapshot with what came.
+  job.on_time(now + s.reply_timeout_ms);
+  ASSERT_TRUE(job.finished());
+  ASSERT_TRUE(job.result());
+  auto snap = nlohmann::ordered_json::parse(job.result()->snapshot);
+  std::vector<std::string> keys;
+  for (auto& [k, v] : snap.items()) keys.push_back(k);
+  EXPECT_EQ((std::vector<std::string>{"Status 0", "Module", "Template", "GPIO", "Rule1"}), keys);
+  EXPECT_EQ(3, snap["Status 0"]["StatusPRM"]["BootCount"]);
+  EXPECT_EQ("Unknown", snap["Module"]["Command"]);
+  EXPECT_EQ("Sonoff Basic", snap["Template"]["NAME"]);
+  EXPECT_TRUE(snap["GPIO"].is_null());
+}
