@@ -12,8 +12,9 @@
 namespace fleet::mqtt {
 
 struct Event {
-  // Subscribed: the broker acknowledged the subscriptions made after the last Connected.
-  enum Kind { Message, Connected, Subscribed, ConnectionLost } kind = Message;
+  // Subscribed: the broker acknowledged the subscriptions made after the last Connected. Wake: nothing
+  // from the broker, only a turn of the loop now (a device's HTTP answer came in on another thread).
+  enum Kind { Message, Connected, Subscribed, ConnectionLost, Wake } kind = Message;
   std::string topic;
   std::string payload;
   bool retained = false;

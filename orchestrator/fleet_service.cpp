@@ -18,6 +18,7 @@ void FleetService::handle(mqtt::Event& e) {
       inventory_.on_connected();
       break;
     case mqtt::Event::Subscribed:
+    case mqtt::Event::Wake:
       break;
     case mqtt::Event::ConnectionLost:
       log::warn("service: broker connection lost; inventory kept, devices will be re-asked on reconnect");
@@ -33,7 +34,7 @@ void FleetService::run(const std::atomic<bool>& stop) {
     for (auto& e : batch) {
       handle(e);
       if (hooks_.on_event) hooks_.on_event(e);
-      if (e.kind != mqtt::Event::Message) last_beat = 0;  // report a connection change at once
+      if (e.kind != mqtt::Event::Message && e.kind != mqtt::Event::Wake) last_beat = 0;  // report a connection change at once
     }
     auto now = clock_.now_ms();
     if (hooks_.maintain_connection) hooks_.maintain_connection(now);

@@ -18,27 +18,33 @@ DeviceHttp threaded_device_http() {
 
 DeviceHttp HeldHttp::port() {
   return [this](const std::string& url, const firmware::HttpRequest& request) {
-    if (!holding_) return inner_(url, request);
     auto answer = std::make_shared<std::promise<firmware::Download>>();
     auto future = answer->get_future();
-    held_.push_back({url, request, std::move(answer)});
+    Held h{url, request, std::move(answer)};
+    if (holding_) held_.push_back(std::move(h));
+    else launch(std::move(h));
     return future;
   };
 }
 
+void HeldHttp::launch(Held h) {
+  std::erase_if(running_, [](auto& f) { return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+  running_.push_back(std::async(std::launch::async, [h = std::move(h), fetch = fetch_, wake = on_answer] {
+    h.answer->set_value(fetch(h.url, h.request));
+    if (wake) wake();
+  }));
+}
+
 void HeldHttp::release(bool send) {
   holding_ = false;
-  std::erase_if(relays_, [](auto& f) { return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
   for (auto& h : std::exchange(held_, {})) {
-    if (!send) {
-      firmware::Download not_sent;
-      not_sent.error = "not sent: the database commit before it failed";
-      h.answer->set_value(std::move(not_sent));
+    if (send) {
+      launch(std::move(h));
       continue;
     }
-    relays_.push_back(std::async(std::launch::async, [f = inner_(h.url, h.request), answer = h.answer]() mutable {
-      answer->set_value(f.get());
-    }));
+    firmware::Download not_sent;
+    not_sent.error = "not sent: the database commit before it failed";
+    h.answer->set_value(std::move(not_sent));
   }
 }
 

@@ -34,10 +34,12 @@ DeviceHttp threaded_device_http();  // each request on a worker thread (libcurl)
 // request made while holding starts at release(), or is answered "not sent" if the commit failed.
 class HeldHttp {
  public:
-  explicit HeldHttp(DeviceHttp inner) : inner_(std::move(inner)) {}
+  using Fetch = std::function<firmware::Download(const std::string& url, const firmware::HttpRequest& request)>;
+  explicit HeldHttp(Fetch fetch = firmware::http_request) : fetch_(std::move(fetch)) {}
   DeviceHttp port();  // what the runner is given; it must not outlive this
   void hold() { holding_ = true; }
   void release(bool send = true);
+  std::function<void()> on_answer;  // called on the answering thread once an answer is ready
 
  private:
   struct Held {
@@ -45,10 +47,11 @@ class HeldHttp {
     firmware::HttpRequest request;
     std::shared_ptr<std::promise<firmware::Download>> answer;
   };
-  DeviceHttp inner_;
+  void launch(Held h);
+  Fetch fetch_;
   bool holding_ = false;
   std::vector<Held> held_;
-  std::vector<std::future<void>> relays_;  // inner answers passed on to the held requests' futures
+  std::vector<std::future<void>> running_;  // one worker thread per request, answering its future
 };
 
 class JobRunner {

@@ -18,6 +18,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::int64_t kDriveEveryMs = 250;
+constexpr std::int64_t kDriveSoonMs = 50;
 
 // A device's plan as its job's hops: in-place (no Reset 6, no restore: the settings stay in flash and are
 // compared after each hop) when the rollout says so.
@@ -316,10 +317,13 @@ void RolloutExecutor::tick() {
     row.job_id = run.job->job_id();
     publish_device(mac, device_job_state(row, run.job.get()));
   }
-  if (now - last_drive_ms_ < kDriveEveryMs) {
+  // Every 250 ms, or 50 ms after a device job ended: its slot goes to the next device without waiting
+  // (a quarter second idle per slot and round was a tenth of a rollout's wall time in bench/rollout).
+  if (now - last_drive_ms_ < (slot_freed_ ? kDriveSoonMs : kDriveEveryMs)) {
     flush_audit();
     return;
   }
+  slot_freed_ = false;
   last_drive_ms_ = now;
   while (!starts_.empty() && now - starts_.front() > 60'000) starts_.pop_front();
   std::vector<std::int64_t> ids;
@@ -618,6 +622,7 @@ void RolloutExecutor::on_job_done(const std::shared_ptr<DeviceJob>& done) {
   if (it == jobs_.end() || it->second.job.get() != done.get()) return;
   auto run = it->second;
   jobs_.erase(it);
+  slot_freed_ = true;
   auto now = p_.clock.now_ms();
   auto row = p_.rollouts.device(run.rollout_id, done->mac());  // one row, not the rollout's thousands
   if (!row) return;

@@ -146,6 +146,9 @@ struct SimRunner::Impl {
     }
     for (std::uint32_t i = 0; i < slots.size(); ++i) {
       Slot& s = slots[i];
+      // No Nagle: a device answering several commands at once would otherwise hold its later replies
+      // for the broker's delayed ACK (~40 ms each), a delay of the host's TCP stack, not of the device.
+      mosquitto_int_option(s.mosq, MOSQ_OPT_TCP_NODELAY, 1);
       mosquitto_connect_callback_set(s.mosq, &Impl::on_connect);
       mosquitto_message_callback_set(s.mosq, &Impl::on_message);
       if (!opt.username.empty()) mosquitto_username_pw_set(s.mosq, opt.username.c_str(), opt.password.c_str());
