@@ -21,7 +21,7 @@
 # thread time on a CPU / waiting for a CPU (/proc/<pid>/task/<pid>/schedstat).
 # Usage: bench/rollout.sh   (DEVICES=1000 PARALLEL=200 RESTART_MS=1000 TELE_SCALE=0.05 IMAGE_KB=600
 #                            FROM=9.1.0 TO=9.2.0 SAMPLE=10 NODELAY=1; KEEP=1 keeps the run's folder;
-#                            PROFILE=1 records the event loop with perf into it)
+#                            PROFILE=1 records the event loop with perf into it, PROFILE=all every thread)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES="${DEVICES:-1000}"
@@ -124,7 +124,9 @@ echo "  restart delay $RESTART_MS ms, TelePeriod x $TELE_SCALE, downloads not pa
 # PROFILE=1: perf samples of the daemon's event loop (its main thread: 93% of its CPU in a whole-machine
 # profile; -p cannot follow its short-lived HTTP threads) with call graphs, reported in the run folder.
 if [ -n "${PROFILE:-}" ]; then
-  perf record -F 250 --call-graph dwarf,16384 -t "$fleet_pid" -o "$run/perf.data" >"$run/perf.log" 2>&1 &
+  # PROFILE=all: every thread of the daemon (its short-lived HTTP threads too), not the event loop alone.
+  if [ "$PROFILE" = all ]; then target=(-p "$fleet_pid"); else target=(-t "$fleet_pid"); fi
+  perf record -F 250 --call-graph dwarf,16384 "${target[@]}" -o "$run/perf.data" >"$run/perf.log" 2>&1 &
   perf_pid=$!
   pids+=($perf_pid)
 fi

@@ -383,6 +383,12 @@ std::optional<std::string> Inventory::conflict_of(const std::string& mac) const 
   return "its topic '" + *d->second.topic + "' is also used by " + others;
 }
 
+const DeviceRecord* Inventory::find_by_ip(std::string_view ip) const {
+  for (auto& [mac, d] : devices_)
+    if (d.ip && *d.ip == ip) return &d;
+  return nullptr;
+}
+
 const DeviceRecord* Inventory::find(std::string_view mac) const {
   auto it = devices_.find(std::string(mac));
   return it == devices_.end() ? nullptr : &it->second;

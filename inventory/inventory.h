@@ -78,6 +78,8 @@ class Inventory {
   const InventoryStats& stats() const { return stats_; }
   std::vector<DeviceRecord> devices() const;
   const DeviceRecord* find(std::string_view mac) const;
+  const DeviceRecord* find_by_ip(std::string_view ip) const;  // a scan, without copying the records
+  std::size_t size() const { return devices_.size(); }
   // Why commands to this device's topic could reach another device too (two MACs seen on it), if so.
   std::optional<std::string> conflict_of(const std::string& mac) const;
   std::size_t queued_queries() const { return query_queue_.size(); }

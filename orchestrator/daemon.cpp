@@ -321,13 +321,11 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       batch.swap(downloads);
     }
     if (!batch.empty()) {
-      auto devices = inv.devices();
       std::vector<fs_store::DownloadRow> rows;
       for (auto& r : batch) {
         fs_store::DownloadRow row{0, r.path, r.served_path, r.client_ip, std::nullopt, r.status, r.bytes_sent, r.bytes_total,
                                   r.started_ms, r.finished_ms, r.completed};
-        for (const auto& d : devices)
-          if (d.ip && *d.ip == r.client_ip) row.device_mac = d.mac;
+        if (const auto* d = inv.find_by_ip(r.client_ip)) row.device_mac = d->mac;  // (not a copy of every record per download)
         log::info("ota: {} ({}) {} {}: {} of {} bytes{}", r.client_ip, row.device_mac.value_or("unknown device"), r.status, r.path,
                   r.bytes_sent, r.bytes_total, r.completed ? ", complete" : (r.status == 200 ? ", INCOMPLETE" : ""));
         rows.push_back(std::move(row));
@@ -359,7 +357,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       last_stats = now;
       log::info("serve: {} devices, {} messages ({} applied, {} rejected, {} oversized, {} unknown topics), {} status "
                 "queries, {} rows written, {} device jobs in flight",
-                inv.devices().size(), s.messages, s.applied, s.rejected, s.oversized, s.unknown_topics, s.status_queries,
+                inv.size(), s.messages, s.applied, s.rejected, s.oversized, s.unknown_topics, s.status_queries,
                 s.rows_written, runner.running());
     }
   };

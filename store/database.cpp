@@ -140,34 +140,39 @@ void Database::exec(std::string_view sql) {
   }
 }
 
+// Begin, commit and savepoints as kept statements (Database::prepare), not parsed again each loop turn.
+// One savepoint name for every level: SQLite releases and rolls back the innermost of that name.
 Transaction::Transaction(Database& db) : db_(db) {
   if (sqlite3_get_autocommit(db_.handle())) {
-    db_.exec("BEGIN IMMEDIATE");
+    db_.prepare("BEGIN IMMEDIATE").run();
   } else {
-    static std::uint64_t next = 0;
-    savepoint_ = "tx" + std::to_string(++next);
-    db_.exec("SAVEPOINT " + savepoint_);
+    savepoint_ = "fleet_tx";
+    db_.prepare("SAVEPOINT fleet_tx").run();
   }
 }
 
 Transaction::~Transaction() {
   if (done_) return;
   try {
-    if (savepoint_.empty()) db_.exec("ROLLBACK");
-    else db_.exec("ROLLBACK TO " + savepoint_ + "; RELEASE " + savepoint_);
+    if (savepoint_.empty()) {
+      db_.prepare("ROLLBACK").run();
+    } else {
+      db_.prepare("ROLLBACK TO fleet_tx").run();
+      db_.prepare("RELEASE fleet_tx").run();
+    }
   } catch (...) {
   }
 }
 
 void Transaction::commit() {
-  db_.exec(savepoint_.empty() ? std::string("COMMIT") : "RELEASE " + savepoint_);
+  db_.prepare(savepoint_.empty() ? "COMMIT" : "RELEASE fleet_tx").run();
   done_ = true;
 }
 
 Turn::Turn(Database& db) : db_(db) {
   if (!sqlite3_get_autocommit(db_.handle())) return;  // already in one: not ours to end
   try {
-    db_.exec("BEGIN IMMEDIATE");
+    db_.prepare("BEGIN IMMEDIATE").run();
     open_ = true;
   } catch (const StoreError&) {
     // Busy past the timeout: the turn's writes commit one by one, as without a turn.
@@ -177,7 +182,7 @@ Turn::Turn(Database& db) : db_(db) {
 Turn::~Turn() {
   if (open_ && !sqlite3_get_autocommit(db_.handle())) {
     try {
-      db_.exec("ROLLBACK");
+      db_.prepare("ROLLBACK").run();
     } catch (...) {
     }
   }
@@ -188,11 +193,11 @@ bool Turn::commit() {
   open_ = false;
   if (sqlite3_get_autocommit(db_.handle())) return false;  // SQLite rolled it back itself (disk full, I/O error)
   try {
-    db_.exec("COMMIT");
+    db_.prepare("COMMIT").run();
     return true;
   } catch (const StoreError&) {
     try {
-      db_.exec("ROLLBACK");
+      db_.prepare("ROLLBACK").run();
     } catch (...) {
     }
     return false;

@@ -151,6 +151,40 @@ TEST_F(TempDb, ProcessesOpeningANewDatabaseAtOnceMigrateItOnce) {
   }
 }
 
+// The daemon's loop turn is one transaction; the stores' own transactions inside it are savepoints:
+// an inner rollback undoes only its writes, and nothing is visible to another connection before the
+// turn commits.
+TEST_F(TempDb, TransactionsInsideALoopTurnAreSavepoints) {
+  Database db(path());
+  db.exec("CREATE TABLE t (v INTEGER)");
+  Database other(path());
+  auto count = [&] {
+    auto q = other.prepare("SELECT count(*) FROM t");
+    q.step();
+    return q.int64(0);
+  };
+  {
+    Turn turn(db);
+    {
+      Transaction kept(db);
+      db.exec("INSERT INTO t VALUES (1)");
+      kept.commit();
+    }
+    {
+      Transaction undone(db);
+      db.exec("INSERT INTO t VALUES (2)");
+    }  // rolled back: only its own row
+    EXPECT_EQ(0, count());  // not committed yet
+    EXPECT_TRUE(turn.commit());
+  }
+  EXPECT_EQ(1, count());
+  {
+    Turn turn(db);
+    db.exec("INSERT INTO t VALUES (3)");
+  }  // a turn not committed (the process stopped mid-turn) leaves nothing
+  EXPECT_EQ(1, count());
+}
+
 TEST_F(TempDb, UsesWriteAheadLogging) {
   Database db(path());
   auto q = db.prepare("PRAGMA journal_mode");
