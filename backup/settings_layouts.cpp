@@ -7,6 +7,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <unordered_map>
 #include <stdexcept>
 
 namespace fleet::backup {
@@ -253,10 +254,10 @@ struct SettingsLayouts::Impl {
       if (layout >= r.first && layout <= r.last && (r.platforms >> platform) & 1) return &r.def;
     return nullptr;
   }
+  std::unordered_map<std::string, std::size_t> by_name;  // fields' index: a migration looks up every leaf
   const FieldDef* find(const std::string& name, int layout, unsigned platform) const {
-    for (auto& [n, runs] : fields)
-      if (n == name) return in_runs(runs, layout, platform);
-    return nullptr;
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : in_runs(fields[it->second].second, layout, platform);
   }
   // Platforms beyond the table (ESP32-C5) read as the plain ESP32 layout.
   unsigned platform_of(const DmpFile& f) const {
@@ -305,6 +306,7 @@ SettingsLayouts SettingsLayouts::parse(std::string_view text) {
         }
         out.push_back(std::move(fr));
       }
+      im.by_name[name] = im.fields.size();
       im.fields.emplace_back(name, std::move(out));
     }
   } catch (const std::runtime_error&) {
