@@ -1,11 +1,33 @@
 #include "cli/device_table.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
+#include "inventory/inventory.h"
+
 namespace fleet::cli {
+namespace {
+
+// The other online devices on each online device's topic: commands there reach all of them (the daemon
+// reports the same as a conflict; device jobs then use each one's fallback topic).
+std::map<std::string, std::vector<std::string>> shared_topics(const std::vector<inventory::DeviceRecord>& devices) {
+  std::map<std::string, std::vector<std::string>> by_topic, out;
+  for (const auto& d : devices)
+    if (d.online && d.topic) by_topic[*d.topic].push_back(d.mac);
+  for (const auto& d : devices) {
+    if (!d.online || !d.topic) continue;
+    for (auto& other : by_topic[*d.topic])
+      if (other != d.mac) out[d.mac].push_back(other);
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string ago(std::int64_t then_ms, std::int64_t now_ms) {
   if (then_ms <= 0) return "never";
@@ -58,11 +80,20 @@ std::string render_table(const std::vector<inventory::DeviceRecord>& devices, st
   for (size_t r = 0; r < devices.size(); ++r) out += line([&](size_t c) { return cols[c].cells[r]; });
   size_t online = std::count_if(devices.begin(), devices.end(), [](const auto& d) { return d.online; });
   out += fmt::format("{} devices, {} online\n", devices.size(), online);
+  std::set<std::string> told;
+  auto shared = shared_topics(devices);
+  for (const auto& d : devices) {
+    auto it = shared.find(d.mac);
+    if (it == shared.end() || !told.insert(*d.topic).second) continue;
+    out += fmt::format("topic '{}' is used by {} devices ({}{}): commands to it reach all of them; device jobs use each one's fallback topic\n",
+                       *d.topic, it->second.size() + 1, d.mac, fmt::format(", {}", fmt::join(it->second, ", ")));
+  }
   return out;
 }
 
 std::string render_json(const std::vector<inventory::DeviceRecord>& devices) {
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  auto shared = shared_topics(devices);
   for (const auto& d : devices) {
     nlohmann::ordered_json j;
     j["mac"] = d.mac;
@@ -76,6 +107,10 @@ std::string render_json(const std::vector<inventory::DeviceRecord>& devices) {
     j["last_seen_ms"] = d.last_seen_ms;
     j["status_at_ms"] = d.status_at_ms;
     j["bad_payloads"] = d.bad_payloads;
+    auto fb = inventory::fallback_topic_of(d);
+    j["fallback_topic"] = fb ? nlohmann::ordered_json("cmnd/" + *fb + "/") : nlohmann::ordered_json(nullptr);
+    auto it = shared.find(d.mac);
+    j["topic_shared_with"] = it == shared.end() ? nlohmann::ordered_json::array() : nlohmann::ordered_json(it->second);
     arr.push_back(std::move(j));
   }
   return arr.dump(2) + "\n";
