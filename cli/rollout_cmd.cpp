@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/control_client.h"
+#include "orchestrator/control_api.h"
 #include "orchestrator/rollout_executor.h"
 #include "store/database.h"
 #include "store/migrations.h"
@@ -204,21 +205,6 @@ class Follower {
   std::map<std::string, std::string> names_;
 };
 
-Result<json> apply(orchestrator::RolloutExecutor& ex, const RolloutCommand& c) {
-  if (c.action == "start" || c.action == "upgrade") {
-    auto j = c.spec;
-    auto spec = orchestrator::RolloutSpec::from_json(j);
-    if (!spec) return fail(spec.error());
-    return ex.start(*spec, c.dry_run);
-  }
-  if (c.action == "pause") return ex.pause(c.id);
-  if (c.action == "resume") return ex.resume(c.id);
-  if (c.action == "abort") return ex.abort(c.id);
-  if (c.action == "retry") return ex.retry(c.id);
-  if (c.action == "drive") return json{{"id", c.id}};
-  return fail("unknown action " + c.action);
-}
-
 json request_of(const RolloutCommand& c) {
   if (c.action == "start" || c.action == "upgrade") {
     json r = c.spec;
@@ -281,7 +267,9 @@ int run_rollout_command(const RolloutCommand& c0, orchestrator::DaemonOptions d,
     std::unique_ptr<Follower> follower;
     std::int64_t last_poll = 0;
     d.on_ready = [&](orchestrator::RolloutExecutor& ex) -> std::optional<std::int64_t> {
-      auto r = apply(ex, c);
+      // The very request the daemon would get, through the same control API code.
+      auto r = c.action == "drive" ? Result<json>(json{{"id", c.id}})
+                                   : orchestrator::ControlApi(ex, ex.store(), d.api_base).run(request_of(c));
       if (!r) {
         error = r.error();
         return std::nullopt;

@@ -97,6 +97,16 @@ bool ControlApi::on_message(core::Transport& transport, std::string_view topic, 
   return true;
 }
 
+Result<json> ControlApi::run(const json& request) {
+  if (!request.is_object() || !request.contains("command") || !request["command"].is_string())
+    return fail(fmt::format("command: missing; one of {}", kCommands));
+  try {
+    return dispatch(request["command"].get<std::string>(), request);
+  } catch (const std::exception& e) {
+    return fail(request["command"].get<std::string>() + ": " + e.what());
+  }
+}
+
 Result<json> ControlApi::dispatch(const std::string& command, const json& request) {
   bool dry_run = false;
   if (request.contains("dry_run")) {

@@ -32,6 +32,10 @@ class ControlApi {
   // The same, published on the transport.
   bool on_message(core::Transport& transport, std::string_view topic, std::string_view payload);
 
+  // One request as parsed JSON ({"command": "rollout.start", …}), answered directly: what the command
+  // line runs in-process when no daemon is there, so both go through the same validation and dispatch.
+  Result<nlohmann::json> run(const nlohmann::json& request);
+
   // device.backup, where the composition offers it: takes the request, answers with its result.
   std::function<Result<nlohmann::json>(const nlohmann::json& request)> backup;
 

@@ -62,6 +62,7 @@ struct RolloutOptions {
 class RolloutExecutor {
  public:
   RolloutExecutor(RolloutPorts ports, RolloutOptions options);
+  RolloutStore& store() { return p_.rollouts; }
 
   // Selects and plans; devices already on the target, or that cannot be planned, are listed as skipped.
   // dry_run: the same answer, nothing stored or sent.
