@@ -16,6 +16,7 @@
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/sqlite_backup_store.h"
+#include "store/sqlite_job_store.h"
 
 namespace fleet::cli {
 namespace {
@@ -62,7 +63,20 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
   std::vector<std::shared_ptr<orchestrator::DeviceJob>> tasks;
   int failed = 0;
   const auto credentials = load_credentials(o);  // read once for the whole run
+  std::optional<store::Database> jobs_db;
+  std::optional<store::SqliteJobStore> jobs;
+  jobs_db.emplace(o.db);
+  store::migrate(*jobs_db);
+  jobs.emplace(*jobs_db);
   for (const auto& d : devices) {
+    // A device in an upgrade job (the daemon's, or another command line's) is that job's alone: a
+    // FileDownload between its Reset 6 and its restore would take the blank settings for a backup.
+    if (auto running = jobs->running_for(d.mac)) {
+      std::cout << fmt::format("{}: not backed up: upgrade job #{} is running on it{}\n", name_of(d), running->id,
+                               running->rollout_id ? fmt::format(" (rollout #{})", *running->rollout_id) : "");
+      ++failed;
+      continue;
+    }
     if (!d.topic || !d.version || !planner::Version::parse(*d.version)) {
       std::cout << fmt::format("{}: not backed up: the inventory does not know its topic and version yet\n", name_of(d));
       ++failed;

@@ -11,6 +11,7 @@
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/sqlite_backup_store.h"
+#include "store/sqlite_job_store.h"
 
 namespace fleet::cli {
 
@@ -47,6 +48,12 @@ int run_restore(const RestoreOptions& o, const inventory::DeviceRecord& device) 
   }
   if (record->dmp.empty()) {
     std::cout << fmt::format("backup #{} is a snapshot only: nothing to upload or replay from\n", record->id);
+    return 1;
+  }
+  if (auto running = store::SqliteJobStore(db).running_for(device.mac)) {
+    // The upgrade job restores the device itself; a second restore in between would race it.
+    std::cout << fmt::format("{}: not restored: upgrade job #{} is running on it{}\n", name, running->id,
+                             running->rollout_id ? fmt::format(" (rollout #{})", *running->rollout_id) : "");
     return 1;
   }
   backup::RestoreSettings rs;

@@ -127,6 +127,18 @@ TEST(Upgrade, KilledMidwayAndResumedWithoutRepeatingResetOrUpgrade) {
     auto state = json::parse(running->state);
     EXPECT_TRUE(state["sent"].get<bool>()) << state.dump();  // the state said "Upgrade 1 may be out" before it went out
   }
+  // Meanwhile the device is that job's: a backup or restore from the command line is refused, and
+  // sends it nothing (a FileDownload after its Reset 6 would take the blank settings for a backup).
+  int downloads = f.count("plug", "FileDownload");
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"backup", "plug", "--web-port", f.web_port},
+                                       std::vector<std::string>{"restore", "plug", "--web-port", f.web_port}}) {
+    std::vector<std::string> argv{it::fleet_bin(), "--db", f.db, "--broker", f.broker.url(), "--log-level", "warn"};
+    argv.insert(argv.end(), cmd.begin(), cmd.end());
+    auto r = it::run(argv);
+    EXPECT_EQ(1, r.status) << r.out << r.err;
+    EXPECT_NE(std::string::npos, r.out.find("upgrade job #1 is running on it (rollout #1)")) << r.out;
+  }
+  EXPECT_EQ(downloads, f.count("plug", "FileDownload"));
   auto second = it::run(f.upgrade_args());
   EXPECT_EQ(0, second.status) << second.out << second.err;
   EXPECT_NE(std::string::npos, second.out.find("resuming rollout #1")) << second.out;
