@@ -190,12 +190,14 @@ std::vector<DeviceAction> BackupJob::on_time(std::int64_t now_ms) {
       snapshot_waiting_.erase(i);
       // No reply: recorded as such (Status 0 keeps the parts that came).
       snapshot_replies_[i] = i == 0 && !status0_.empty() ? std::exchange(status0_, ojson::object()) : ojson(nullptr);
-      if (++snapshot_timeouts_ >= 2) {
-        problems_.push_back("snapshot: the device stopped answering; the rest of the snapshot is missing");
-        snapshot_waiting_.clear();
-        snapshot_next_ = snapshot_commands().size();
-        return finish();
-      }
+    }
+    // The queries in flight together time out together: one stall, counted once. Two in a row (with no
+    // answer between) end the snapshot.
+    if (++snapshot_timeouts_ >= 2) {
+      problems_.push_back("snapshot: the device stopped answering; the rest of the snapshot is missing");
+      snapshot_waiting_.clear();
+      snapshot_next_ = snapshot_commands().size();
+      return finish();
     }
     return next_snapshot_commands(now_ms);
   }

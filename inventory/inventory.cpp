@@ -33,6 +33,7 @@ void Inventory::load() {
     std::string mac = rec.mac;
     if (rec.topic) topics_[*rec.topic].mac = mac;
     if (rec.mqtt_client) by_fallback_[mqtt::fallback_of(*rec.mqtt_client)] = mac;
+    by_fallback_.try_emplace(mqtt::fallback_of(mqtt::default_mqtt_client(mac)), mac);
     devices_.emplace(mac, std::move(rec));
   }
   log::info("inventory: {} devices from the store", devices_.size());
@@ -50,6 +51,8 @@ DeviceRecord& Inventory::record(const std::string& mac) {
   if (inserted) {
     it->second.mac = mac;
     it->second.first_seen_ms = clock_.now_ms();
+    // Its default MqttClient's fallback topic, where it answers after a Reset 6 whatever its own client.
+    by_fallback_.try_emplace(mqtt::fallback_of(mqtt::default_mqtt_client(mac)), mac);
     log::info("inventory: new device {}", mac);
   }
   return it->second;
@@ -82,8 +85,9 @@ void Inventory::on_message(std::string_view topic_in, std::string_view payload, 
     handle_discovery(*mac, payload);
     return;
   }
-  // Only a known device's fallback topic: a device whose own Topic ends in "_fb" is still heard as usual.
-  if (auto fb = mqtt::parse_fallback(topic_in); fb && fb->prefix == mqtt::Prefix::Stat && by_fallback_.count(fb->device_topic)) {
+  // Only a known device's fallback topic (its learned MqttClient's, or the default one a device with a
+  // custom MqttClient answers on after Reset 6): a device whose own Topic ends in "_fb" is heard as usual.
+  if (auto fb = mqtt::parse_fallback(topic_in); fb && fb->prefix == mqtt::Prefix::Stat && knows_fallback(fb->device_topic)) {
     handle_fallback_reply(fb->device_topic, fb->suffix, payload, retained);
     return;
   }
@@ -382,6 +386,8 @@ std::optional<std::string> Inventory::conflict_of(const std::string& mac) const 
     if (m != mac) others += (others.empty() ? "" : ", ") + m;
   return "its topic '" + *d->second.topic + "' is also used by " + others;
 }
+
+bool Inventory::knows_fallback(const std::string& fallback) const { return by_fallback_.count(fallback) > 0; }
 
 const DeviceRecord* Inventory::find_by_ip(std::string_view ip) const {
   for (auto& [mac, d] : devices_)

@@ -102,6 +102,7 @@ class Inventory {
   void handle_discovery(std::string_view mac_in_topic, std::string_view payload);
   void apply(const std::string& topic, TopicState& ts, DeviceFacts& facts, bool live);
   void identify(const std::string& topic, TopicState& ts, const std::string& mac);
+  bool knows_fallback(const std::string& fallback) const;
   void handle_fallback_reply(const std::string& fallback, const std::string& suffix, std::string_view payload, bool retained);
   void note_bad(const std::string& topic, TopicState* ts, const std::string& reason);
   void queue_query(const std::string& topic, TopicState& ts);

@@ -368,12 +368,21 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     held.hold();
     held_http.hold();
   };
+  bool turn_failed = false;
   hooks.end_turn = [&] {
     bool committed = turn->commit();
     turn.reset();
-    if (!committed) log::error("serve: the database commit of a loop turn failed: its {} commands are not sent", held.held());
     held.release(committed);
     held_http.release(committed);
+    if (!committed && !turn_failed) {
+      // What the jobs hold in memory is now ahead of the database: none may go on from it. They are
+      // given up (they stay running in the database) and the daemon stops; a restart resumes them
+      // from what was stored, as after a kill.
+      log::error("serve: the database commit of a loop turn failed: its commands were not sent; stopping");
+      turn_failed = true;
+      runner.give_up_all("the daemon stopped: a database commit failed");
+      deadline = clock.now_ms();
+    }
   };
   hooks.should_stop = [&](std::int64_t now) { return deadline && now >= deadline; };
   FleetService service(inv, events, clock, hooks);
@@ -395,6 +404,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   const auto& s = inv.stats();
   log::info("serve: stopped; {} devices, {} messages, {} rows written", inv.devices().size(), s.messages, s.rows_written);
   if (!o.metrics_file.empty()) write_metrics(o.metrics_file, s, inv.devices().size());
+  if (turn_failed) throw fs_store::StoreError("a database commit failed (see the log): stopped so that no job runs ahead of its stored state");
   return 0;
 }
 

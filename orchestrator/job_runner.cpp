@@ -89,6 +89,9 @@ std::vector<std::string> JobRunner::filters_for(const mqtt::TopicScheme& scheme,
   for (const auto& topic : device_topics)
     for (const mqtt::TopicScheme* s : std::initializer_list<const mqtt::TopicScheme*>{&scheme, &defaults})
       for (auto p : {mqtt::Prefix::Stat, mqtt::Prefix::Tele}) filters.insert(s->topic(p, topic, "+"));
+  // stat/+/+ covers every stat/<topic>/+ too: those are left out, or a broker delivering one copy per
+  // matching subscription would hand each reply to the job twice.
+  std::erase_if(filters, [](const std::string& f) { return f.rfind("stat/", 0) == 0 && std::count(f.begin(), f.end(), '/') == 2; });
   filters.insert(mqtt::kFallbackReplyFilter);
   return {filters.begin(), filters.end()};
 }

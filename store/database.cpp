@@ -170,7 +170,10 @@ void Transaction::commit() {
 }
 
 Turn::Turn(Database& db) : db_(db) {
-  if (!sqlite3_get_autocommit(db_.handle())) return;  // already in one: not ours to end
+  if (!sqlite3_get_autocommit(db_.handle())) {  // already in one (a failed rollback left it): not ours to end
+    inside_other_ = true;
+    return;
+  }
   try {
     db_.prepare("BEGIN IMMEDIATE").run();
     open_ = true;
@@ -189,7 +192,8 @@ Turn::~Turn() {
 }
 
 bool Turn::commit() {
-  if (!open_) return true;
+  if (inside_other_) return false;
+  if (!open_) return true;  // BEGIN was busy: each write committed on its own
   open_ = false;
   if (sqlite3_get_autocommit(db_.handle())) return false;  // SQLite rolled it back itself (disk full, I/O error)
   try {

@@ -108,6 +108,7 @@ class Turn {
  private:
   Database& db_;
   bool open_ = false;
+  bool inside_other_ = false;  // a transaction was already open: nothing of this turn is known committed
 };
 
 }  // namespace fleet::store

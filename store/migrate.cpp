@@ -16,8 +16,10 @@ int migrate(Database& db, int target) {
   const auto& all = migrations();
   int latest = all.empty() ? 0 : all.back().number;
   if (target < 0) target = latest;
-  // One immediate transaction from reading the version to the last migration: two processes opening a
-  // new database at once (the daemon and a CLI view) must not both apply 0001.
+  // Up to date (every open but the first): no write lock, so a view never waits behind the daemon.
+  if (schema_version(db) == latest && target >= latest) return latest;
+  // Else one immediate transaction from reading the version to the last migration: two processes
+  // opening a new database at once (the daemon and a CLI view) must not both apply 0001.
   Transaction tx(db);
   db.exec(
       "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "

@@ -359,19 +359,24 @@ TEST(FallbackTopic, OnlyWhereTheDeviceListensOnOneThatReachesItAlone) {
 TEST_F(InventoryTest, AReplyOnAFallbackTopicIsItsDevicesAndLeavesItsTopic) {
   auto inv = make();
   std::string with_client = status0("plug", "AA:BB:CC:00:00:01");
-  with_client.insert(with_client.size() - 1, R"J(,"StatusMQT":{"MqttClient":"DVES_000001"})J");
+  with_client.insert(with_client.size() - 1, R"J(,"StatusMQT":{"MqttClient":"plug-client"})J");
   inv.on_message("tele/plug/LWT", "Online", true);
   inv.on_message("stat/plug/STATUS0", with_client, false);
-  ASSERT_EQ("DVES_000001", inv.find("AA:BB:CC:00:00:01")->mqtt_client);
+  ASSERT_EQ("plug-client", inv.find("AA:BB:CC:00:00:01")->mqtt_client);
   clock.t += 1000;
-  inv.on_message("stat/DVES_000001_fb/RESULT", R"({"OtaUrl":"http://127.0.0.1:8080/x.bin.gz"})", false);
+  inv.on_message("stat/plug-client_fb/RESULT", R"({"OtaUrl":"http://127.0.0.1:8080/x.bin.gz"})", false);
   const DeviceRecord* d = inv.find("AA:BB:CC:00:00:01");
   EXPECT_EQ("plug", d->topic);
   EXPECT_EQ("http://127.0.0.1:8080/x.bin.gz", d->ota_url);
   EXPECT_EQ(clock.t, d->last_seen_ms);
+  // After a Reset 6 it answers on its default MqttClient's fallback topic: still the same device, its
+  // topic unchanged.
+  inv.on_message("stat/DVES_000001_fb/STATUS5", R"({"StatusNET":{"Hostname":"plug-1","IPAddress":"127.0.0.10","Mac":"AA:BB:CC:00:00:01"}})", false);
+  EXPECT_EQ("plug", inv.find("AA:BB:CC:00:00:01")->topic);
+  EXPECT_EQ("127.0.0.10", inv.find("AA:BB:CC:00:00:01")->ip);
   // Another MAC in a reply on that fallback topic is not believed; an unknown fallback topic is ignored.
-  inv.on_message("stat/DVES_000001_fb/STATUS5", R"({"StatusNET":{"Hostname":"evil","IPAddress":"127.0.0.99","Mac":"AA:BB:CC:00:00:99"}})", false);
+  inv.on_message("stat/plug-client_fb/STATUS5", R"({"StatusNET":{"Hostname":"evil","IPAddress":"127.0.0.99","Mac":"AA:BB:CC:00:00:99"}})", false);
   inv.on_message("stat/DVES_999999_fb/RESULT", R"({"OtaUrl":"http://evil/"})", false);
   EXPECT_EQ(1u, inv.devices().size());
-  EXPECT_EQ("127.0.0.9", inv.find("AA:BB:CC:00:00:01")->ip);
+  EXPECT_EQ("127.0.0.10", inv.find("AA:BB:CC:00:00:01")->ip);
 }
