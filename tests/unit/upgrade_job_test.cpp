@@ -78,7 +78,8 @@ struct Kill {
 
 class World {
  public:
-  explicit World(const std::string& version) : device(spec(version), kNow) {}
+  explicit World(const std::string& version) : World(spec(version)) {}
+  explicit World(DeviceSpec device_spec) : device(std::move(device_spec), kNow) {}
   SimDevice device;
   std::int64_t now = kNow;
   Received received;
@@ -352,8 +353,7 @@ TEST(UpgradeJob, WaitsThroughTheMinimalStepTheDeviceTakesByItself) {
   auto s = spec("7.2.0");
   s.program_kb = 500;
   s.free_kb = 250;  // the 300 KB image does not fit: Tasmota takes tasmota-minimal.bin first
-  World w("7.2.0");
-  w.device = SimDevice(s, kNow);
+  World w(s);
   Durable d;
   auto hops = hops_to({"8.5.1"});
   hops[0].url = "http://127.0.0.1:8070/tasmota/release-8.5.1/tasmota.bin";
@@ -511,8 +511,7 @@ TEST(UpgradeJob, PutsTheDevicesOwnOtaUrlBackAtTheEnd) {
   // Firmware that keeps its settings through the upgrade has no Restore to bring the OtaUrl back.
   auto s = spec("8.5.1");
   s.settings.ota_url = "http://192.168.1.10/tasmota.bin.gz";
-  World w("8.5.1");
-  w.device = SimDevice(s, kNow);
+  World w(s);
   Durable d;
   UpgradeJob job(target(w.device), hops_to({"9.1.0"}, kKeepSettings), UpgradeJobState{}, settings());
   ASSERT_TRUE(w.run(job, d));
@@ -562,8 +561,7 @@ std::string find_event(const std::vector<std::string>& events, const std::string
 TEST(UpgradeJobHealth, WatchesTheDeviceThroughTheWindowAndSaysWhatItSaw) {
   auto s = spec("8.5.1");
   s.settings.tele_period = 10;  // kept through a hop without Reset 6: STATE is due within the window
-  World w("8.5.1");
-  w.device = SimDevice(s, kNow);
+  World w(s);
   Durable d;
   UpgradeJob job(target(w.device), hops_to({"9.1.0"}, kKeepSettings), UpgradeJobState{}, settings());
   ASSERT_TRUE(w.run(job, d));
@@ -585,8 +583,7 @@ TEST(UpgradeJobHealth, TelemetryIsRequiredWhenTheWindowCoversTelePeriodAndItsMar
   for (std::int64_t window_s : {60, 30}) {
     auto s = spec("8.5.1");
     s.settings.tele_period = 10;
-    World w("8.5.1");
-    w.device = SimDevice(s, kNow);
+    World w(s);
     w.telemetry = false;  // the device never publishes tele STATE
     Durable d;
     auto st = settings();
@@ -1008,8 +1005,7 @@ TEST(UpgradeJobInPlace, ResumedAtItsVerificationItLoadsTheHopsBackupAndCompares)
     SCOPED_TRACE(snapshot_only ? "snapshot only" : "with a settings file");
     auto s = spec("9.1.0");
     if (snapshot_only) s.settings.webserver = 0;
-    World w("9.1.0");
-    w.device = SimDevice(s, kNow);
+    World w(s);
     Durable d;
     auto hops = in_place(hops_to({"9.2.0"}));
     UpgradeJob first(target(w.device), hops, UpgradeJobState{}, settings());
