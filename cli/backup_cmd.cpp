@@ -63,17 +63,14 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
   std::vector<std::shared_ptr<orchestrator::DeviceJob>> tasks;
   int failed = 0;
   const auto credentials = load_credentials(o);  // read once for the whole run
-  std::optional<store::Database> jobs_db;
-  std::optional<store::SqliteJobStore> jobs;
-  jobs_db.emplace(o.db);
-  store::migrate(*jobs_db);
-  jobs.emplace(*jobs_db);
+  store::Database db(o.db);
+  store::migrate(db);
+  store::SqliteJobStore jobs(db);
   for (const auto& d : devices) {
     // A device in an upgrade job (the daemon's, or another command line's) is that job's alone: a
     // FileDownload between its Reset 6 and its restore would take the blank settings for a backup.
-    if (auto running = jobs->running_for(d.mac)) {
-      std::cout << fmt::format("{}: not backed up: upgrade job #{} is running on it{}\n", name_of(d), running->id,
-                               running->rollout_id ? fmt::format(" (rollout #{})", *running->rollout_id) : "");
+    if (auto held = orchestrator::held_by_upgrade_job(jobs, d.mac)) {
+      std::cout << fmt::format("{}: not backed up: {}\n", name_of(d), *held);
       ++failed;
       continue;
     }
@@ -91,13 +88,9 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
     auto access = access_for(o, credentials, d);
     auto settings = s;
     settings.device_mqtt_password = access.mqtt_password;
-    auto job = std::make_shared<orchestrator::BackupDeviceJob>(d, access, settings);
-    job->set_fallbacks(orchestrator::fallbacks_for(d));
-    tasks.push_back(job);
+    tasks.push_back(std::make_shared<orchestrator::BackupDeviceJob>(d, access, settings));
   }
   orchestrator::run_locally(o.run, tasks);
-  store::Database db(o.db);
-  store::migrate(db);
   store::SqliteBackupStore backups(db);
   json report = json::array();
   for (auto& t : tasks) {

@@ -50,10 +50,10 @@ int run_restore(const RestoreOptions& o, const inventory::DeviceRecord& device) 
     std::cout << fmt::format("backup #{} is a snapshot only: nothing to upload or replay from\n", record->id);
     return 1;
   }
-  if (auto running = store::SqliteJobStore(db).running_for(device.mac)) {
+  store::SqliteJobStore jobs(db);
+  if (auto held = orchestrator::held_by_upgrade_job(jobs, device.mac)) {
     // The upgrade job restores the device itself; a second restore in between would race it.
-    std::cout << fmt::format("{}: not restored: upgrade job #{} is running on it{}\n", name, running->id,
-                             running->rollout_id ? fmt::format(" (rollout #{})", *running->rollout_id) : "");
+    std::cout << fmt::format("{}: not restored: {}\n", name, *held);
     return 1;
   }
   backup::RestoreSettings rs;

@@ -10,7 +10,9 @@ BackupDeviceJob::BackupDeviceJob(inventory::DeviceRecord device, DeviceAccess ac
       job_(backup::BackupTarget{device_.mac, device_.topic.value_or(""), device_.ip.value_or(""),
                                 planner::Version::parse(device_.version.value_or("")).value_or(planner::Version{}),
                                 planner::parse_chip(device_.chip.value_or(""))},
-           std::move(settings)) {}
+           std::move(settings)) {
+  set_fallbacks(fallbacks_for(device_));  // its record names them: every creator would set the same
+}
 
 std::vector<backup::DeviceAction> BackupDeviceJob::on_message(mqtt::Prefix prefix, std::string_view suffix,
                                                               std::string_view payload, std::int64_t now) {

@@ -247,9 +247,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       auto access = o.access_for ? o.access_for(d, request.value("access", nlohmann::json())) : DeviceAccess{};
       backup::BackupSettings bs;
       bs.device_mqtt_password = access.mqtt_password;
-      auto job = std::make_shared<BackupDeviceJob>(d, access, bs);
-      job->set_fallbacks(fallbacks_for(d));
-      runner.add(job);
+      runner.add(std::make_shared<BackupDeviceJob>(d, access, bs));
       return nlohmann::json{{"device", d.topic.value_or(d.mac)}, {"mac", d.mac}, {"status", "started"}};
     };
   }

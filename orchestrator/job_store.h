@@ -33,4 +33,13 @@ class JobStore {
   virtual std::optional<JobRow> get(std::int64_t id) = 0;
 };
 
+// A device in an upgrade job (this process's or another's, until the job ends) is that job's alone:
+// why, for whoever would start another job on it ("upgrade job #3 is running on it (rollout #2)").
+inline std::optional<std::string> held_by_upgrade_job(JobStore& jobs, const std::string& device_mac) {
+  auto running = jobs.running_for(device_mac);
+  if (!running) return std::nullopt;
+  return "upgrade job #" + std::to_string(running->id) + " is running on it" +
+         (running->rollout_id ? " (rollout #" + std::to_string(*running->rollout_id) + ")" : "");
+}
+
 }  // namespace fleet::orchestrator

@@ -384,7 +384,7 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     }
     cached = {r->spec, *spec_r};
   }
-  const RolloutSpec spec = *cached.second;
+  const RolloutSpec& spec = *cached.second;  // (specs_ is not changed again in this drive)
   auto rows = p_.rollouts.devices(id);
   // Devices this rollout has running: resumed here after a restart or a takeover, stopped when asked.
   for (auto& row : rows) {
