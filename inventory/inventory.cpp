@@ -32,8 +32,7 @@ void Inventory::load() {
   for (auto& rec : store_.load_devices()) {
     std::string mac = rec.mac;
     if (rec.topic) topics_[*rec.topic].mac = mac;
-    if (rec.mqtt_client) by_fallback_[mqtt::fallback_of(*rec.mqtt_client)] = mac;
-    by_fallback_.try_emplace(mqtt::fallback_of(mqtt::default_mqtt_client(mac)), mac);
+    remember_fallbacks(rec);
     devices_.emplace(mac, std::move(rec));
   }
   log::info("inventory: {} devices from the store", devices_.size());
@@ -51,8 +50,7 @@ DeviceRecord& Inventory::record(const std::string& mac) {
   if (inserted) {
     it->second.mac = mac;
     it->second.first_seen_ms = clock_.now_ms();
-    // Its default MqttClient's fallback topic, where it answers after a Reset 6 whatever its own client.
-    by_fallback_.try_emplace(mqtt::fallback_of(mqtt::default_mqtt_client(mac)), mac);
+    remember_fallbacks(it->second);
     log::info("inventory: new device {}", mac);
   }
   return it->second;
@@ -87,9 +85,8 @@ void Inventory::on_message(std::string_view topic_in, std::string_view payload, 
   }
   // Only a known device's fallback topic (its learned MqttClient's, or the default one a device with a
   // custom MqttClient answers on after Reset 6): a device whose own Topic ends in "_fb" is heard as usual.
-  if (auto fb = mqtt::parse_fallback(topic_in); fb && fb->prefix == mqtt::Prefix::Stat && knows_fallback(fb->device_topic)) {
-    handle_fallback_reply(fb->device_topic, fb->suffix, payload, retained);
-    return;
+  if (auto fb = mqtt::parse_fallback(topic_in); fb && fb->prefix == mqtt::Prefix::Stat) {
+    if (handle_fallback_reply(fb->device_topic, fb->suffix, payload, retained)) return;
   }
   auto parts = scheme_.parse(topic_in);
   bool on_defaults = false;
@@ -184,7 +181,7 @@ void Inventory::apply(const std::string& topic, TopicState& ts, DeviceFacts& f, 
   }
   DeviceRecord& rec = devices_[ts.mac];
   bool changed = rec.merge(f);
-  if (f.mqtt_client) by_fallback_[mqtt::fallback_of(*f.mqtt_client)] = rec.mac;
+  if (f.mqtt_client) remember_fallbacks(rec);
   auto now = clock_.now_ms();
   if (live) {
     rec.last_seen_ms = now;
@@ -196,18 +193,19 @@ void Inventory::apply(const std::string& topic, TopicState& ts, DeviceFacts& f, 
 
 // A device's answer on its own fallback topic (a job's command went there): it is that device's, found by
 // its MqttClient; its Topic stays what it is. A reply naming another MAC there is not believed.
-void Inventory::handle_fallback_reply(const std::string& fallback, const std::string& suffix, std::string_view payload,
+bool Inventory::handle_fallback_reply(const std::string& fallback, const std::string& suffix, std::string_view payload,
                                       bool retained) {
   auto who = by_fallback_.find(fallback);
+  if (who == by_fallback_.end()) return false;  // not a fallback topic we know: perhaps a Topic of its own
   auto kind = classify(false, suffix);
-  if (who == by_fallback_.end() || kind == MessageKind::Ignored) return;
+  if (kind == MessageKind::Ignored) return true;
   auto result = parse_payload(kind, payload);
   if (!result.ok()) {
     ++stats_.rejected;
-    return;
+    return true;
   }
   DeviceFacts& f = result.facts;
-  if (f.mac && *f.mac != who->second) return;
+  if (f.mac && *f.mac != who->second) return true;
   DeviceRecord& rec = devices_[who->second];
   f.topic.reset();
   f.mac.reset();
@@ -216,9 +214,18 @@ void Inventory::handle_fallback_reply(const std::string& fallback, const std::st
     rec.last_seen_ms = clock_.now_ms();
   }
   rec.merge(f);
+  if (f.mqtt_client) remember_fallbacks(rec);
   if (f.status_reply) rec.status_at_ms = clock_.now_ms();
   ++stats_.applied;
   mark_dirty(rec.mac);
+  return true;
+}
+
+// The fallback topics a device answers on: its learned MqttClient's, and its default one's (where it
+// answers after a Reset 6 whatever its own client was).
+void Inventory::remember_fallbacks(const DeviceRecord& rec) {
+  if (rec.mqtt_client) by_fallback_[mqtt::fallback_of(*rec.mqtt_client)] = rec.mac;
+  by_fallback_.try_emplace(mqtt::fallback_of(mqtt::default_mqtt_client(rec.mac)), rec.mac);
 }
 
 void Inventory::identify(const std::string& topic, TopicState& ts, const std::string& mac) {
@@ -253,7 +260,7 @@ void Inventory::identify(const std::string& topic, TopicState& ts, const std::st
   rec.topic = topic;
   if (ts.pending) {
     rec.merge(*ts.pending);
-    if (rec.mqtt_client) by_fallback_[mqtt::fallback_of(*rec.mqtt_client)] = mac;
+    remember_fallbacks(rec);
     if (ts.pending->status_reply) rec.status_at_ms = clock_.now_ms();
     ts.pending.reset();
   }
@@ -386,8 +393,6 @@ std::optional<std::string> Inventory::conflict_of(const std::string& mac) const 
     if (m != mac) others += (others.empty() ? "" : ", ") + m;
   return "its topic '" + *d->second.topic + "' is also used by " + others;
 }
-
-bool Inventory::knows_fallback(const std::string& fallback) const { return by_fallback_.count(fallback) > 0; }
 
 const DeviceRecord* Inventory::find_by_ip(std::string_view ip) const {
   for (auto& [mac, d] : devices_)

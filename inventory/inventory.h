@@ -102,8 +102,9 @@ class Inventory {
   void handle_discovery(std::string_view mac_in_topic, std::string_view payload);
   void apply(const std::string& topic, TopicState& ts, DeviceFacts& facts, bool live);
   void identify(const std::string& topic, TopicState& ts, const std::string& mac);
-  bool knows_fallback(const std::string& fallback) const;
-  void handle_fallback_reply(const std::string& fallback, const std::string& suffix, std::string_view payload, bool retained);
+  // false: not a fallback topic of a known device (the message is then heard as any other).
+  bool handle_fallback_reply(const std::string& fallback, const std::string& suffix, std::string_view payload, bool retained);
+  void remember_fallbacks(const DeviceRecord& rec);
   void note_bad(const std::string& topic, TopicState* ts, const std::string& reason);
   void queue_query(const std::string& topic, TopicState& ts);
   void send_queries(std::int64_t now);
