@@ -146,7 +146,7 @@ Transaction::Transaction(Database& db) : db_(db) {
   if (sqlite3_get_autocommit(db_.handle())) {
     db_.prepare("BEGIN IMMEDIATE").run();
   } else {
-    savepoint_ = "fleet_tx";
+    nested_ = true;
     db_.prepare("SAVEPOINT fleet_tx").run();
   }
 }
@@ -154,7 +154,7 @@ Transaction::Transaction(Database& db) : db_(db) {
 Transaction::~Transaction() {
   if (done_) return;
   try {
-    if (savepoint_.empty()) {
+    if (!nested_) {
       db_.prepare("ROLLBACK").run();
     } else {
       db_.prepare("ROLLBACK TO fleet_tx").run();
@@ -165,7 +165,7 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
-  db_.prepare(savepoint_.empty() ? "COMMIT" : "RELEASE fleet_tx").run();
+  db_.prepare(nested_ ? "RELEASE fleet_tx" : "COMMIT").run();
   done_ = true;
 }
 

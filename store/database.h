@@ -92,7 +92,7 @@ class Transaction {
 
  private:
   Database& db_;
-  std::string savepoint_;  // empty: a transaction of its own
+  bool nested_ = false;  // a savepoint inside another transaction, not one of its own
   bool done_ = false;
 };
 
