@@ -77,8 +77,9 @@ json device_job_state(const RolloutDeviceRow& row, const UpgradeDeviceJob* job) 
   return j;
 }
 
-json rollout_json(RolloutStore& store, const RolloutRow& r, bool with_devices) {
-  auto devices = store.devices(r.id);
+json rollout_json(RolloutStore& store, const RolloutRow& r, bool with_devices) { return rollout_json(r, store.devices(r.id), with_devices); }
+
+json rollout_json(const RolloutRow& r, const std::vector<RolloutDeviceRow>& devices, bool with_devices) {
   auto spec = json::parse(r.spec, nullptr, false);
   bool canary = spec.is_object() && spec.contains("canary") && spec["canary"] != "0" && spec["canary"] != 0;
   json counts = {{"scheduled", 0}, {"running", 0}, {"finished", 0}, {"error", 0}, {"skipped", 0}, {"cancelled", 0}};
@@ -304,9 +305,7 @@ Result<json> RolloutExecutor::retry(std::int64_t id) {
   return shown(id);
 }
 
-void RolloutExecutor::tick() {
-  auto now = p_.clock.now_ms();
-  // Progress of the jobs in flight, for the device state topics.
+void RolloutExecutor::publish_progress() {
   for (auto& [mac, run] : jobs_) {
     auto progress = run.job->progress_key();
     if (progress == run.last_progress) continue;
@@ -316,6 +315,16 @@ void RolloutExecutor::tick() {
     row.status = "running";
     row.job_id = run.job->job_id();
     publish_device(mac, device_job_state(row, run.job.get()));
+  }
+}
+
+void RolloutExecutor::tick() {
+  auto now = p_.clock.now_ms();
+  // Progress of the jobs in flight, for the device state topics: looked at every 10 ms, not on every
+  // loop turn (a busy loop turns hundreds of times a second; a step takes at least a round trip).
+  if (now - last_progress_ms_ >= 10 || now < last_progress_ms_) {
+    last_progress_ms_ = now;
+    publish_progress();
   }
   // Every 250 ms, or 50 ms after a device job ended: its slot goes to the next device without waiting
   // (a quarter second idle per slot and round was a tenth of a rollout's wall time in bench/rollout).
@@ -443,7 +452,7 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     v.devices.push_back(std::move(d));
   }
   for (const auto& e : decide(v)) apply(id, e, rows, spec, now);
-  publish_rollout(id);
+  publish_rollout(id, &rows);  // (the effects kept the rows up to date: not read a second time)
 }
 
 void RolloutExecutor::apply(std::int64_t id, const RolloutEffect& e, std::vector<RolloutDeviceRow>& rows, const RolloutSpec& spec,
@@ -646,11 +655,11 @@ void RolloutExecutor::release_all() {
   renewed_ms_.clear();
 }
 
-void RolloutExecutor::publish_rollout(std::int64_t id) {
+void RolloutExecutor::publish_rollout(std::int64_t id, const std::vector<RolloutDeviceRow>* rows) {
   if (o_.state_base.empty()) return;
   auto r = p_.rollouts.get(id);
   if (!r) return;
-  auto j = rollout_json(p_.rollouts, *r, false);
+  auto j = rows ? rollout_json(*r, *rows, false) : rollout_json(p_.rollouts, *r, false);
   j.erase("updated_ms");
   j.erase("lease_owner");
   auto topic = fmt::format("{}/rollouts/{}", o_.state_base, id);

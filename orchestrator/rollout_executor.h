@@ -101,8 +101,9 @@ class RolloutExecutor {
   std::shared_ptr<UpgradeDeviceJob> make_job(std::int64_t job_id, const JobRow& row, const inventory::DeviceRecord& d, const RolloutSpec& spec);
   void audit(std::optional<std::int64_t> rollout, std::optional<std::string> mac, std::optional<std::int64_t> job, const std::string& kind,
              const std::string& text);
-  void publish_rollout(std::int64_t id);
+  void publish_rollout(std::int64_t id, const std::vector<RolloutDeviceRow>* rows = nullptr);
   void publish_device(const std::string& mac, const nlohmann::json& state);
+  void publish_progress();  // the device state topics of the jobs in flight whose progress moved
   Result<nlohmann::json> shown(std::int64_t id);
 
   RolloutPorts p_;
@@ -115,6 +116,7 @@ class RolloutExecutor {
   std::map<std::string, std::string> published_;  // topic -> last payload
   std::deque<std::int64_t> starts_;               // start times in the last minute
   std::int64_t last_drive_ms_ = 0;
+  std::int64_t last_progress_ms_ = 0;
   std::vector<AuditEntry> audit_buffer_;
 };
 
@@ -122,6 +124,7 @@ std::string process_host();
 
 // Read-only views, for the control API and the command line.
 nlohmann::json rollout_json(RolloutStore& store, const RolloutRow& row, bool with_devices);
+nlohmann::json rollout_json(const RolloutRow& row, const std::vector<RolloutDeviceRow>& devices, bool with_devices);
 nlohmann::json device_job_state(const RolloutDeviceRow& row, const UpgradeDeviceJob* job);
 
 }  // namespace fleet::orchestrator
