@@ -7,7 +7,7 @@ packages=(
   libpaho-mqttpp-dev libpaho-mqtt-dev libmosquitto-dev
   libsqlite3-dev sqlite3 nlohmann-json3-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev
-  libcpp-httplib-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
+  libcpp-httplib-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libgoogle-perftools-dev
   mosquitto mosquitto-clients openssl
 )
 missing=()
