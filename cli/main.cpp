@@ -43,8 +43,12 @@
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
+std::atomic<bool> g_stop{false}, g_stop_now{false};
+// The first SIGTERM or Ctrl-C stops after the device jobs in flight reach a safe point; a second, at once.
+void on_signal(int) {
+  if (g_stop) g_stop_now = true;
+  g_stop = true;
+}
 
 struct Settings {
   fleet::mqtt::BrokerConfig broker;
@@ -55,6 +59,7 @@ struct Settings {
   std::string log_level = "info";
   fleet::inventory::InventoryOptions inventory;
   double exit_after_s = 0;
+  double stop_timeout_s = 240;
   std::string metrics_file;
   double stats_every_s = 30;
   bool json = false;
@@ -182,6 +187,8 @@ fleet::orchestrator::DaemonOptions daemon_options(Settings& st) {
   o.db_path = st.db_path;
   o.inventory = st.inventory;
   o.exit_after_s = st.exit_after_s;
+  o.stop_timeout_s = st.stop_timeout_s;
+  o.stop_now = &g_stop_now;
   o.metrics_file = st.metrics_file;
   o.stats_every_s = st.stats_every_s;
   o.firmware_dir = st.fw.dir;
@@ -326,6 +333,7 @@ std::vector<std::string> rewrite_plan_args(int argc, char** argv) {
 int main(int argc, char** argv) {
   CLI::App app{"tasmota-fleet: upgrade a fleet of Tasmota devices over MQTT, keeping every setting"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("tasmota-fleet ") + FLEET_VERSION);
   Settings st;
   // CLI11 reads the config file before the environment, so the file named by TASMOTA_FLEET_CONFIG
   // becomes the option's default here; a file named there must exist.
@@ -376,6 +384,9 @@ int main(int argc, char** argv) {
       ->envname(env("OTA_URL"));
   serve_cmd->add_option("--ota-threads", st.ota_threads, "concurrent downloads the OTA server serves")->capture_default_str();
   serve_cmd->add_flag("--no-ota", st.no_ota, "do not run the built-in OTA server")->envname(env("NO_OTA"));
+  serve_cmd->add_option("--stop-timeout", st.stop_timeout_s,
+                        "at SIGTERM or Ctrl-C, wait up to this many seconds for device jobs in flight to reach a safe point")
+      ->capture_default_str();
   serve_cmd->add_flag("--no-rollouts", st.no_rollouts, "inventory and OTA server only: no control API, rollouts are driven by the command line");
 
   auto* devices_cmd = app.add_subcommand("devices", "show the inventory (works whether or not the daemon runs)");

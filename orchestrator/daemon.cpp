@@ -383,6 +383,29 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     }
   };
   hooks.should_stop = [&](std::int64_t now) { return deadline && now >= deadline; };
+  std::int64_t drain_until = 0;
+  hooks.begin_drain = [&](std::int64_t now) {
+    drain_until = now + static_cast<std::int64_t>(o.stop_timeout_s * 1000);
+    driver.drain();
+    runner.drain();
+    if (runner.running() > 0 && o.stop_timeout_s > 0)
+      log::warn("serve: stopping: {} device job{} in flight first reach a safe point (up to {} s; signal again to stop now)", runner.running(),
+                runner.running() == 1 ? "" : "s", o.stop_timeout_s);
+  };
+  hooks.drained = [&](std::int64_t now) {
+    if (runner.running() == 0) return true;
+    if (o.stop_now && o.stop_now->load()) {
+      log::warn("serve: stopping now: {} device job(s) stay stored as running and resume at the next start", runner.running());
+      return true;
+    }
+    if (now >= drain_until) {
+      if (o.stop_timeout_s > 0)
+        log::warn("serve: {} device job(s) did not reach a safe point within {} s: they stay stored as running and resume at the next start",
+                  runner.running(), o.stop_timeout_s);
+      return true;
+    }
+    return false;
+  };
   FleetService service(inv, events, clock, hooks);
 
   log::info("serve: database {} (schema {}), broker {}, FullTopic '{}'", o.db_path, version, o.broker.describe(), o.scheme.full_topic());

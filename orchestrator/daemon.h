@@ -51,6 +51,10 @@ struct DaemonOptions {
   std::function<bool(std::int64_t now_ms)> done;
   std::function<void(const std::string& line)> on_event;  // every audit line
   bool log_jobs = true;
+  // A stop from outside (SIGTERM, Ctrl-C) waits up to this long for the device jobs in flight to reach a
+  // safe point (0: stop at once; they resume at the next start either way); `stop_now` set: at once.
+  double stop_timeout_s = 240;
+  const std::atomic<bool>* stop_now = nullptr;
 };
 
 // Exit status 0 on a clean stop; throws on a start-up error (bad options, database, OTA port taken).

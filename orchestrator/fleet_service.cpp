@@ -28,7 +28,13 @@ void FleetService::handle(mqtt::Event& e) {
 
 void FleetService::run(const std::atomic<bool>& stop) {
   std::int64_t last_beat = 0;
-  while (!stop.load(std::memory_order_relaxed)) {
+  bool draining = false;
+  while (true) {
+    if (stop.load(std::memory_order_relaxed)) {
+      if (!draining && hooks_.begin_drain) hooks_.begin_drain(clock_.now_ms());
+      draining = true;
+      if (!hooks_.drained || hooks_.drained(clock_.now_ms())) break;
+    }
     auto batch = events_.pop_all(std::chrono::milliseconds(50));
     if (hooks_.begin_turn) hooks_.begin_turn();
     for (auto& e : batch) {

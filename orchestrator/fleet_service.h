@@ -21,6 +21,10 @@ struct ServiceHooks {
   // Around each loop turn: the daemon's one commit of the turn's writes, then the commands they allow.
   std::function<void()> begin_turn;
   std::function<void()> end_turn;
+  // A stop asked from outside (SIGTERM, Ctrl-C) first drains: begin_drain once, then the loop runs on
+  // until `drained` says so (the device jobs in flight reached a safe point, or its time is up).
+  std::function<void(std::int64_t now_ms)> begin_drain;
+  std::function<bool(std::int64_t now_ms)> drained;
 };
 
 class FleetService {

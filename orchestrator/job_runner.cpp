@@ -109,8 +109,13 @@ void JobRunner::forget(const DeviceJob& job) {
   if (it != jobs_of_.end() && --it->second <= 0) jobs_of_.erase(it);
 }
 
+void JobRunner::drain() {
+  draining_ = true;
+  for (auto& [p, a] : active_) a.job->request_stop();
+}
+
 void JobRunner::start_waiting() {
-  if (!online_) return;
+  if (!online_ || draining_) return;
   for (auto it = waiting_.begin(); it != waiting_.end() && active_.size() < opt_.parallel;) {
     auto topics = (*it)->topics();
     bool busy = std::any_of(topics.begin(), topics.end(), [&](const std::string& t) { return by_topic_.count(t) > 0; }) ||

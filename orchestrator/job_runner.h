@@ -69,6 +69,9 @@ class JobRunner {
   // Jobs that are over (finished or given up), once each.
   std::vector<std::shared_ptr<DeviceJob>> take_done();
   void give_up_all(const std::string& why);  // queued and running, e.g. at the overall time limit
+  // The process is stopping: no queued job starts, and every running one is asked to stop at its next
+  // safe point (an upgrade job never between Reset 6 and its restore, nor mid-OTA).
+  void drain();
 
   std::size_t running() const { return active_.size(); }
   std::size_t queued() const { return waiting_.size(); }
@@ -95,6 +98,7 @@ class JobRunner {
   mqtt::TopicScheme defaults_;  // after a Reset 6 a device listens and answers on Tasmota's defaults
   DeviceHttp http_;
   bool online_ = false;
+  bool draining_ = false;
   std::int64_t last_time_ms_ = std::numeric_limits<std::int64_t>::min() / 2;
   std::vector<std::shared_ptr<DeviceJob>> waiting_;
   std::map<DeviceJob*, Active> active_;

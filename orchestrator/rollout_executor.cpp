@@ -328,7 +328,7 @@ void RolloutExecutor::tick() {
   }
   // Every 250 ms, or 50 ms after a device job ended: its slot goes to the next device without waiting
   // (a quarter second idle per slot and round was a tenth of a rollout's wall time in bench/rollout).
-  if (now - last_drive_ms_ < (slot_freed_ ? kDriveSoonMs : kDriveEveryMs)) {
+  if (draining_ || now - last_drive_ms_ < (slot_freed_ ? kDriveSoonMs : kDriveEveryMs)) {
     flush_audit();
     return;
   }
@@ -645,7 +645,9 @@ void RolloutExecutor::on_job_done(const std::shared_ptr<DeviceJob>& done) {
   auto r = p_.rollouts.get(run.rollout_id);
   bool aborted = r && r->status == "stopped";
   end_device(*row, aborted ? "cancelled" : "scheduled",
-             fmt::format("stopped at a safe point on {} ({})", st.current_version, aborted ? "aborted" : "paused"), now);
+             fmt::format("stopped at a safe point on {} ({})", st.current_version,
+                         aborted ? "aborted" : draining_ ? "the process driving it stopped; it goes on with the next one" : "paused"),
+             now);
 }
 
 void RolloutExecutor::release_all() {

@@ -76,6 +76,9 @@ class RolloutExecutor {
   // A job the runner is done with (finished, failed, stopped at a safe point, or given up).
   void on_job_done(const std::shared_ptr<DeviceJob>& job);
   void release_all();  // at a clean stop: another process may take over at once
+  // The process is stopping: no rollout is driven on (nothing new starts); the jobs in flight are
+  // stopped at their safe points by the runner and their devices scheduled again for the next driver.
+  void drain() { draining_ = true; }
   bool holds(std::int64_t id) const { return held_.count(id) > 0; }
   std::size_t in_flight() const { return jobs_.size(); }
   // The rollout whose job this process runs for the device, if any.
@@ -111,7 +114,8 @@ class RolloutExecutor {
   std::map<std::string, Running> jobs_;  // by MAC: the device jobs this process runs for rollouts
   std::set<std::int64_t> held_;
   std::map<std::int64_t, std::int64_t> renewed_ms_;
-  bool slot_freed_ = false;  // a device job ended since the last drive
+  bool slot_freed_ = false;
+  bool draining_ = false;  // a device job ended since the last drive
   std::map<std::int64_t, std::pair<std::string, std::optional<RolloutSpec>>> specs_;  // rollout -> its spec text, parsed
   std::map<std::string, std::string> published_;  // topic -> last payload
   std::deque<std::int64_t> starts_;               // start times in the last minute

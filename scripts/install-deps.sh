@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev
   libcpp-httplib-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libgoogle-perftools-dev
   mosquitto mosquitto-clients openssl
+  dpkg-dev lintian
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -68,6 +68,7 @@ int make_images_for(const std::string& plans_file, const std::string& dir) {
 
 int main(int argc, char** argv) {
   CLI::App app{"tasmota-sim: simulated Tasmota devices on a real MQTT broker"};
+  app.set_version_flag("--version", std::string("tasmota-sim ") + FLEET_VERSION);
   std::string broker = "mqtt://127.0.0.1:1883", username, password, ca_file, fleet_file, versions_csv, log_level = "info";
   std::size_t count = 20;
   std::uint32_t seed = 1;

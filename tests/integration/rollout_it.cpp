@@ -240,6 +240,38 @@ TEST(Rollout, ADaemonStartedMidwayTakesOverFromAKilledCommandLine) {
   EXPECT_EQ(3, w.show(1)["counts"]["finished"]);
 }
 
+// What systemd does at `systemctl stop` (the packaged unit's KillSignal): the daemon does not leave the
+// device mid-OTA (its OTA server would go with it, and the device is between Reset 6 and its restore):
+// that job runs on to its safe point (here its hop done, settings restored), nothing new starts, and
+// the daemon exits 0 with its lease released. Started again, it goes on with the rest; no device is
+// sent Reset 6 or Upgrade 1 a second time.
+TEST(Rollout, SigtermMidOtaFinishesThatDeviceStartsNoOtherAndARestartGoesOn) {
+  World w(fleet_of(2, {}, true), {"--ota-kbps", "60"});
+  w.start_daemon();
+  auto start = w.cli({"rollout", "start", "--health-window", "2", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "1", "--web-port", w.web_port, "--json"});
+  ASSERT_EQ(0, start.status) << start.out << start.err;
+  ASSERT_TRUE(it::wait_until([&] { return w.count("dev0", "Upgrade 1") == 1; }, 30s)) << w.fleet->log();
+  EXPECT_EQ(0, w.fleet->stop(SIGTERM, 60s)) << w.fleet->log();
+  EXPECT_NE(std::string::npos, w.fleet->log().find("stopping: 1 device job in flight first reach a safe point")) << w.fleet->log();
+  auto stopped = w.show(1);
+  EXPECT_EQ("running", stopped["status"]);        // not ended: it waits for the next driver
+  EXPECT_TRUE(stopped["lease_owner"].is_null());  // released, so that one takes it at once
+  auto st = w.statuses(1);
+  EXPECT_EQ("finished", st["dev0"]);
+  EXPECT_EQ("scheduled", st["dev1"]);
+  for (auto c : {"FileDownload", "Reset", "OtaUrl", "Upgrade"}) EXPECT_EQ(0, w.count("dev1", c)) << c;
+  EXPECT_EQ(1, w.on_version("9.2.0"));
+  w.fleet.reset();
+  w.start_daemon();
+  ASSERT_TRUE(it::wait_until([&] { return w.show(1).value("status", "") == "finished"; }, 90s)) << w.fleet->log();
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(1, w.count(fmt::format("dev{}", i), "Reset 6")) << i;
+    EXPECT_EQ(1, w.count(fmt::format("dev{}", i), "Upgrade 1")) << i;
+  }
+  EXPECT_EQ(2, w.show(1)["counts"]["finished"]);
+  EXPECT_EQ(2, w.on_version("9.2.0"));
+}
+
 TEST(Rollout, TheBrokersAclDecidesWhoMayStartARollout) {
   it::BrokerOptions bo;
   bo.username = "fleet";
