@@ -114,8 +114,8 @@ class RolloutExecutor {
   std::map<std::string, Running> jobs_;  // by MAC: the device jobs this process runs for rollouts
   std::set<std::int64_t> held_;
   std::map<std::int64_t, std::int64_t> renewed_ms_;
-  bool slot_freed_ = false;
-  bool draining_ = false;  // a device job ended since the last drive
+  bool slot_freed_ = false;  // a device job ended since the last drive
+  bool draining_ = false;    // the process is stopping: nothing is driven on
   std::map<std::int64_t, std::pair<std::string, std::optional<RolloutSpec>>> specs_;  // rollout -> its spec text, parsed
   std::map<std::string, std::string> published_;  // topic -> last payload
   std::deque<std::int64_t> starts_;               // start times in the last minute
