@@ -61,6 +61,7 @@ struct Settings {
   double exit_after_s = 0;
   double stop_timeout_s = 240;
   std::string metrics_file;
+  std::string metrics_listen;
   double stats_every_s = 30;
   bool json = false;
   // plan
@@ -190,6 +191,7 @@ fleet::orchestrator::DaemonOptions daemon_options(Settings& st) {
   o.stop_timeout_s = st.stop_timeout_s;
   o.stop_now = &g_stop_now;
   o.metrics_file = st.metrics_file;
+  o.metrics_listen = st.metrics_listen;
   o.stats_every_s = st.stats_every_s;
   o.firmware_dir = st.fw.dir;
   o.ota_listen = st.ota_listen;
@@ -384,6 +386,8 @@ int main(int argc, char** argv) {
       ->envname(env("OTA_URL"));
   serve_cmd->add_option("--ota-threads", st.ota_threads, "concurrent downloads the OTA server serves")->capture_default_str();
   serve_cmd->add_flag("--no-ota", st.no_ota, "do not run the built-in OTA server")->envname(env("NO_OTA"));
+  serve_cmd->add_option("--metrics-listen", st.metrics_listen, "serve Prometheus metrics on HOST:PORT/metrics and health on /healthz (off by default)")
+      ->envname(env("METRICS_LISTEN"));
   serve_cmd->add_option("--stop-timeout", st.stop_timeout_s,
                         "at SIGTERM or Ctrl-C, wait up to this many seconds for device jobs in flight to reach a safe point")
       ->capture_default_str();

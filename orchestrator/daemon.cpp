@@ -24,8 +24,11 @@
 #include "orchestrator/control_api.h"
 #include "orchestrator/fleet_service.h"
 #include "orchestrator/job_runner.h"
+#include "orchestrator/metrics.h"
+#include "orchestrator/metrics_server.h"
 #include "orchestrator/rollout_executor.h"
 #include "store/database.h"
+#include "store/fleet_counts.h"
 #include "store/migrations.h"
 #include "store/sqlite_audit_log.h"
 #include "store/sqlite_backup_store.h"
@@ -54,16 +57,16 @@ std::string primary_ipv4() {
   return found;
 }
 
-std::pair<std::string, int> split_listen(const std::string& listen) {
+std::pair<std::string, int> split_listen(const std::string& listen, const char* option) {
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("--ota-listen: '" + listen + "' is not HOST:PORT");
+  if (colon == std::string::npos) throw std::runtime_error(std::string(option) + ": '" + listen + "' is not HOST:PORT");
   int port = 0;
   try {
     port = std::stoi(listen.substr(colon + 1));
   } catch (...) {
     port = -1;
   }
-  if (port < 0 || port > 65535) throw std::runtime_error("--ota-listen: bad port in '" + listen + "'");
+  if (port < 0 || port > 65535) throw std::runtime_error(std::string(option) + ": bad port in '" + listen + "'");
   return {listen.substr(0, colon), port};
 }
 
@@ -150,7 +153,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   std::vector<firmware::DownloadRecord> downloads;
   fs_store::SqliteDownloadLog download_log(db);
   if (!o.no_ota) {
-    auto [host, port] = split_listen(o.ota_listen);
+    auto [host, port] = split_listen(o.ota_listen, "--ota-listen");
     ota_db = std::make_unique<fs_store::Database>(o.db_path);
     ota_index = std::make_unique<fs_store::SqliteFirmwareIndex>(*ota_db);
     ota_store = std::make_unique<firmware::FirmwareStore>(o.firmware_dir, *ota_index);
@@ -176,6 +179,14 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
                       : fmt::format("http://{}:{}", host == "0.0.0.0" || host.empty() ? primary_ipv4() : host, ota->port());
     while (status.ota_base.ends_with("/")) status.ota_base.pop_back();
     log::info("serve: OTA server on {}:{} serving {} as {}", host, ota->port(), o.firmware_dir, status.ota_base);
+  }
+  std::unique_ptr<MetricsServer> metrics;
+  if (!o.metrics_listen.empty() && !in_process) {
+    auto [host, port] = split_listen(o.metrics_listen, "--metrics-listen");
+    metrics = std::make_unique<MetricsServer>();
+    std::string error;
+    if (!metrics->start(host, port, error)) throw std::runtime_error(error + " (--metrics-listen)");
+    log::info("serve: metrics on http://{}:{}/metrics, health on /healthz", host, metrics->port());
   }
   // Plans point at our OTA server unless told otherwise.
   planner::Catalog catalog = o.catalog;
@@ -305,6 +316,9 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       case mqtt::Event::Wake: break;
     }
   };
+  std::uint64_t ota_bytes_sent = 0;
+  std::map<std::string, std::uint64_t> downloads_by_outcome;
+  bool database_writable = true;  // the last commit (of a loop turn, or of the heartbeat) succeeded
   hooks.tick = [&](std::int64_t now) {
     runner.tick();
     for (auto& done : runner.take_done()) {
@@ -321,6 +335,8 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     if (!batch.empty()) {
       std::vector<fs_store::DownloadRow> rows;
       for (auto& r : batch) {
+        ota_bytes_sent += static_cast<std::uint64_t>(std::max<std::int64_t>(0, r.bytes_sent));
+        ++downloads_by_outcome[download_outcome(r.status, r.completed)];
         fs_store::DownloadRow row{0, r.path, r.served_path, r.client_ip, std::nullopt, r.status, r.bytes_sent, r.bytes_total,
                                   r.started_ms, r.finished_ms, r.completed};
         if (const auto* d = inv.find_by_ip(r.client_ip)) row.device_mac = d->mac;  // (not a copy of every record per download)
@@ -348,8 +364,34 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       try {
         store.save_daemon_status(status);
       } catch (const std::exception& e) {
+        database_writable = false;
         log::warn("serve: heartbeat not written: {}", e.what());
       }
+    }
+    if (metrics) {
+      MetricsSnapshot m;
+      inv.for_each([&](const inventory::DeviceRecord& d) {
+        ++m.devices[{d.version.value_or("unknown"), d.chip.value_or("unknown"), d.online}];
+      });
+      try {
+        auto counts = fs_store::fleet_counts(db);
+        m.jobs_by_status = counts.jobs_by_status;
+        m.rollouts_by_status = counts.rollouts_by_status;
+        for (const auto& [mac, taken_ms] : counts.newest_backup_ms) {
+          const auto* d = inv.find(mac);
+          m.backup_age.push_back({mac, d && d->topic ? *d->topic : "", static_cast<double>(now - taken_ms) / 1000.0});
+        }
+      } catch (const std::exception& e) {
+        log::warn("metrics: counts not read: {}", e.what());
+      }
+      m.commands_sent = runner.commands_sent();
+      m.messages_in = s.messages;
+      m.payloads_refused = s.rejected + s.oversized;
+      m.ota_bytes_sent = ota_bytes_sent;
+      m.downloads_by_outcome = downloads_by_outcome;
+      m.broker_connected = transport.connected();
+      m.database_writable = database_writable;
+      metrics->update(render_prometheus(m), m.broker_connected, m.database_writable);
     }
     if (o.stats_every_s > 0 && now - last_stats >= o.stats_every_s * 1000) {
       last_stats = now;
@@ -369,6 +411,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   bool turn_failed = false;
   hooks.end_turn = [&] {
     bool committed = turn->commit();
+    database_writable = committed;
     turn.reset();
     held.release(committed);
     held_http.release(committed);
@@ -415,6 +458,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   driver.release_all();
   flush_audit();
   if (ota) ota->stop();
+  if (metrics) metrics->stop();
   transport.stop();
   events.close();
   if (!in_process) {

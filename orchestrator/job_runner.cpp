@@ -139,6 +139,7 @@ void JobRunner::execute(Active& a, std::vector<backup::DeviceAction> actions) {
   for (auto& act : actions) {
     switch (act.kind) {
       case backup::DeviceAction::Kind::Publish: {
+        ++commands_sent_;
         if (!a.job->fallbacks().empty()) {
           // Its own fallback topics only: a device sharing its Topic never hears the command.
           for (const auto& fb : a.job->fallbacks())

@@ -74,6 +74,7 @@ class JobRunner {
   void drain();
 
   std::size_t running() const { return active_.size(); }
+  std::uint64_t commands_sent() const { return commands_sent_; }  // MQTT commands handed to the transport
   std::size_t queued() const { return waiting_.size(); }
   bool idle() const { return active_.empty() && waiting_.empty(); }
   // The topics the runner needs replies on (for a transport of its own: the command line's).
@@ -99,6 +100,7 @@ class JobRunner {
   DeviceHttp http_;
   bool online_ = false;
   bool draining_ = false;
+  std::uint64_t commands_sent_ = 0;
   std::int64_t last_time_ms_ = std::numeric_limits<std::int64_t>::min() / 2;
   std::vector<std::shared_ptr<DeviceJob>> waiting_;
   std::map<DeviceJob*, Active> active_;

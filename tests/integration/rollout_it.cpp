@@ -6,12 +6,15 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <tuple>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+
+#include <httplib.h>
 
 #include "firmware/synthetic_image.h"
 #include "harness.h"
@@ -448,6 +451,71 @@ TEST(Rollout, DeviceBackupOverTheControlApi) {
   ASSERT_EQ(1u, list.size());
   EXPECT_EQ(outcome["id"], list[0]["id"]);
   EXPECT_EQ("9.1.0", list[0]["version"]);
+}
+
+namespace {
+// One sample of a Prometheus text page: the number on the line `name{labels} value` (labels exactly as
+// rendered, "" for none); nullopt when the page has no such line.
+std::optional<double> sample(const std::string& page, const std::string& name, const std::string& labels = "") {
+  std::istringstream in(page);
+  std::string line, key = labels.empty() ? name + " " : name + "{" + labels + "} ";
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(key.size()));
+  return std::nullopt;
+}
+}  // namespace
+
+// serve --metrics-listen, scraped as Prometheus would: the devices by version, chip and online state
+// as the simulator runs them, the backup's age, a rollout's commands, downloads and bytes, the jobs by
+// status; /healthz healthy, then 503 naming the broker once the broker is gone.
+TEST(Rollout, MetricsAndHealthAsAScraperSeesThem) {
+  World w(fleet_of(3));  // dev0 and dev2 on 9.1.0, dev1 on 8.5.1
+  int port = it::free_port();
+  w.start_daemon({"--metrics-listen", "127.0.0.1:" + std::to_string(port)});
+  httplib::Client http("127.0.0.1", port);
+  auto get = [&](const char* path) -> std::pair<int, std::string> {
+    auto r = http.Get(path);
+    return r ? std::pair(r->status, r->body) : std::pair(0, std::string());
+  };
+  std::string page;
+  ASSERT_TRUE(it::wait_until([&] {
+    page = get("/metrics").second;
+    return sample(page, "tasmota_fleet_devices", R"(version="9.1.0",chip="ESP8266",online="true")") == 2.0;
+  }, 20s)) << page;
+  EXPECT_EQ(1.0, sample(page, "tasmota_fleet_devices", R"(version="8.5.1",chip="ESP8266",online="true")")) << page;
+  EXPECT_NE(std::string::npos, page.find("# TYPE tasmota_fleet_commands_sent_total counter\n")) << page;
+  EXPECT_EQ(1.0, sample(page, "tasmota_fleet_broker_connected"));
+  EXPECT_EQ(1.0, sample(page, "tasmota_fleet_database_writable"));
+  EXPECT_EQ(0.0, sample(page, "tasmota_fleet_commands_sent_total"));
+  auto health = get("/healthz");
+  EXPECT_EQ(200, health.first);
+  EXPECT_NE(std::string::npos, health.second.find(R"("broker_connected":true)")) << health.second;
+
+  auto up = w.cli({"upgrade", "dev0", "--to", "9.2.0", "--health-window", "1", "--web-port", w.web_port});
+  ASSERT_EQ(0, up.status) << up.out << up.err;
+  const double sent_by_dev0 = it::received_by(w.dir.path("received.log"), "dev0").size();
+  ASSERT_TRUE(it::wait_until([&] {
+    page = get("/metrics").second;
+    return sample(page, "tasmota_fleet_device_jobs", R"(status="done")") == 1.0 && sample(page, "tasmota_fleet_commands_sent_total") > 0.0;
+  }, 10s)) << page;
+  // Every command the job sent reached the device (counted on its side); the inventory's own Status
+  // queries are not device-job commands.
+  EXPECT_LE(*sample(page, "tasmota_fleet_commands_sent_total"), sent_by_dev0) << page;
+  EXPECT_GE(*sample(page, "tasmota_fleet_commands_sent_total"), 10.0) << page;
+  EXPECT_EQ(1.0, sample(page, "tasmota_fleet_ota_downloads_total", R"(outcome="complete")")) << page;
+  EXPECT_GE(*sample(page, "tasmota_fleet_ota_bytes_sent_total"), 300.0 * 1024 * 0.5) << page;  // a gzipped 300 KB image
+  EXPECT_EQ(1.0, sample(page, "tasmota_fleet_rollouts", R"(status="finished")")) << page;
+  auto age = sample(page, "tasmota_fleet_backup_age_seconds", R"(mac="5C:CF:7F:00:05:00",topic="dev0")");
+  ASSERT_TRUE(age) << page;
+  EXPECT_GE(*age, 0.0);
+  EXPECT_LT(*age, 120.0);
+  EXPECT_FALSE(sample(page, "tasmota_fleet_backup_age_seconds", R"(mac="5C:CF:7F:00:05:01",topic="dev1")")) << "dev1 has no backup";
+
+  w.broker.stop();
+  ASSERT_TRUE(it::wait_until([&] { return get("/healthz").first == 503; }, 10s));
+  health = get("/healthz");
+  EXPECT_NE(std::string::npos, health.second.find(R"("broker_connected":false)")) << health.second;
+  EXPECT_NE(std::string::npos, health.second.find(R"("database_writable":true)")) << health.second;
 }
 
 TEST(Rollout, SkipPoweredWaitsUntilTheRelayIsOff) {
