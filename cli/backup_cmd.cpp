@@ -11,6 +11,7 @@
 
 #include "backup/dmp_file.h"
 #include "backup/settings_commands.h"
+#include "backup/settings_diff.h"
 #include "backup/settings_layouts.h"
 #include "orchestrator/backup_device_job.h"
 #include "store/database.h"
@@ -24,10 +25,26 @@ namespace {
 using nlohmann::json;
 using nlohmann::ordered_json;
 
-// The settings that are secrets: masked in JSON exports unless asked for.
-const std::set<std::string> kSecretFields = {"mqtt_pwd", "sta_pwd", "web_password"};
-
 std::string name_of(const inventory::DeviceRecord& d) { return d.topic.value_or(d.mac); }
+
+backup::BackupSettings settings_of(const BackupOptions& o) {
+  backup::BackupSettings s;
+  if (o.method == "mqtt") s.method = backup::BackupSettings::Method::Mqtt;
+  else if (o.method == "http") s.method = backup::BackupSettings::Method::Http;
+  else if (o.method != "auto") throw std::runtime_error("--method must be auto, mqtt or http");
+  s.snapshot = o.snapshot;
+  return s;
+}
+
+// Why this device cannot be asked for its settings now, if so.
+std::optional<std::string> not_now(store::SqliteJobStore& jobs, const inventory::DeviceRecord& d) {
+  // A device in an upgrade job (the daemon's, or another command line's) is that job's alone: a
+  // FileDownload between its Reset 6 and its restore would take the blank settings for a backup.
+  if (auto held = orchestrator::held_by_upgrade_job(jobs, d.mac)) return *held;
+  if (!d.topic || !d.version || !planner::Version::parse(*d.version)) return "the inventory does not know its topic and version yet";
+  if (!d.online) return fmt::format("offline (last seen by the inventory {} s ago)", (core::SystemClock().now_ms() - d.last_seen_ms) / 1000);
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -55,11 +72,7 @@ orchestrator::DeviceAccess access_for(const BackupOptions& o, const json& creden
 }
 
 int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecord>& devices) {
-  backup::BackupSettings s;
-  if (o.method == "mqtt") s.method = backup::BackupSettings::Method::Mqtt;
-  else if (o.method == "http") s.method = backup::BackupSettings::Method::Http;
-  else if (o.method != "auto") throw std::runtime_error("--method must be auto, mqtt or http");
-  s.snapshot = o.snapshot;
+  auto s = settings_of(o);
   std::vector<std::shared_ptr<orchestrator::DeviceJob>> tasks;
   int failed = 0;
   const auto credentials = load_credentials(o);  // read once for the whole run
@@ -67,21 +80,8 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
   store::migrate(db);
   store::SqliteJobStore jobs(db);
   for (const auto& d : devices) {
-    // A device in an upgrade job (the daemon's, or another command line's) is that job's alone: a
-    // FileDownload between its Reset 6 and its restore would take the blank settings for a backup.
-    if (auto held = orchestrator::held_by_upgrade_job(jobs, d.mac)) {
-      std::cout << fmt::format("{}: not backed up: {}\n", name_of(d), *held);
-      ++failed;
-      continue;
-    }
-    if (!d.topic || !d.version || !planner::Version::parse(*d.version)) {
-      std::cout << fmt::format("{}: not backed up: the inventory does not know its topic and version yet\n", name_of(d));
-      ++failed;
-      continue;
-    }
-    if (!d.online) {
-      std::cout << fmt::format("{}: not backed up: offline (last seen by the inventory {} s ago)\n", name_of(d),
-                               (core::SystemClock().now_ms() - d.last_seen_ms) / 1000);
+    if (auto why = not_now(jobs, d)) {
+      std::cout << fmt::format("{}: not backed up: {}\n", name_of(d), *why);
       ++failed;
       continue;
     }
@@ -200,7 +200,7 @@ int export_backup(const ExportOptions& o) {
   if (o.format == "json") {
     ordered_json out = decoded.fields;
     if (!o.with_secrets)
-      for (auto& k : kSecretFields)
+      for (auto& k : backup::secret_fields())
         if (out.contains(k)) {
           auto& v = out[k];
           if (v.is_array()) {
@@ -225,6 +225,25 @@ int export_backup(const ExportOptions& o) {
     for (auto& c : backup::pack_backlog(g.commands)) text += c.command + (c.payload.empty() ? "" : " " + c.payload) + "\n";
   }
   return write(text, "-");
+}
+
+std::optional<backup::BackupRecord> take_settings_now(const BackupOptions& o, const inventory::DeviceRecord& d, std::string& why) {
+  store::Database db(o.db);
+  store::migrate(db);
+  store::SqliteJobStore jobs(db);
+  if (auto refusal = not_now(jobs, d)) {
+    why = *refusal;
+    return std::nullopt;
+  }
+  auto access = access_for(o, load_credentials(o), d);
+  auto settings = settings_of(o);
+  settings.device_mqtt_password = access.mqtt_password;
+  auto task = std::make_shared<orchestrator::BackupDeviceJob>(d, access, settings);
+  orchestrator::run_locally(o.run, {task});
+  const auto& job = task->job();
+  if (job.result()) return *job.result();
+  why = !task->gave_up().empty() ? task->gave_up() : job.problems().empty() ? "no reply" : job.problems().back();
+  return std::nullopt;
 }
 
 }  // namespace fleet::cli

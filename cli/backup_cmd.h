@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backup/backup_store.h"
 #include "orchestrator/device_job.h"
 #include "orchestrator/local_run.h"
 #include "inventory/device_record.h"
@@ -36,6 +37,10 @@ struct ExportOptions {
   bool with_secrets = false;
 };
 int export_backup(const ExportOptions& options);
+
+// One device's settings taken now, validated as a backup is but not stored; nullopt with the reason
+// (held by an upgrade job, offline, no valid reply).
+std::optional<backup::BackupRecord> take_settings_now(const BackupOptions& options, const inventory::DeviceRecord& device, std::string& why);
 
 // The --device-credentials file, parsed (an empty object without one); throws naming the problem.
 nlohmann::json load_credentials(const BackupOptions& options);

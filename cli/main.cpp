@@ -16,6 +16,7 @@
 
 #include "cli/device_table.h"
 #include "cli/backup_cmd.h"
+#include "cli/diff_cmd.h"
 #include "cli/restore_cmd.h"
 #include "cli/rollout_cmd.h"
 #include "cli/jobs_view.h"
@@ -486,6 +487,15 @@ int main(int argc, char** argv) {
   bool no_verify = false;
   restore_cmd->add_flag("--no-verify", no_verify, "do not read the settings back to compare");
   device_access(restore_cmd);
+  auto* diff_cmd = app.add_subcommand("diff", "the settings that changed between two backups of a device, or since its backup (then: the device now)");
+  std::string diff_device;
+  std::vector<std::int64_t> diff_ids;
+  diff_cmd->add_option("device", diff_device, "the device (MAC, topic or hostname)")->required();
+  diff_cmd->add_option("ids", diff_ids, "backup ids: two compare those, one compares it with the device now, none its newest backup with now")
+      ->expected(0, 2);
+  diff_cmd->add_flag("--json", st.json, "JSON");
+  device_access(diff_cmd);
+  diff_cmd->fallthrough();
   // Rollouts (docs/rollouts.md): the daemon drives them; without one, this process does.
   fleet::cli::RolloutCommand rc;
   std::vector<std::string> rollout_devices, where;
@@ -638,6 +648,14 @@ int main(int argc, char** argv) {
       if (restore_backup > 0) restore_opts.backup_id = restore_backup;
       restore_opts.verify = !no_verify;
       return fleet::cli::run_restore(restore_opts, select_devices(st, {restore_device}).at(0));
+    }
+    if (*diff_cmd) {
+      fleet::cli::DiffOptions d;
+      d.backup = backup_options(st);
+      d.device = select_devices(st, {diff_device}).at(0);
+      d.ids = diff_ids;
+      d.json = st.json;
+      return fleet::cli::diff_device(d);
     }
     if (*backups_cmd) return fleet::cli::list_backups(st.db_path, backups_device.empty() ? std::nullopt : std::optional(backups_device), st.json);
     if (*fw_cmd) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "backup/dmp_file.h"
@@ -244,4 +245,51 @@ TEST(Backup, AnUnreachableBrokerIsReportedNotWaitedFor) {
   EXPECT_NE(std::string::npos, r.out.find("the broker could not be reached")) << r.out;
   EXPECT_LT(took, 30s);
   EXPECT_EQ("[]", json::parse(f.cli({"backups", "--json"}).out).dump());  // nothing half-kept
+}
+
+// diff: what changed on a device since its backup, named field by field, a secret named but never
+// shown; two backups compared; a backup equal to the device now gives exit 0, as diff(1) does.
+TEST(Backup, DiffNamesWhatChangedSinceABackupAndHidesSecrets) {
+  BackupFleet f;
+  const std::vector<std::string> creds{"--device-credentials", f.dir.path("creds.json"), "--web-port", f.web_port};
+  auto with_creds = [&](std::vector<std::string> args) {
+    args.insert(args.end(), creds.begin(), creds.end());
+    return f.cli(args);
+  };
+  auto first = with_creds({"backup", "kitchen"});
+  ASSERT_EQ(0, first.status) << first.out << first.err;
+  auto same = with_creds({"diff", "kitchen"});
+  EXPECT_EQ(0, same.status) << same.out << same.err;
+  EXPECT_NE(std::string::npos, same.out.find("kitchen: backup #1 (15.0.1) -> the device now (15.0.1): no setting changed")) << same.out;
+
+  it::publish(f.broker.port(), "cmnd/kitchen/GroupTopic", "lounge");
+  it::publish(f.broker.port(), "cmnd/kitchen/WebPassword", "s3cret-pw");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto now = with_creds({"diff", "kitchen"});
+  EXPECT_EQ(1, now.status) << now.out << now.err;
+  EXPECT_NE(std::string::npos, now.out.find("2 settings changed")) << now.out;
+  EXPECT_NE(std::string::npos, now.out.find("\"lounge\"")) << now.out;
+  EXPECT_NE(std::string::npos, now.out.find("web_password: changed (a secret: its values are not shown)")) << now.out;
+  EXPECT_EQ(std::string::npos, now.out.find("s3cret-pw")) << now.out;
+
+  auto second = with_creds({"backup", "kitchen"});
+  ASSERT_EQ(0, second.status) << second.out << second.err;
+  auto between = with_creds({"diff", "kitchen", "1", "2", "--json"});
+  EXPECT_EQ(1, between.status) << between.out << between.err;
+  auto j = json::parse(between.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << between.out;
+  EXPECT_EQ(1, j["from"]["backup"]);
+  EXPECT_EQ(2, j["to"]["backup"]);
+  ASSERT_EQ(1u, j["changed"].size()) << j.dump();
+  EXPECT_EQ("lounge", j["changed"][0]["after"]) << j.dump();
+  EXPECT_EQ(json::array({"web_password"}), j["secrets_changed"]);
+  EXPECT_EQ(std::string::npos, between.out.find("s3cret-pw"));
+  EXPECT_EQ(0, with_creds({"diff", "kitchen", "2"}).status);
+
+  auto unknown = f.cli({"diff", "kitchen", "99"});
+  EXPECT_EQ(2, unknown.status);
+  EXPECT_NE(std::string::npos, unknown.err.find("no backup #99")) << unknown.err;
+  auto other = f.cli({"diff", "attic", "1", "2"});
+  EXPECT_EQ(2, other.status);
+  EXPECT_NE(std::string::npos, other.err.find("backup #1 is of 5C:CF:7F:00:02:01, not of attic")) << other.err;
 }
