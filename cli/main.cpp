@@ -17,6 +17,7 @@
 #include "cli/device_table.h"
 #include "cli/backup_cmd.h"
 #include "cli/diff_cmd.h"
+#include "orchestrator/backup_schedule.h"
 #include "cli/restore_cmd.h"
 #include "cli/rollout_cmd.h"
 #include "cli/jobs_view.h"
@@ -63,6 +64,8 @@ struct Settings {
   double stop_timeout_s = 240;
   std::string metrics_file;
   std::string metrics_listen;
+  std::string backup_every;
+  int backup_keep = 0;
   double stats_every_s = 30;
   bool json = false;
   // plan
@@ -193,6 +196,12 @@ fleet::orchestrator::DaemonOptions daemon_options(Settings& st) {
   o.stop_now = &g_stop_now;
   o.metrics_file = st.metrics_file;
   o.metrics_listen = st.metrics_listen;
+  if (!st.backup_every.empty()) {
+    auto s = fleet::orchestrator::parse_duration_s(st.backup_every);
+    if (!s) throw std::runtime_error("--backup-every: '" + st.backup_every + "' is not a duration (24h, 30m, 90s, 7d)");
+    o.backup_every_s = *s;
+  }
+  o.backup_keep = st.backup_keep;
   o.stats_every_s = st.stats_every_s;
   o.firmware_dir = st.fw.dir;
   o.ota_listen = st.ota_listen;
@@ -389,6 +398,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--no-ota", st.no_ota, "do not run the built-in OTA server")->envname(env("NO_OTA"));
   serve_cmd->add_option("--metrics-listen", st.metrics_listen, "serve Prometheus metrics on HOST:PORT/metrics and health on /healthz (off by default)")
       ->envname(env("METRICS_LISTEN"));
+  serve_cmd->add_option("--backup-every", st.backup_every, "back up every device this often (24h, 30m, 7d), spread over the period; off by default")
+      ->envname(env("BACKUP_EVERY"));
+  serve_cmd->add_option("--keep", st.backup_keep, "with --backup-every: keep the newest N backups per device (0: all)");
   serve_cmd->add_option("--stop-timeout", st.stop_timeout_s,
                         "at SIGTERM or Ctrl-C, wait up to this many seconds for device jobs in flight to reach a safe point")
       ->capture_default_str();
@@ -465,6 +477,7 @@ int main(int argc, char** argv) {
     c->add_option("--device-credentials", st.backup.credentials_file, "JSON file of per-device credentials (docs/backups.md)");
   };
   device_access(backup_cmd);
+  device_access(serve_cmd);  // the devices' access for scheduled backups (a rollout's own options come with it)
   auto* export_cmd = backup_cmd->add_subcommand("export", "write one backup as a .dmp, decode-config-style JSON or Tasmota commands");
   fleet::cli::ExportOptions export_opts;
   export_cmd->add_option("id", export_opts.id, "the backup's id (see: backups)")->required();

@@ -29,7 +29,10 @@ struct DaemonOptions {
   inventory::InventoryOptions inventory;
   double exit_after_s = 0;
   std::string metrics_file;
-  std::string metrics_listen;  // HOST:PORT of /metrics and /healthz (empty: off)
+  std::string metrics_listen;
+  // Scheduled backups: every device every this many seconds (0: none), the newest `backup_keep` kept.
+  double backup_every_s = 0;
+  int backup_keep = 0;  // HOST:PORT of /metrics and /healthz (empty: off)
   double stats_every_s = 30;
   // The firmware store and the built-in OTA server.
   std::string firmware_dir = "tasmota-fleet-firmware";

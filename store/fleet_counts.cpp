@@ -10,7 +10,10 @@ FleetCounts fleet_counts(Database& db) {
   };
   grouped("SELECT status, count(*) FROM upgrade_jobs GROUP BY status", out.jobs_by_status);
   grouped("SELECT status, count(*) FROM rollouts GROUP BY status", out.rollouts_by_status);
-  grouped("SELECT device_mac, max(taken_ms) FROM backups GROUP BY device_mac", out.newest_backup_ms);
+  // A scheduled check that found the settings equal to the newest backup makes that backup current then.
+  grouped("SELECT device_mac, max(at) FROM (SELECT device_mac, taken_ms AS at FROM backups UNION ALL "
+          "SELECT device_mac, checked_ms FROM backup_checks WHERE outcome = 'unchanged') GROUP BY device_mac",
+          out.newest_backup_ms);
   return out;
 }
 

@@ -11,7 +11,8 @@ namespace fleet::store {
 struct FleetCounts {
   std::map<std::string, std::int64_t> jobs_by_status;      // upgrade jobs: running, done, failed, stopped
   std::map<std::string, std::int64_t> rollouts_by_status;  // ready, running, paused, finished, stopped
-  std::map<std::string, std::int64_t> newest_backup_ms;    // device MAC -> when its newest backup was taken
+  // Device MAC -> when its newest backup was taken, or last found equal to the device's settings.
+  std::map<std::string, std::int64_t> newest_backup_ms;
 };
 
 FleetCounts fleet_counts(Database& db);

@@ -36,13 +36,16 @@ struct BackupFleet {
   std::unique_ptr<it::Process> sim, fleet;
   std::string web_port;
 
-  BackupFleet() {
+  explicit BackupFleet(std::vector<std::string> serve_extra = {}) {
     it::write_file(dir.path("fleet.json"), kFleet);
     it::write_file(dir.path("creds.json"), R"({"kitchen": {"mqtt_password": "devpw"}, "5C:CF:7F:00:02:02": {"web_password": "webpw"}})");
-    sim = it::start_sim(dir, broker.url(), {"--fleet", dir.path("fleet.json"), "--web-port", "0", "--web-port-file", dir.path("web.port")});
+    sim = it::start_sim(dir, broker.url(), {"--fleet", dir.path("fleet.json"), "--web-port", "0", "--web-port-file", dir.path("web.port"),
+                                            "--command-log", dir.path("received.log")});
     web_port = it::read_file(dir.path("web.port"));
     while (!web_port.empty() && (web_port.back() == '\n')) web_port.pop_back();
-    fleet = it::start_fleet(dir, {"--broker", broker.url(), "--no-ota"});
+    std::vector<std::string> args{"--broker", broker.url(), "--no-ota"};
+    for (auto& a : serve_extra) args.push_back(a == "WEB_PORT" ? web_port : a == "CREDS" ? dir.path("creds.json") : a);
+    fleet = it::start_fleet(dir, args);
     EXPECT_TRUE(it::wait_until([&] { return it::complete(db, 3); }, 30s)) << fleet->log();
   }
 
@@ -292,4 +295,48 @@ TEST(Backup, DiffNamesWhatChangedSinceABackupAndHidesSecrets) {
   auto other = f.cli({"diff", "attic", "1", "2"});
   EXPECT_EQ(2, other.status);
   EXPECT_NE(std::string::npos, other.err.find("backup #1 is of 5C:CF:7F:00:02:01, not of attic")) << other.err;
+}
+
+// serve --backup-every: every device backed up on its own, spread over the period; a check that finds the
+// settings equal to the newest backup stores nothing ("unchanged"); a change on the device is stored
+// and reported as drift naming the field, in the audit log and on the device's backup topic; --keep
+// prunes. Counted from the devices' side too: each FileDownload the simulator received.
+TEST(Backup, ScheduledBackupsStoreOnlyChangesAndReportDrift) {
+  BackupFleet f({"--backup-every", "3s", "--keep", "2", "--device-credentials", "CREDS", "--web-port", "WEB_PORT"});
+  auto backups_of = [&](const std::string& device) {
+    auto j = json::parse(f.cli({"backups", device, "--json"}).out, nullptr, false);
+    return j.is_array() ? j : json::array();
+  };
+  auto audit_of = [&](const std::string& device) { return f.cli({"log", device}).out; };
+  // The first round: each device with a settings file backed up once, within about one period.
+  ASSERT_TRUE(it::wait_until([&] { return backups_of("kitchen").size() == 1 && backups_of("attic").size() == 1; }, 10s)) << f.fleet->log();
+  EXPECT_TRUE(backups_of("old").empty());  // 5.14: no settings file to keep
+  // Later checks find nothing changed: the settings are taken again, nothing is stored twice.
+  ASSERT_TRUE(it::wait_until([&] { return audit_of("kitchen").find("unchanged, the settings equal backup #") != std::string::npos; }, 10s))
+      << audit_of("kitchen");
+  EXPECT_EQ(1u, backups_of("kitchen").size());
+  EXPECT_GE(it::received(f.dir.path("received.log"), "kitchen", "FileDownload"), 2);
+
+  it::publish(f.broker.port(), "cmnd/kitchen/GroupTopic", "lounge");
+  ASSERT_TRUE(it::wait_until([&] { return backups_of("kitchen").size() == 2; }, 10s)) << audit_of("kitchen");
+  auto log = audit_of("kitchen");
+  EXPECT_NE(std::string::npos, log.find("settings changed since backup #")) << log;
+  EXPECT_NE(std::string::npos, log.find("mqtt_grptopic")) << log;
+  auto r = it::run({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(f.broker.port()), "-t",
+                    "tasmota-fleet/v1/devices/5C:CF:7F:00:02:01/backup", "-C", "1", "-W", "3"});
+  auto state = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(state.is_object()) << r.out;
+  EXPECT_EQ("done", state["status"]);
+  EXPECT_TRUE(state["scheduled"].get<bool>());
+  EXPECT_EQ(json::array({"mqtt_grptopic"}), state["drift"]["changed"]) << state.dump();
+
+  it::publish(f.broker.port(), "cmnd/kitchen/GroupTopic", "attic2");
+  ASSERT_TRUE(it::wait_until([&] {
+    auto l = audit_of("kitchen");
+    std::size_t n = 0;
+    for (auto at = l.find("settings changed since backup #"); at != std::string::npos; at = l.find("settings changed since backup #", at + 1)) ++n;
+    return n == 2;
+  }, 10s)) << audit_of("kitchen");
+  EXPECT_EQ(2u, backups_of("kitchen").size());  // --keep 2: the oldest of three pruned
+  EXPECT_EQ(1u, backups_of("attic").size());
 }
