@@ -20,17 +20,14 @@
 #include "mqtt/fallback_topic.h"
 #include "mqtt/event_queue.h"
 #include "mqtt/paho_transport.h"
-#include "backup/dmp_file.h"
-#include "backup/settings_diff.h"
-#include "backup/settings_layouts.h"
 #include "orchestrator/backup_device_job.h"
-#include "orchestrator/backup_schedule.h"
 #include "orchestrator/control_api.h"
 #include "orchestrator/fleet_service.h"
 #include "orchestrator/job_runner.h"
 #include "orchestrator/metrics.h"
 #include "orchestrator/metrics_server.h"
 #include "orchestrator/rollout_executor.h"
+#include "orchestrator/scheduled_backups.h"
 #include "store/database.h"
 #include "store/fleet_counts.h"
 #include "store/sqlite_backup_checks.h"
@@ -296,114 +293,21 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     }
     if (!o.api_base.empty()) held.publish_retained(o.api_base + "/v1/devices/" + job.mac() + "/backup", out.dump());
   };
-  // Scheduled backups (--backup-every): each device's last check from the database, then the schedule.
-  BackupSchedule schedule{static_cast<std::int64_t>(o.backup_every_s * 1000), clock.now_ms(), 2};
-  fs_store::SqliteBackupChecks checks(db);
-  std::map<std::string, std::pair<std::int64_t, bool>> last_check;  // MAC -> (when, failed)
-  std::set<const DeviceJob*> scheduled;                              // the scheduled backups running
-  bool draining = false;
-  if (schedule.period_ms > 0 && !in_process) {
-    for (const auto& [mac, c] : checks.latest()) last_check[mac] = {c.checked_ms, c.outcome == "failed"};
-    for (const auto& [mac, taken] : fs_store::fleet_counts(db).newest_backup_ms)
-      if (!last_check.count(mac) || last_check[mac].first < taken) last_check[mac] = {taken, false};
+  // Scheduled backups (--backup-every), going on from the checks in the database.
+  fs_store::SqliteBackupChecks backup_checks(db);
+  std::optional<ScheduledBackups> scheduled_backups;
+  if (o.backup_every_s > 0 && !in_process) {
+    ScheduledBackupOptions so;
+    so.every_s = o.backup_every_s;
+    so.keep = o.backup_keep;
+    so.state_base = o.api_base.empty() ? "" : o.api_base + "/v1";
+    so.access_for = [&o](const inventory::DeviceRecord& d) { return o.access_for ? o.access_for(d, nlohmann::json::object()) : DeviceAccess{}; };
+    scheduled_backups.emplace(ScheduledBackupPorts{backup_store, backup_checks, audit_log, job_store, runner, inv, held, clock}, so,
+                              fs_store::fleet_counts(db).newest_backup_ms);
     log::info("serve: a backup of every device every {} s{}", o.backup_every_s,
               o.backup_keep > 0 ? fmt::format(", the newest {} kept per device", o.backup_keep) : "");
   }
-  auto decoded = [](const std::vector<std::uint8_t>& dmp) -> std::optional<nlohmann::ordered_json> {
-    auto f = backup::read_dmp(dmp);
-    if (!f.file) return std::nullopt;
-    return backup::SettingsLayouts::builtin().decode(*f.file).fields;
-  };
-  // A scheduled backup's end: stored when the settings changed since the newest backup (a drift event
-  // naming the fields), recorded as "unchanged" when they did not (nothing stored twice), or failed.
-  auto scheduled_done = [&](const BackupDeviceJob& job) {
-    auto now = clock.now_ms();
-    const auto& mac = job.mac();
-    fs_store::BackupCheck check{mac, now, "failed", std::nullopt, ""};
-    nlohmann::json out = {{"device", job.device().topic.value_or(mac)}, {"scheduled", true}, {"problems", job.job().problems()}};
-    std::string audit_text;
-    const auto& r = job.job().result();
-    try {
-      if (!r || r->dmp.empty()) {
-        check.detail = !job.gave_up().empty() ? job.gave_up()
-                       : r                    ? "no settings file (a snapshot only)"
-                       : job.job().problems().empty() ? "no reply" : job.job().problems().back();
-        audit_text = "scheduled backup failed: " + check.detail;
-      } else {
-        std::optional<backup::BackupRecord> previous;
-        for (const auto& b : backup_store.list(mac))
-          if (b.bytes > 0) {
-            previous = backup_store.get(b.id);
-            break;
-          }
-        std::optional<backup::SettingsDiff> drift;
-        if (previous && previous->version == r->version) {
-          auto before = decoded(previous->dmp), after = decoded(r->dmp);
-          if (before && after) drift = backup::diff_settings(*before, *after);
-        }
-        if (drift && drift->empty()) {
-          check.outcome = "unchanged";
-          check.backup_id = previous->id;
-          out["status"] = "unchanged";
-          out["id"] = previous->id;
-          audit_text = fmt::format("scheduled backup: unchanged, the settings equal backup #{}", previous->id);
-        } else {
-          auto id = backup_store.add(*r);
-          if (o.backup_keep > 0) backup_store.prune(o.backup_keep);
-          check.outcome = "stored";
-          check.backup_id = id;
-          out["status"] = "done";
-          out["id"] = id;
-          audit_text = fmt::format("scheduled backup #{}", id);
-          if (drift) {
-            std::vector<std::string> fields;
-            for (const auto& c : drift->changed) fields.push_back(c.field);
-            out["drift"] = {{"since", previous->id}, {"changed", fields}, {"secrets_changed", drift->secrets_changed}};
-            std::string names;
-            for (const auto& f : fields) names += (names.empty() ? "" : ", ") + f;
-            for (const auto& f : drift->secrets_changed) names += (names.empty() ? "" : ", ") + f + " (a secret)";
-            AuditEntry e{0, now, std::nullopt, mac, std::nullopt, "drift", fmt::format("settings changed since backup #{}: {}", previous->id, names)};
-            audit_log.append({e});
-          } else if (previous) {
-            audit_text += fmt::format(" (Tasmota {} since backup #{} on {}: not compared)", r->version, previous->id, previous->version);
-          }
-        }
-      }
-      checks.add(check);
-    } catch (const std::exception& e) {
-      log::warn("backup schedule: {}: {}", mac, e.what());
-    }
-    out["status"] = out.value("status", "failed");
-    // No reply is worth trying again soon; a device that answered without a settings file is not.
-    last_check[mac] = {now, !r};
-    AuditEntry e{0, now, std::nullopt, mac, std::nullopt, "state", audit_text};
-    try {
-      audit_log.append({e});
-    } catch (const std::exception&) {
-    }
-    if (!o.api_base.empty()) held.publish_retained(o.api_base + "/v1/devices/" + mac + "/backup", out.dump());
-  };
-  auto schedule_backups = [&](std::int64_t now) {
-    std::vector<ScheduledDevice> devices;
-    inv.for_each([&](const inventory::DeviceRecord& d) {
-      ScheduledDevice sd{d.mac, d.online && d.topic && d.version, runner.has(d.mac), std::nullopt, false};
-      if (auto it = last_check.find(d.mac); it != last_check.end()) {
-        sd.last_ms = it->second.first;
-        sd.last_failed = it->second.second;
-      }
-      devices.push_back(std::move(sd));
-    });
-    for (const auto& mac : due_now(schedule, devices, scheduled.size(), now)) {
-      const auto* d = inv.find(mac);
-      if (!d || held_by_upgrade_job(job_store, mac)) continue;  // (another process's upgrade job: later)
-      auto access = o.access_for ? o.access_for(*d, nlohmann::json::object()) : DeviceAccess{};
-      backup::BackupSettings bs;
-      bs.device_mqtt_password = access.mqtt_password;
-      auto job = std::make_shared<BackupDeviceJob>(*d, access, bs);
-      scheduled.insert(job.get());
-      runner.add(job);
-    }
-  };
+  bool draining = false;
   if (in_process) {
     auto only = o.on_ready(rollouts);
     if (!only) return 0;
@@ -432,21 +336,16 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   std::uint64_t ota_bytes_sent = 0;
   std::map<std::string, std::uint64_t> downloads_by_outcome;
   bool database_writable = true;  // the last commit (of a loop turn, or of the heartbeat) succeeded
-  std::int64_t last_schedule_ms = 0;
   hooks.tick = [&](std::int64_t now) {
     runner.tick();
     for (auto& done : runner.take_done()) {
       if (auto* b = dynamic_cast<BackupDeviceJob*>(done.get())) {
-        if (scheduled.erase(b)) scheduled_done(*b);
-        else backup_done(*b);
+        if (!scheduled_backups || !scheduled_backups->on_done(*b)) backup_done(*b);
       }
       else driver.on_job_done(done);
     }
     if (o.rollouts) driver.tick();
-    if (schedule.period_ms > 0 && !in_process && !draining && now - last_schedule_ms >= 1000) {
-      last_schedule_ms = now;
-      schedule_backups(now);
-    }
+    if (scheduled_backups && !draining) scheduled_backups->tick(now);
     flush_audit();
     std::vector<firmware::DownloadRecord> batch;
     {
