@@ -65,6 +65,9 @@ struct Settings {
   std::string metrics_file;
   std::string metrics_listen;
   std::string backup_every;
+  std::string ha_discovery = "on";
+  std::string ha_prefix = "homeassistant";
+  std::int64_t serve_health_window = 60;
   int backup_keep = 0;
   double stats_every_s = 30;
   bool json = false;
@@ -202,6 +205,10 @@ fleet::orchestrator::DaemonOptions daemon_options(Settings& st) {
     o.backup_every_s = *s;
   }
   o.backup_keep = st.backup_keep;
+  if (st.ha_discovery != "on" && st.ha_discovery != "off") throw std::runtime_error("--ha-discovery: on or off, not '" + st.ha_discovery + "'");
+  o.ha_discovery = st.ha_discovery == "on";
+  o.ha_prefix = st.ha_prefix;
+  o.ha_install_spec = {{"health_window_s", st.serve_health_window}};
   o.stats_every_s = st.stats_every_s;
   o.firmware_dir = st.fw.dir;
   o.ota_listen = st.ota_listen;
@@ -398,6 +405,13 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--no-ota", st.no_ota, "do not run the built-in OTA server")->envname(env("NO_OTA"));
   serve_cmd->add_option("--metrics-listen", st.metrics_listen, "serve Prometheus metrics on HOST:PORT/metrics and health on /healthz (off by default)")
       ->envname(env("METRICS_LISTEN"));
+  serve_cmd->add_option("--ha-discovery", st.ha_discovery, "Home Assistant MQTT discovery: on or off")
+      ->envname(env("HA_DISCOVERY"))
+      ->capture_default_str();
+  serve_cmd->add_option("--ha-prefix", st.ha_prefix, "Home Assistant's discovery prefix")->envname(env("HA_PREFIX"))->capture_default_str();
+  serve_cmd->add_option("--health-window", st.serve_health_window,
+                        "for upgrades the daemon starts itself (Home Assistant's Install): seconds a device must stay healthy after each hop")
+      ->capture_default_str();
   serve_cmd->add_option("--backup-every", st.backup_every, "back up every device this often (24h, 30m, 7d), spread over the period; off by default")
       ->envname(env("BACKUP_EVERY"));
   serve_cmd->add_option("--keep", st.backup_keep, "with --backup-every: keep the newest N backups per device (0: all)");

@@ -23,6 +23,7 @@
 #include "orchestrator/backup_device_job.h"
 #include "orchestrator/control_api.h"
 #include "orchestrator/fleet_service.h"
+#include "orchestrator/home_assistant.h"
 #include "orchestrator/job_runner.h"
 #include "orchestrator/metrics.h"
 #include "orchestrator/metrics_server.h"
@@ -308,6 +309,14 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
               o.backup_keep > 0 ? fmt::format(", the newest {} kept per device", o.backup_keep) : "");
   }
   bool draining = false;
+  // Home Assistant: through the control API, so only where the daemon offers one.
+  std::optional<HomeAssistant> home_assistant;
+  if (o.ha_discovery && control && !in_process) {
+    HomeAssistantPorts hp{inv, rollout_store, held, [&](const nlohmann::json& r) { return control->run(r); },
+                          [&](const std::string& mac) { return rollouts.percent_of(mac); }};
+    home_assistant.emplace(hp, HaNames{o.ha_prefix, o.api_base}, catalog, o.ha_install_spec);
+    log::info("serve: Home Assistant discovery under {}/", o.ha_prefix);
+  }
   if (in_process) {
     auto only = o.on_ready(rollouts);
     if (!only) return 0;
@@ -325,6 +334,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     switch (e.kind) {
       case mqtt::Event::Message:
         if (control && control->on_message(held, e.topic, e.payload)) return;
+        if (home_assistant && home_assistant->on_message(e.topic, e.payload)) return;
         runner.on_message(e.topic, e.payload);
         break;
       case mqtt::Event::Subscribed: runner.set_online(true); break;
@@ -346,6 +356,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     }
     if (o.rollouts) driver.tick();
     if (scheduled_backups && !draining) scheduled_backups->tick(now);
+    if (home_assistant) home_assistant->tick(now);
     flush_audit();
     std::vector<firmware::DownloadRecord> batch;
     {
@@ -473,6 +484,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   FleetService service(inv, events, clock, hooks);
 
   log::info("serve: database {} (schema {}), broker {}, FullTopic '{}'", o.db_path, version, o.broker.describe(), o.scheme.full_topic());
+  if (home_assistant) transport.add_filters(home_assistant->filters());
   transport.start();
   service.run(stop);
   // Jobs in flight stay running in the database: the next process to hold the lease resumes them.

@@ -32,6 +32,10 @@ struct DaemonOptions {
   std::string metrics_listen;
   // Scheduled backups: every device every this many seconds (0: none), the newest `backup_keep` kept.
   double backup_every_s = 0;
+  // Home Assistant's MQTT discovery (update entities, the rollout device) under this prefix; off: none.
+  bool ha_discovery = true;
+  std::string ha_prefix = "homeassistant";
+  nlohmann::json ha_install_spec = nlohmann::json::object();  // an Install's rollout options (health_window_s …)
   int backup_keep = 0;  // HOST:PORT of /metrics and /healthz (empty: off)
   double stats_every_s = 30;
   // The firmware store and the built-in OTA server.

@@ -305,6 +305,14 @@ Result<json> RolloutExecutor::retry(std::int64_t id) {
   return shown(id);
 }
 
+std::optional<int> RolloutExecutor::percent_of(const std::string& mac) const {
+  auto it = jobs_.find(mac);
+  if (it == jobs_.end()) return std::nullopt;
+  RolloutDeviceRow row;
+  row.status = "running";
+  return device_job_state(row, it->second.job.get()).value("percent", 0);
+}
+
 void RolloutExecutor::publish_progress() {
   for (auto& [mac, run] : jobs_) {
     auto progress = run.job->progress_key();

@@ -86,6 +86,8 @@ class RolloutExecutor {
     auto it = jobs_.find(mac);
     return it == jobs_.end() ? std::nullopt : std::optional(it->second.rollout_id);
   }
+  // How far this process's upgrade job of the device is (0-100), if one runs here.
+  std::optional<int> percent_of(const std::string& mac) const;
   void flush_audit();  // what audit() collected, in one transaction (every tick and every request)
 
  private:

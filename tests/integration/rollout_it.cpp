@@ -518,6 +518,96 @@ TEST(Rollout, MetricsAndHealthAsAScraperSeesThem) {
   EXPECT_NE(std::string::npos, health.second.find(R"("database_writable":true)")) << health.second;
 }
 
+namespace {
+// Retained messages under a filter, as a client arriving now gets them: topic -> payload.
+std::map<std::string, std::string> retained(int port, const std::string& filter) {
+  auto r = it::run({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t", filter, "-v", "--retained-only", "-W", "1"});
+  std::map<std::string, std::string> out;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    auto space = line.find(' ');
+    if (space != std::string::npos) out[line.substr(0, space)] = line.substr(space + 1);
+  }
+  return out;
+}
+}  // namespace
+
+// Home Assistant's side, with a real broker and the daemon: a firmware update entity per device whose
+// discovery config attaches it to the device by MAC, a state with the installed and latest versions and
+// the staged path, Install running the staged upgrade (counted on the device's side), the state
+// following the job, and every config sent again when Home Assistant announces itself online.
+TEST(Rollout, HomeAssistantInstallRunsTheStagedUpgradeAndTheStateFollowsIt) {
+  World w(fleet_of(2, {}, true), {"--ota-kbps", "100"}, false);
+  auto plan = json::parse(w.cli({"plan", "--from", "9.1.0", "--build", "tasmota", "--to", "latest", "--json"}).out)[0];
+  const std::string latest = plan["target"];
+  for (auto& h : plan["hops"]) w.add_image(h["version"], h["build"]);
+  w.start_daemon({"--web-port", w.web_port, "--health-window", "1"});
+  const int port = w.broker.port();
+  const std::string mac = "5C:CF:7F:00:05:00", state_topic = "tasmota-fleet/v1/devices/" + mac + "/update";
+  std::map<std::string, std::string> configs;
+  ASSERT_TRUE(it::wait_until([&] {
+    configs = retained(port, "homeassistant/#");
+    return configs.size() >= 6 && retained(port, state_topic).size() == 1;
+  }, 10s)) << configs.size();
+  auto config = json::parse(configs["homeassistant/update/tasmota_fleet/5ccf7f000500_firmware/config"], nullptr, false);
+  ASSERT_TRUE(config.is_object()) << configs.begin()->first;
+  EXPECT_EQ("firmware", config["device_class"]);
+  EXPECT_EQ("Firmware (staged upgrade)", config["name"]);
+  EXPECT_EQ(json::parse(R"([["mac", "5c:cf:7f:00:05:00"]])"), config["device"]["connections"]);
+  EXPECT_EQ("tasmota-fleet/v1/devices/" + mac + "/install", config["command_topic"]);
+  for (auto t : {"homeassistant/update/tasmota_fleet/5ccf7f000501_firmware/config", "homeassistant/sensor/tasmota_fleet/rollout/config",
+                 "homeassistant/button/tasmota_fleet/rollout_pause/config", "homeassistant/button/tasmota_fleet/rollout_resume/config",
+                 "homeassistant/button/tasmota_fleet/rollout_abort/config"})
+    EXPECT_TRUE(configs.count(t)) << t;
+  auto state = json::parse(retained(port, state_topic)[state_topic]);
+  EXPECT_EQ("9.1.0", state["installed_version"]);
+  EXPECT_EQ(latest, state["latest_version"]);
+  EXPECT_FALSE(state["in_progress"].get<bool>());
+  EXPECT_NE(std::string::npos, state["release_summary"].get<std::string>().find("1 hop (9.1.0 > " + latest + ")")) << state.dump();
+
+  // Install, as Home Assistant sends it; the state is watched live meanwhile.
+  it::Process watch({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t", state_topic}, w.dir.path("states.log"));
+  std::this_thread::sleep_for(300ms);
+  it::publish(port, "tasmota-fleet/v1/devices/" + mac + "/install", "install");
+  ASSERT_TRUE(it::wait_until([&] { return json::parse(retained(port, state_topic)[state_topic], nullptr, false).value("installed_version", "") == latest; }, 60s))
+      << w.fleet->log();
+  EXPECT_EQ(1, w.count("dev0", "Reset 6"));
+  EXPECT_EQ(1, w.count("dev0", "Upgrade 1"));
+  EXPECT_EQ(0, w.count("dev1", "Reset 6"));
+  ASSERT_TRUE(it::wait_until([&] { return !json::parse(retained(port, state_topic)[state_topic]).value("in_progress", true); }, 10s));
+  bool seen_in_progress = false;
+  std::istringstream states(it::read_file(w.dir.path("states.log")));
+  for (std::string line; std::getline(states, line);) {
+    auto s = json::parse(line, nullptr, false);
+    if (s.is_object() && s.value("in_progress", false)) {
+      seen_in_progress = true;
+      EXPECT_TRUE(s["update_percentage"].is_number()) << line;
+    }
+  }
+  EXPECT_TRUE(seen_in_progress) << it::read_file(w.dir.path("states.log"));
+
+  // Home Assistant restarted: its birth message brings every config again (live, not only retained).
+  it::Process live({"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t", "homeassistant/+/tasmota_fleet/#", "-F", "%r %t"},
+                   w.dir.path("live.log"));
+  std::this_thread::sleep_for(300ms);
+  it::publish(port, "homeassistant/status", "online");
+  ASSERT_TRUE(it::wait_until([&] {
+    auto l = it::read_file(w.dir.path("live.log"));
+    return l.find("0 homeassistant/update/tasmota_fleet/5ccf7f000501_firmware/config") != std::string::npos &&
+           l.find("0 homeassistant/sensor/tasmota_fleet/rollout/config") != std::string::npos;
+  }, 5s)) << it::read_file(w.dir.path("live.log"));
+}
+
+TEST(Rollout, HomeAssistantDiscoveryOffPublishesNoConfig) {
+  World w(fleet_of(1, {}, true), {}, false);
+  w.start_daemon({"--ha-discovery", "off"});
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_TRUE(retained(w.broker.port(), "homeassistant/#").empty());
+  auto bad = it::run({it::fleet_bin(), "serve", "--db", w.db, "--ha-discovery", "maybe"});
+  EXPECT_EQ(2, bad.status);
+  EXPECT_NE(std::string::npos, bad.err.find("--ha-discovery: on or off")) << bad.err;
+}
+
 TEST(Rollout, SkipPoweredWaitsUntilTheRelayIsOff) {
   auto devices = fleet_of(2, {}, true);
   devices[0]["power"] = true;  // something is plugged in and on: a restart would cut it

@@ -1,0 +1,120 @@
+#include "orchestrator/home_assistant.h"
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "orchestrator/device_plan.h"
+#include "orchestrator/rollout_executor.h"
+
+namespace fleet::orchestrator {
+
+using nlohmann::json;
+
+HomeAssistant::HomeAssistant(HomeAssistantPorts ports, HaNames names, planner::Catalog catalog, nlohmann::json install_spec)
+    : p_(std::move(ports)), n_(std::move(names)), catalog_(std::move(catalog)), install_spec_(std::move(install_spec)) {}
+
+std::vector<std::string> HomeAssistant::filters() const {
+  return {ha_birth_topic(n_), n_.api_base + "/v1/devices/+/install", ha_rollout_command_topic(n_)};
+}
+
+void HomeAssistant::publish(const std::string& topic, const std::string& payload) {
+  auto& last = published_[topic];
+  if (last == payload) return;
+  last = payload;
+  p_.transport.publish_retained(topic, payload);
+}
+
+std::optional<std::int64_t> HomeAssistant::current_rollout() {
+  // The oldest one still going (what the daemon drives first), else the newest one.
+  auto going = p_.rollouts.unfinished();
+  if (!going.empty()) return going.front();
+  auto newest = p_.rollouts.list(1);
+  if (!newest.empty()) return newest.front().id;
+  return std::nullopt;
+}
+
+void HomeAssistant::tick(std::int64_t now) {
+  if (now - last_tick_ms_ < 1000) return;
+  last_tick_ms_ = now;
+  for (const auto& m : ha_fleet_configs(n_)) publish(m.topic, m.payload);
+  planner::Planner planner(catalog_);
+  p_.inventory.for_each([&](const inventory::DeviceRecord& d) {
+    auto config = ha_update_config(n_, d);
+    publish(config.topic, config.payload);
+    HaUpdateFacts f;
+    f.installed = d.version.value_or("");
+    if (d.version) {
+      auto key = fmt::format("{}|{}|{}|{}|{}", *d.version, d.build.value_or(""), d.chip.value_or(""), d.free_kb.value_or(-1),
+                             d.program_kb.value_or(-1));
+      auto& planned = plans_[d.mac];
+      if (planned.key != key) planned = {key, plan_device(planner, d, planner::PlanRequest{})};
+      f.plan = planned.plan;
+    }
+    if (p_.job_percent) f.percent = p_.job_percent(d.mac);
+    f.in_progress = f.percent.has_value();
+    publish(ha_update_state_topic(n_, d.mac), ha_update_state(f).dump());
+  });
+  try {
+    if (auto id = current_rollout()) {
+      if (auto r = p_.rollouts.get(*id)) {
+        auto j = rollout_json(p_.rollouts, *r, false);
+        j.erase("updated_ms");
+        j.erase("lease_owner");
+        publish(ha_current_rollout_topic(n_), j.dump());
+      }
+    }
+  } catch (const std::exception& e) {
+    log::warn("home assistant: the current rollout not published: {}", e.what());
+  }
+}
+
+void HomeAssistant::install(const std::string& mac) {
+  if (!p_.control) return;
+  json request = install_spec_.is_object() ? install_spec_ : json::object();
+  request.update(json{{"command", "device.upgrade"}, {"device", mac}, {"to", "latest"}});
+  auto r = p_.control(request);
+  if (r) log::info("home assistant: Install on {}: rollout #{}", mac, r->value("id", 0));
+  else log::warn("home assistant: Install on {} refused: {}", mac, r.error());
+}
+
+bool HomeAssistant::on_message(std::string_view topic, std::string_view payload) {
+  if (topic == ha_birth_topic(n_)) {
+    // Home Assistant (re)started: it forgets what it discovered, so everything is sent again.
+    if (payload == "online") {
+      published_.clear();
+      last_tick_ms_ = 0;
+    }
+    return true;
+  }
+  if (topic == ha_rollout_command_topic(n_)) {
+    static const std::map<std::string_view, const char*> commands = {{"pause", "rollout.pause"}, {"resume", "rollout.resume"}, {"abort", "rollout.abort"}};
+    auto c = commands.find(payload);
+    auto id = current_rollout();
+    if (c == commands.end() || !id || !p_.control) {
+      log::warn("home assistant: rollout button '{}' ignored ({})", std::string(payload.substr(0, 40)),
+                c == commands.end() ? "not pause, resume or abort" : "no rollout");
+      return true;
+    }
+    auto r = p_.control(json{{"command", c->second}, {"id", *id}});
+    if (!r) log::warn("home assistant: {} of rollout #{} refused: {}", c->second, *id, r.error());
+    last_tick_ms_ = 0;  // its new state at once
+    return true;
+  }
+  const std::string prefix = n_.api_base + "/v1/devices/";
+  if (topic.size() > prefix.size() + 8 && topic.substr(0, prefix.size()) == prefix && topic.substr(topic.size() - 8) == "/install") {
+    std::string mac(topic.substr(prefix.size(), topic.size() - prefix.size() - 8));
+    if (payload != "install") {
+      log::warn("home assistant: {}: payload '{}' is not install: ignored", std::string(topic), std::string(payload.substr(0, 40)));
+      return true;
+    }
+    if (!p_.inventory.find(mac)) {
+      log::warn("home assistant: Install for {}, which is not in the inventory: ignored", mac);
+      return true;
+    }
+    install(mac);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace fleet::orchestrator
