@@ -3,7 +3,7 @@
 // mosquitto's $CONTROL/…/v1 topics: JSON requests on <base>/v1/control, each answered on its reply_to
 // topic (default <base>/v1/replies) with {"request_id", "ok", "result" | "error"}. A malformed or hostile
 // request is answered with an error and changes nothing. Who may publish on the control topic is the
-// broker's ACL (docs/control-api.md).
+// broker's ACL (docs/rollouts.md).
 #include <functional>
 #include <optional>
 #include <string>
