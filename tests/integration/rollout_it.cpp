@@ -608,6 +608,50 @@ TEST(Rollout, HomeAssistantDiscoveryOffPublishesNoConfig) {
   EXPECT_NE(std::string::npos, bad.err.find("--ha-discovery: on or off")) << bad.err;
 }
 
+// The Node-RED flow shipped in docs/examples, loaded into a real Node-RED (from npm, headless, its own
+// settings and flow files, on a free loopback port) as a user would import it, only pointed at this
+// test's broker and given this test's rollout request: its Start inject starts a rollout through the
+// control API, the device jobs move (seen from the devices' side), its progress node reports the
+// rollout, and its Pause inject pauses it.
+TEST(Rollout, TheShippedNodeRedFlowStartsARolloutShowsItsProgressAndPausesIt) {
+  auto install = it::run({std::string(FLEET_SOURCE_DIR) + "/scripts/install-node-red.sh"});
+  ASSERT_EQ(0, install.status) << install.err;
+  std::string node_red = install.out.substr(0, install.out.find('\n'));
+  World w(fleet_of(4, {}, true), {"--ota-kbps", "60"});
+  w.start_daemon();
+  auto flow = json::parse(it::read_file(std::string(FLEET_SOURCE_DIR) + "/docs/examples/node-red-rollout.json"));
+  for (auto& n : flow) {
+    if (n["type"] == "mqtt-broker") n["port"] = std::to_string(w.broker.port());
+    if (n["id"] == "fleet_start") {
+      auto request = json::parse(n["payload"].get<std::string>());
+      EXPECT_EQ("rollout.start", request["command"]);
+      request.update(json{{"to", "9.2.0"}, {"canary", 0}, {"waves", "100%"}, {"max_parallel", 1}, {"health_window_s", 2},
+                          {"access", {{"web_port", std::stoi(w.web_port)}}}});
+      n["payload"] = request.dump();
+    }
+  }
+  it::write_file(w.dir.path("flows.json"), flow.dump());
+  const int ui = it::free_port();
+  it::write_file(w.dir.path("settings.js"), fmt::format(R"(module.exports = {{ uiHost: "127.0.0.1", uiPort: {}, flowFile: "{}",
+    userDir: "{}", credentialSecret: false, logging: {{ console: {{ level: "info" }} }} }};)", ui, w.dir.path("flows.json"), w.dir.path("node-red")));
+  it::Process nr({node_red, "--settings", w.dir.path("settings.js"), "--userDir", w.dir.path("node-red")}, w.dir.path("node-red.log"));
+  ASSERT_TRUE(it::wait_until([&] { return nr.log().find("Connected to broker") != std::string::npos; }, 60s)) << nr.log();
+  httplib::Client admin("127.0.0.1", ui);
+  auto pressed = admin.Post("/inject/fleet_start");
+  ASSERT_TRUE(pressed) << nr.log();
+  EXPECT_EQ(200, pressed->status);
+  ASSERT_TRUE(it::wait_until([&] { return w.count("dev0", "Upgrade 1") == 1; }, 30s)) << nr.log() << w.fleet->log();
+  ASSERT_TRUE(it::wait_until([&] { return nr.log().find("rollout #1 running: ") != std::string::npos; }, 10s)) << nr.log();
+  auto paused = admin.Post("/inject/fleet_pause");
+  ASSERT_TRUE(paused);
+  EXPECT_EQ(200, paused->status);
+  ASSERT_TRUE(it::wait_until([&] { return w.show(1).value("status", "") == "paused"; }, 10s)) << nr.log();
+  ASSERT_TRUE(it::wait_until([&] { return w.show(1)["counts"]["running"] == 0; }, 60s));
+  ASSERT_TRUE(it::wait_until([&] { return nr.log().find("rollout #1 paused: ") != std::string::npos; }, 10s)) << nr.log();
+  EXPECT_EQ(0, w.count("dev3", "Reset 6"));  // paused before its turn
+  EXPECT_EQ("scheduled", w.statuses(1)["dev3"]);
+}
+
 TEST(Rollout, SkipPoweredWaitsUntilTheRelayIsOff) {
   auto devices = fleet_of(2, {}, true);
   devices[0]["power"] = true;  // something is plugged in and on: a restart would cut it
