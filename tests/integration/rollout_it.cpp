@@ -598,6 +598,41 @@ TEST(Rollout, HomeAssistantInstallRunsTheStagedUpgradeAndTheStateFollowsIt) {
   }, 5s)) << it::read_file(w.dir.path("live.log"));
 }
 
+// The fleet device's buttons act on the current rollout, its sensor follows it, and every entity goes
+// unavailable when the daemon is killed (its LWT on the availability topic).
+TEST(Rollout, HomeAssistantRolloutButtonsAndAvailability) {
+  World w(fleet_of(3, {}, true), {"--ota-kbps", "60"});
+  w.start_daemon();
+  const int port = w.broker.port();
+  auto start = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "1", "--health-window", "1",
+                      "--web-port", w.web_port, "--json"});
+  ASSERT_EQ(0, start.status) << start.err;
+  auto current = [&] {
+    auto j = json::parse(retained(port, "tasmota-fleet/v1/rollouts/current")["tasmota-fleet/v1/rollouts/current"], nullptr, false);
+    return j.is_object() ? j : json::object();
+  };
+  ASSERT_TRUE(it::wait_until([&] { return current().value("status", "") == "running"; }, 10s));
+  EXPECT_EQ(1, current()["id"]);
+  it::publish(port, "tasmota-fleet/v1/rollouts/current/set", "pause");
+  ASSERT_TRUE(it::wait_until([&] { return w.show(1).value("status", "") == "paused"; }, 10s)) << w.fleet->log();
+  ASSERT_TRUE(it::wait_until([&] { return current().value("status", "") == "paused"; }, 5s));
+  it::publish(port, "tasmota-fleet/v1/rollouts/current/set", "resume");
+  ASSERT_TRUE(it::wait_until([&] { return w.show(1).value("status", "") == "running"; }, 10s)) << w.fleet->log();
+  it::publish(port, "tasmota-fleet/v1/rollouts/current/set", "reboot");  // not a button of ours: ignored
+  it::publish(port, "tasmota-fleet/v1/rollouts/current/set", "abort");
+  ASSERT_TRUE(it::wait_until([&] { return w.show(1).value("status", "") == "stopped"; }, 10s)) << w.fleet->log();
+  EXPECT_NE(std::string::npos, w.fleet->log().find("rollout button 'reboot' ignored")) << w.fleet->log();
+
+  EXPECT_EQ("online", retained(port, "tasmota-fleet/v1/status")["tasmota-fleet/v1/status"]);
+  w.fleet->stop(SIGKILL);
+  // The broker sends the last will once the dead session's keep-alive runs out.
+  ASSERT_TRUE(it::wait_until([&] { return retained(port, "tasmota-fleet/v1/status")["tasmota-fleet/v1/status"] == "offline"; }, 60s));
+  auto config = json::parse(retained(port, "homeassistant/update/tasmota_fleet/5ccf7f000500_firmware/config")
+                                ["homeassistant/update/tasmota_fleet/5ccf7f000500_firmware/config"]);
+  EXPECT_EQ("tasmota-fleet/v1/status", config["availability_topic"]);
+  EXPECT_EQ("offline", config.value("payload_not_available", "offline"));
+}
+
 TEST(Rollout, HomeAssistantDiscoveryOffPublishesNoConfig) {
   World w(fleet_of(1, {}, true), {}, false);
   w.start_daemon({"--ha-discovery", "off"});
