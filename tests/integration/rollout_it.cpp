@@ -16,6 +16,7 @@
 
 #include <httplib.h>
 
+#include "../ha_schema.h"
 #include "firmware/synthetic_image.h"
 #include "harness.h"
 
@@ -549,6 +550,7 @@ TEST(Rollout, HomeAssistantInstallRunsTheStagedUpgradeAndTheStateFollowsIt) {
     configs = retained(port, "homeassistant/#");
     return configs.size() >= 6 && retained(port, state_topic).size() == 1;
   }, 10s)) << configs.size();
+  for (auto& [topic, payload] : configs) ha_schema::expect_valid_config("homeassistant", topic, json::parse(payload, nullptr, false));
   auto config = json::parse(configs["homeassistant/update/tasmota_fleet/5ccf7f000500_firmware/config"], nullptr, false);
   ASSERT_TRUE(config.is_object()) << configs.begin()->first;
   EXPECT_EQ("firmware", config["device_class"]);
@@ -560,6 +562,7 @@ TEST(Rollout, HomeAssistantInstallRunsTheStagedUpgradeAndTheStateFollowsIt) {
                  "homeassistant/button/tasmota_fleet/rollout_abort/config"})
     EXPECT_TRUE(configs.count(t)) << t;
   auto state = json::parse(retained(port, state_topic)[state_topic]);
+  ha_schema::expect_valid_update_state(state);
   EXPECT_EQ("9.1.0", state["installed_version"]);
   EXPECT_EQ(latest, state["latest_version"]);
   EXPECT_FALSE(state["in_progress"].get<bool>());
@@ -574,11 +577,16 @@ TEST(Rollout, HomeAssistantInstallRunsTheStagedUpgradeAndTheStateFollowsIt) {
   EXPECT_EQ(1, w.count("dev0", "Reset 6"));
   EXPECT_EQ(1, w.count("dev0", "Upgrade 1"));
   EXPECT_EQ(0, w.count("dev1", "Reset 6"));
+  ASSERT_TRUE(it::wait_until([&] { return w.statuses(1)["dev0"] == "finished"; }, 10s));  // its settings restored and verified
+  bool verified = false;
+  for (auto& e : w.audit(1)) verified = verified || e["text"].get<std::string>().find("verified: every compared field matches") != std::string::npos;
+  EXPECT_TRUE(verified);
   ASSERT_TRUE(it::wait_until([&] { return !json::parse(retained(port, state_topic)[state_topic]).value("in_progress", true); }, 10s));
   bool seen_in_progress = false;
   std::istringstream states(it::read_file(w.dir.path("states.log")));
   for (std::string line; std::getline(states, line);) {
     auto s = json::parse(line, nullptr, false);
+    ha_schema::expect_valid_update_state(s);
     if (s.is_object() && s.value("in_progress", false)) {
       seen_in_progress = true;
       EXPECT_TRUE(s["update_percentage"].is_number()) << line;
