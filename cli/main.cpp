@@ -17,6 +17,7 @@
 #include "cli/device_table.h"
 #include "cli/backup_cmd.h"
 #include "cli/diff_cmd.h"
+#include "cli/forget_cmd.h"
 #include "orchestrator/backup_schedule.h"
 #include "cli/restore_cmd.h"
 #include "cli/rollout_cmd.h"
@@ -514,6 +515,9 @@ int main(int argc, char** argv) {
   bool no_verify = false;
   restore_cmd->add_flag("--no-verify", no_verify, "do not read the settings back to compare");
   device_access(restore_cmd);
+  auto* forget_cmd = app.add_subcommand("forget", "take a retired device out of the inventory (and out of Home Assistant)");
+  std::string forget_name;
+  forget_cmd->add_option("device", forget_name, "the device (MAC, topic or hostname)")->required();
   auto* diff_cmd = app.add_subcommand("diff", "the settings that changed between two backups of a device, or since its backup (then: the device now)");
   std::string diff_device;
   std::vector<std::int64_t> diff_ids;
@@ -675,6 +679,11 @@ int main(int argc, char** argv) {
       if (restore_backup > 0) restore_opts.backup_id = restore_backup;
       restore_opts.verify = !no_verify;
       return fleet::cli::run_restore(restore_opts, select_devices(st, {restore_device}).at(0));
+    }
+    if (*forget_cmd) {
+      auto broker = st.broker;
+      if (!st.password_file.empty()) broker.password = read_secret(st.password_file);
+      return fleet::cli::forget_device(broker, st.api_base, st.db_path, forget_name);
     }
     if (*diff_cmd) {
       fleet::cli::DiffOptions d;

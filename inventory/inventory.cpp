@@ -376,6 +376,20 @@ bool Inventory::flush() {
   return true;
 }
 
+std::optional<std::string> Inventory::forget(const std::string& mac) {
+  auto it = devices_.find(mac);
+  if (it == devices_.end()) return "not in the inventory";
+  if (it->second.online) return "it is online: it would be found again at its next message (take it off the broker first)";
+  store_.forget_device(mac);  // first: if the store fails, nothing is forgotten
+  std::erase_if(topics_, [&](const auto& kv) { return kv.second.mac == mac; });
+  std::erase_if(by_fallback_, [&](const auto& kv) { return kv.second == mac; });
+  for (auto& [topic, macs] : conflicts_) macs.erase(mac);
+  std::erase_if(conflicts_, [](const auto& kv) { return kv.second.size() < 2; });
+  dirty_.erase(mac);
+  devices_.erase(it);
+  return std::nullopt;
+}
+
 std::vector<DeviceRecord> Inventory::devices() const {
   std::vector<DeviceRecord> out;
   out.reserve(devices_.size());

@@ -74,6 +74,9 @@ class Inventory {
   void on_connected();  // (re)connected: what we hold may be stale, ask online devices again
   void tick();          // sends due Status queries, retries, flushes due writes
   bool flush();         // writes every changed record now; false if the store failed (kept for retry)
+  // A retired device taken out (record, topics, fallback topics, stored row). Refused, with the reason,
+  // while it is online: its next message would bring it back at once.
+  std::optional<std::string> forget(const std::string& mac);
 
   const InventoryStats& stats() const { return stats_; }
   std::vector<DeviceRecord> devices() const;

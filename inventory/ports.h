@@ -15,6 +15,7 @@ class InventoryStore {
   virtual std::vector<DeviceRecord> load_devices() = 0;
   // One transaction for the whole batch: telemetry bursts must not cost a commit per message.
   virtual void save_devices(const std::vector<DeviceRecord>& batch) = 0;
+  virtual void forget_device(const std::string& mac) = 0;  // a retired device's row, gone
 };
 
 }  // namespace fleet::inventory

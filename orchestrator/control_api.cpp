@@ -12,7 +12,7 @@ using nlohmann::json;
 
 const char* const kCommands =
     "rollout.start, rollout.pause, rollout.resume, rollout.abort, rollout.retry, rollout.list, rollout.show, "
-    "device.upgrade, device.backup";
+    "device.upgrade, device.backup, device.forget";
 
 // The request's own keys; everything else of rollout.start and device.upgrade is the rollout's spec.
 json spec_part(const json& request) {
@@ -156,6 +156,10 @@ Result<json> ControlApi::dispatch(const std::string& command, const json& reques
   if (command == "device.backup") {
     if (!backup) return fail("device.backup: not offered by this process");
     return backup(request);
+  }
+  if (command == "device.forget") {
+    if (!forget) return fail("device.forget: not offered by this process");
+    return forget(request);
   }
   return fail(fmt::format("command: unknown '{}'; one of {}", command.substr(0, 64), kCommands));
 }

@@ -38,6 +38,8 @@ class ControlApi {
 
   // device.backup, where the composition offers it: takes the request, answers with its result.
   std::function<Result<nlohmann::json>(const nlohmann::json& request)> backup;
+  // device.forget: a retired (offline) device taken out of the inventory, its Home Assistant entity with it.
+  std::function<Result<nlohmann::json>(const nlohmann::json& request)> forget;
 
   static constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 

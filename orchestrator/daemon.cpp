@@ -265,6 +265,23 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       return nlohmann::json{{"device", d.topic.value_or(d.mac)}, {"mac", d.mac}, {"status", "started"}};
     };
   }
+  if (control) {
+    control->forget = [&](const nlohmann::json& request) -> Result<nlohmann::json> {
+      if (!request.contains("device") || !request["device"].is_string()) return fail("device: name the device (MAC, topic or hostname)");
+      const std::string name = request["device"];
+      RolloutSpec one;
+      one.devices = {name};
+      auto found = select_devices(inv.devices(), one);
+      if (!found) return fail(found.error());
+      const auto mac = found->front().mac;
+      if (runner.has(mac)) return fail(fmt::format("{}: a job holds the device", name));
+      if (auto held = held_by_upgrade_job(job_store, mac)) return fail(fmt::format("{}: {}", name, *held));
+      if (auto why = inv.forget(mac)) return fail(fmt::format("{}: not forgotten: {}", name, *why));
+      AuditEntry e{0, clock.now_ms(), std::nullopt, mac, std::nullopt, "state", "forgotten: taken out of the inventory"};
+      audit_log.append({e});
+      return nlohmann::json{{"device", name}, {"mac", mac}, {"status", "forgotten"}};
+    };
+  }
   auto backup_done = [&](const BackupDeviceJob& job) {
     nlohmann::json out = {{"device", job.device().topic.value_or(job.mac())}, {"problems", job.job().problems()}};
     const auto& r = job.job().result();

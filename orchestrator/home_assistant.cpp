@@ -14,7 +14,9 @@ HomeAssistant::HomeAssistant(HomeAssistantPorts ports, HaNames names, planner::C
     : p_(std::move(ports)), n_(std::move(names)), catalog_(std::move(catalog)), install_spec_(std::move(install_spec)) {}
 
 std::vector<std::string> HomeAssistant::filters() const {
-  return {ha_birth_topic(n_), n_.api_base + "/v1/devices/+/install", ha_rollout_command_topic(n_)};
+  // Our own update configs too: one left retained for a device forgotten while we were not running is
+  // cleared when it comes back to us.
+  return {ha_birth_topic(n_), n_.api_base + "/v1/devices/+/install", ha_rollout_command_topic(n_), n_.prefix + "/update/tasmota_fleet/+/config"};
 }
 
 void HomeAssistant::publish(const std::string& topic, const std::string& payload) {
@@ -38,7 +40,9 @@ void HomeAssistant::tick(std::int64_t now) {
   last_tick_ms_ = now;
   for (const auto& m : ha_fleet_configs(n_)) publish(m.topic, m.payload);
   planner::Planner planner(catalog_);
+  std::set<std::string> present;
   p_.inventory.for_each([&](const inventory::DeviceRecord& d) {
+    present.insert(d.mac);
     auto config = ha_update_config(n_, d);
     publish(config.topic, config.payload);
     HaUpdateFacts f;
@@ -54,6 +58,21 @@ void HomeAssistant::tick(std::int64_t now) {
     f.in_progress = f.percent.has_value();
     publish(ha_update_state_topic(n_, d.mac), ha_update_state(f).dump());
   });
+  // A device gone from the inventory (forgotten): its entity goes from Home Assistant too (an empty
+  // retained config removes it) and its state is cleared.
+  for (auto it = announced_.begin(); it != announced_.end();) {
+    if (present.count(*it)) {
+      ++it;
+      continue;
+    }
+    inventory::DeviceRecord gone;
+    gone.mac = *it;
+    publish(ha_update_config(n_, gone).topic, "");
+    publish(ha_update_state_topic(n_, *it), "");
+    plans_.erase(*it);
+    it = announced_.erase(it);
+  }
+  announced_.insert(present.begin(), present.end());
   try {
     if (auto id = current_rollout()) {
       if (auto r = p_.rollouts.get(*id)) {
@@ -98,6 +117,23 @@ bool HomeAssistant::on_message(std::string_view topic, std::string_view payload)
     auto r = p_.control(json{{"command", c->second}, {"id", *id}});
     if (!r) log::warn("home assistant: {} of rollout #{} refused: {}", c->second, *id, r.error());
     last_tick_ms_ = 0;  // its new state at once
+    return true;
+  }
+  const std::string configs = n_.prefix + "/update/tasmota_fleet/";
+  if (topic.substr(0, configs.size()) == configs && topic.size() > configs.size() + 7 && topic.substr(topic.size() - 7) == "/config") {
+    if (payload.empty()) return true;
+    if (object_ids_size_ != p_.inventory.size()) {  // (10,000 configs come back at a start: not a scan each)
+      object_ids_.clear();
+      p_.inventory.for_each([&](const inventory::DeviceRecord& d) { object_ids_.insert(ha_object_id(d.mac) + "_firmware"); });
+      object_ids_size_ = p_.inventory.size();
+    }
+    std::string id(topic.substr(configs.size(), topic.size() - configs.size() - 7));
+    if (!object_ids_.count(id)) {
+      auto c = json::parse(payload, nullptr, false);
+      p_.transport.publish_retained(std::string(topic), "");
+      if (c.is_object() && c.contains("state_topic") && c["state_topic"].is_string()) p_.transport.publish_retained(c["state_topic"], "");
+      log::info("home assistant: {} is of no device in the inventory: cleared", std::string(topic));
+    }
     return true;
   }
   const std::string prefix = n_.api_base + "/v1/devices/";

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,9 @@ class HomeAssistant {
     planner::UpgradePlan plan;
   };
   std::map<std::string, Planned> plans_;  // by MAC
+  std::set<std::string> announced_;       // the MACs whose update entity was published
+  std::set<std::string> object_ids_;      // the update entities' object ids of the inventory's devices
+  std::size_t object_ids_size_ = static_cast<std::size_t>(-1);
   std::int64_t last_tick_ms_ = 0;
 };
 

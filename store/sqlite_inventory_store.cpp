@@ -64,6 +64,10 @@ std::vector<DeviceRecord> SqliteInventoryStore::load_devices() {
   return out;
 }
 
+void SqliteInventoryStore::forget_device(const std::string& mac) {
+  db_.prepare("DELETE FROM devices WHERE mac = ?1").bind(1, mac).run();
+}
+
 void SqliteInventoryStore::save_devices(const std::vector<DeviceRecord>& batch) {
   Transaction tx(db_);
   for (const auto& r : batch) {

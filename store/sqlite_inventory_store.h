@@ -28,6 +28,7 @@ class SqliteInventoryStore final : public inventory::InventoryStore {
 
   std::vector<inventory::DeviceRecord> load_devices() override;
   void save_devices(const std::vector<inventory::DeviceRecord>& batch) override;
+  void forget_device(const std::string& mac) override;
 
   void save_daemon_status(const DaemonStatus& status);
   std::optional<DaemonStatus> daemon_status();

@@ -641,6 +641,47 @@ TEST(Rollout, HomeAssistantRolloutButtonsAndAvailability) {
   EXPECT_EQ("offline", config.value("payload_not_available", "offline"));
 }
 
+// forget: an online device is refused (it would come back at once); a retired one leaves the
+// inventory and Home Assistant (its retained config and state emptied), through the daemon, and also
+// when it was forgotten while no daemon ran (cleared when the daemon starts and sees its config).
+TEST(Rollout, AForgottenDeviceLeavesTheInventoryAndHomeAssistant) {
+  World w(fleet_of(3, {}, true), {}, false);
+  w.start_daemon();
+  const int port = w.broker.port();
+  auto config_of = [](int i) { return fmt::format("homeassistant/update/tasmota_fleet/5ccf7f0005{:02x}_firmware/config", i); };
+  ASSERT_TRUE(it::wait_until([&] { return retained(port, "homeassistant/update/#").size() == 3; }, 10s));
+  auto online = w.cli({"forget", "dev1"});
+  EXPECT_EQ(1, online.status);
+  EXPECT_NE(std::string::npos, online.out.find("it is online")) << online.out << online.err;
+  w.sim->stop(SIGKILL);  // the fleet goes away: the broker sends each device's LWT Offline
+  ASSERT_TRUE(it::wait_until([&] {
+    auto d = it::devices(w.db);
+    return d.size() == 3 && std::none_of(d.begin(), d.end(), [](const json& x) { return x.value("online", true); });
+  }, 20s));
+  auto gone = w.cli({"forget", "dev1"});
+  EXPECT_EQ(0, gone.status) << gone.out << gone.err;
+  ASSERT_TRUE(it::wait_until([&] { return retained(port, "homeassistant/update/#").size() == 2; }, 10s));
+  auto left = retained(port, "homeassistant/update/#");
+  EXPECT_TRUE(left.count(config_of(0)) && left.count(config_of(2)));
+  EXPECT_TRUE(retained(port, "tasmota-fleet/v1/devices/5C:CF:7F:00:05:01/update").empty());
+  EXPECT_EQ(2u, it::devices(w.db).size());
+  bool audited = false;
+  for (auto& e : json::parse(w.cli({"log", "--json"}).out)) audited = audited || e["text"] == "forgotten: taken out of the inventory";
+  EXPECT_TRUE(audited);
+
+  // Without a daemon: the row goes at once, the entity when the next daemon sees its config.
+  w.fleet->stop(SIGTERM);
+  auto offline = w.cli({"forget", "dev2"});
+  EXPECT_EQ(0, offline.status) << offline.out << offline.err;
+  EXPECT_EQ(1u, it::devices(w.db).size());
+  // (Not start_daemon: that waits for the devices to be online, and these stay off.)
+  w.fleet = std::make_unique<it::Process>(std::vector<std::string>{it::fleet_bin(), "serve", "--db", w.db, "--broker", w.broker.url(), "--firmware-dir",
+                                                                   w.fw, "--ota-listen", "127.0.0.1:0"},
+                                          w.dir.path("fleet2.log"));
+  ASSERT_TRUE(it::wait_until([&] { return retained(port, "homeassistant/update/#").size() == 1; }, 10s)) << w.fleet->log();
+  EXPECT_TRUE(retained(port, "homeassistant/update/#").count(config_of(0)));
+}
+
 TEST(Rollout, HomeAssistantDiscoveryOffPublishesNoConfig) {
   World w(fleet_of(1, {}, true), {}, false);
   w.start_daemon({"--ha-discovery", "off"});

@@ -36,6 +36,8 @@ struct FakeStore : inventory::InventoryStore {
     }
     saves.push_back(batch);
   }
+  std::vector<std::string> forgotten;
+  void forget_device(const std::string& mac) override { forgotten.push_back(mac); }
 };
 
 }  // namespace fleet::testing
