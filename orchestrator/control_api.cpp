@@ -40,6 +40,15 @@ Result<std::int64_t> id_of(const json& request) {
 
 }  // namespace
 
+Result<inventory::DeviceRecord> requested_device(const json& request, const std::vector<inventory::DeviceRecord>& inventory) {
+  if (!request.contains("device") || !request["device"].is_string()) return fail("device: name the device (MAC, topic or hostname)");
+  RolloutSpec one;
+  one.devices = {request["device"].get<std::string>()};
+  auto found = select_devices(inventory, one);
+  if (!found) return fail(found.error());
+  return found->front();
+}
+
 ControlApi::ControlApi(RolloutExecutor& rollouts, RolloutStore& store, std::string base)
     : rollouts_(rollouts), store_(store), base_(std::move(base)) {}
 

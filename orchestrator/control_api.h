@@ -22,6 +22,9 @@ struct ControlReply {
   nlohmann::json body;
 };
 
+// The one device a request's "device" names (MAC, topic or hostname), or why not.
+Result<inventory::DeviceRecord> requested_device(const nlohmann::json& request, const std::vector<inventory::DeviceRecord>& inventory);
+
 class ControlApi {
  public:
   ControlApi(RolloutExecutor& rollouts, RolloutStore& store, std::string base);

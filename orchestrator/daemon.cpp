@@ -247,13 +247,10 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     // device.backup: a validated backup of one device, run by the same job runner; answered at once, the
     // outcome on the retained <base>/v1/devices/<MAC>/backup.
     control->backup = [&](const nlohmann::json& request) -> Result<nlohmann::json> {
-      if (!request.contains("device") || !request["device"].is_string()) return fail("device: name the device (MAC, topic or hostname)");
-      const std::string name = request["device"];
-      RolloutSpec one;
-      one.devices = {name};
-      auto found = select_devices(inv.devices(), one);
+      auto found = requested_device(request, inv.devices());
       if (!found) return fail(found.error());
-      const auto& d = found->front();
+      const auto& d = *found;
+      const std::string name = request["device"];
       if (!d.online) return fail(fmt::format("{}: offline", name));
       if (!d.topic || !d.version || !planner::Version::parse(*d.version))
         return fail(fmt::format("{}: the inventory does not know its topic and version yet", name));
@@ -267,13 +264,10 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   }
   if (control) {
     control->forget = [&](const nlohmann::json& request) -> Result<nlohmann::json> {
-      if (!request.contains("device") || !request["device"].is_string()) return fail("device: name the device (MAC, topic or hostname)");
-      const std::string name = request["device"];
-      RolloutSpec one;
-      one.devices = {name};
-      auto found = select_devices(inv.devices(), one);
+      auto found = requested_device(request, inv.devices());
       if (!found) return fail(found.error());
-      const auto mac = found->front().mac;
+      const auto mac = found->mac;
+      const std::string name = request["device"];
       if (runner.has(mac)) return fail(fmt::format("{}: a job holds the device", name));
       if (auto held = held_by_upgrade_job(job_store, mac)) return fail(fmt::format("{}: {}", name, *held));
       if (auto why = inv.forget(mac)) return fail(fmt::format("{}: not forgotten: {}", name, *why));
