@@ -43,8 +43,11 @@ void HomeAssistant::tick(std::int64_t now) {
   std::set<std::string> present;
   p_.inventory.for_each([&](const inventory::DeviceRecord& d) {
     present.insert(d.mac);
-    auto config = ha_update_config(n_, d);
-    publish(config.topic, config.payload);
+    // A config depends on the MAC only: built when the device is new to us or Home Assistant restarted.
+    if (resend_configs_ || !announced_.count(d.mac)) {
+      auto config = ha_update_config(n_, d);
+      publish(config.topic, config.payload);
+    }
     HaUpdateFacts f;
     f.installed = d.version.value_or("");
     if (d.version) {
@@ -73,6 +76,7 @@ void HomeAssistant::tick(std::int64_t now) {
     it = announced_.erase(it);
   }
   announced_.insert(present.begin(), present.end());
+  resend_configs_ = false;
   try {
     if (auto id = current_rollout()) {
       if (auto r = p_.rollouts.get(*id)) {
@@ -101,6 +105,7 @@ bool HomeAssistant::on_message(std::string_view topic, std::string_view payload)
     // Home Assistant (re)started: it forgets what it discovered, so everything is sent again.
     if (payload == "online") {
       published_.clear();
+      resend_configs_ = true;
       last_tick_ms_ = 0;
     }
     return true;
