@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 
 #include "cli/control_client.h"
+#include "core/clock.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/sqlite_inventory_store.h"
@@ -26,9 +29,26 @@ int forget_device(const mqtt::BrokerConfig& broker, const std::string& api_base,
   store::Database db(db_path);
   store::migrate(db);
   store::SqliteInventoryStore inventory(db);
+  // A daemon without its control API (--no-rollouts) still holds the inventory: it would write the row back.
+  if (auto status = inventory.daemon_status(); status && status->connected &&
+                                              core::SystemClock().now_ms() - status->heartbeat_ms < 10'000) {
+    std::cout << fmt::format("{}: not forgotten: a daemon runs without its control API (pid {}); stop it, or forget through one that has it\n",
+                             name, status->pid);
+    return 1;
+  }
   auto all = inventory.load_devices();
-  auto it = std::find_if(all.begin(), all.end(), [&](const auto& d) { return d.mac == name || d.topic == name || d.hostname == name; });
-  if (it == all.end()) throw std::runtime_error("no device '" + name + "' in the inventory (" + db_path + ")");
+  std::string upper = name;
+  std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::vector<inventory::DeviceRecord> matches;
+  for (const auto& d : all)
+    if (d.mac == upper || d.topic == name || d.hostname == name) matches.push_back(d);
+  if (matches.empty()) throw std::runtime_error("no device '" + name + "' in the inventory (" + db_path + ")");
+  if (matches.size() > 1) throw std::runtime_error("'" + name + "' names " + std::to_string(matches.size()) + " devices: give the MAC");
+  auto it = matches.begin();
+  if (it->online) {
+    std::cout << fmt::format("{}: not forgotten: it was online when last seen (it would be found again at once)\n", name);
+    return 1;
+  }
   store::SqliteJobStore jobs(db);
   if (auto held = orchestrator::held_by_upgrade_job(jobs, it->mac)) {
     std::cout << fmt::format("{}: not forgotten: {}\n", name, *held);

@@ -68,6 +68,7 @@ struct Settings {
   std::string backup_every;
   std::string ha_discovery = "on";
   std::string ha_prefix = "homeassistant";
+  std::string ha_status_topic = "homeassistant/status";
   std::int64_t serve_health_window = 60;
   int backup_keep = 0;
   double stats_every_s = 30;
@@ -209,6 +210,7 @@ fleet::orchestrator::DaemonOptions daemon_options(Settings& st) {
   if (st.ha_discovery != "on" && st.ha_discovery != "off") throw std::runtime_error("--ha-discovery: on or off, not '" + st.ha_discovery + "'");
   o.ha_discovery = st.ha_discovery == "on";
   o.ha_prefix = st.ha_prefix;
+  o.ha_status_topic = st.ha_status_topic;
   o.ha_install_spec = {{"health_window_s", st.serve_health_window}};
   o.stats_every_s = st.stats_every_s;
   o.firmware_dir = st.fw.dir;
@@ -410,6 +412,9 @@ int main(int argc, char** argv) {
       ->envname(env("HA_DISCOVERY"))
       ->capture_default_str();
   serve_cmd->add_option("--ha-prefix", st.ha_prefix, "Home Assistant's discovery prefix")->envname(env("HA_PREFIX"))->capture_default_str();
+  serve_cmd->add_option("--ha-status-topic", st.ha_status_topic, "Home Assistant's birth message topic")
+      ->envname(env("HA_STATUS_TOPIC"))
+      ->capture_default_str();
   serve_cmd->add_option("--health-window", st.serve_health_window,
                         "for upgrades the daemon starts itself (Home Assistant's Install): seconds a device must stay healthy after each hop")
       ->capture_default_str();

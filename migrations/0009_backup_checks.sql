@@ -9,3 +9,4 @@ CREATE TABLE backup_checks (
   detail      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX backup_checks_device ON backup_checks (device_mac, checked_ms);
+CREATE INDEX backup_checks_outcome ON backup_checks (outcome, device_mac, checked_ms);  -- the metrics' "unchanged" ones

@@ -242,6 +242,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     audit_buffer.clear();
   };
   std::optional<ControlApi> control;
+  bool draining = false;  // a stop was asked: nothing new starts
   if (o.control_api && !o.api_base.empty()) {
     control.emplace(rollouts, rollout_store, o.api_base);
     // device.backup: a validated backup of one device, run by the same job runner; answered at once, the
@@ -255,6 +256,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       if (!d.topic || !d.version || !planner::Version::parse(*d.version))
         return fail(fmt::format("{}: the inventory does not know its topic and version yet", name));
       if (runner.has(d.mac)) return fail(fmt::format("{}: another job holds the device", name));
+      if (draining) return fail("the daemon is stopping: no new job starts");
       auto access = o.access_for ? o.access_for(d, request.value("access", nlohmann::json())) : DeviceAccess{};
       backup::BackupSettings bs;
       bs.device_mqtt_password = access.mqtt_password;
@@ -319,13 +321,12 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     log::info("serve: a backup of every device every {} s{}", o.backup_every_s,
               o.backup_keep > 0 ? fmt::format(", the newest {} kept per device", o.backup_keep) : "");
   }
-  bool draining = false;
   // Home Assistant: through the control API, so only where the daemon offers one.
   std::optional<HomeAssistant> home_assistant;
   if (o.ha_discovery && control && !in_process) {
     HomeAssistantPorts hp{inv, rollout_store, held, [&](const nlohmann::json& r) { return control->run(r); },
                           [&](const std::string& mac) { return rollouts.percent_of(mac); }};
-    home_assistant.emplace(hp, HaNames{o.ha_prefix, o.api_base}, catalog, o.ha_install_spec);
+    home_assistant.emplace(hp, HaNames{o.ha_prefix, o.api_base, o.ha_status_topic}, catalog, o.ha_install_spec);
     log::info("serve: Home Assistant discovery under {}/", o.ha_prefix);
   }
   if (in_process) {
@@ -345,7 +346,12 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     switch (e.kind) {
       case mqtt::Event::Message:
         if (control && control->on_message(held, e.topic, e.payload)) return;
-        if (home_assistant && home_assistant->on_message(e.topic, e.payload)) return;
+        try {
+          if (home_assistant && home_assistant->on_message(e.topic, e.payload)) return;
+        } catch (const std::exception& ex) {
+          log::warn("home assistant: {}: {}", e.topic.substr(0, 200), ex.what());
+          return;
+        }
         runner.on_message(e.topic, e.payload);
         break;
       case mqtt::Event::Subscribed: runner.set_online(true); break;
@@ -366,8 +372,16 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       else driver.on_job_done(done);
     }
     if (o.rollouts) driver.tick();
-    if (scheduled_backups && !draining) scheduled_backups->tick(now);
-    if (home_assistant) home_assistant->tick(now);
+    try {
+      if (scheduled_backups && !draining) scheduled_backups->tick(now);
+    } catch (const std::exception& e) {
+      log::warn("backup schedule: {}", e.what());
+    }
+    try {
+      if (home_assistant) home_assistant->tick(now);
+    } catch (const std::exception& e) {
+      log::warn("home assistant: {}", e.what());
+    }
     flush_audit();
     std::vector<firmware::DownloadRecord> batch;
     {
@@ -421,7 +435,8 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
         m.rollouts_by_status = counts.rollouts_by_status;
         for (const auto& [mac, taken_ms] : counts.newest_backup_ms) {
           const auto* d = inv.find(mac);
-          m.backup_age.push_back({mac, d && d->topic ? *d->topic : "", static_cast<double>(now - taken_ms) / 1000.0});
+          if (!d) continue;  // forgotten: its backups stay, its age is no one's concern
+          m.backup_age.push_back({mac, d->topic.value_or(""), static_cast<double>(now - taken_ms) / 1000.0});
         }
       } catch (const std::exception& e) {
         log::warn("metrics: counts not read: {}", e.what());

@@ -35,6 +35,7 @@ struct DaemonOptions {
   // Home Assistant's MQTT discovery (update entities, the rollout device) under this prefix; off: none.
   bool ha_discovery = true;
   std::string ha_prefix = "homeassistant";
+  std::string ha_status_topic = "homeassistant/status";
   nlohmann::json ha_install_spec = nlohmann::json::object();  // an Install's rollout options (health_window_s …)
   int backup_keep = 0;  // HOST:PORT of /metrics and /healthz (empty: off)
   double stats_every_s = 30;

@@ -42,7 +42,7 @@ std::string ha_update_state_topic(const HaNames& n, const std::string& mac) { re
 std::string ha_install_topic(const HaNames& n, const std::string& mac) { return n.api_base + "/v1/devices/" + mac + "/install"; }
 std::string ha_current_rollout_topic(const HaNames& n) { return n.api_base + "/v1/rollouts/current"; }
 std::string ha_rollout_command_topic(const HaNames& n) { return n.api_base + "/v1/rollouts/current/set"; }
-std::string ha_birth_topic(const HaNames& n) { return n.prefix + "/status"; }
+std::string ha_birth_topic(const HaNames& n) { return n.status_topic; }
 
 HaMessage ha_update_config(const HaNames& n, const inventory::DeviceRecord& d) {
   auto id = ha_object_id(d.mac);
@@ -88,14 +88,21 @@ std::vector<HaMessage> ha_fleet_configs(const HaNames& n) {
   return out;
 }
 
+// At most `n` bytes, cut before a UTF-8 continuation byte (a device's topic can be any text).
+static std::string cut_utf8(const std::string& s, std::size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
 std::string ha_release_summary(const planner::UpgradePlan& p) {
-  if (!p.ok()) return p.error.substr(0, 255);
+  if (!p.ok()) return cut_utf8(p.error, 255);
   if (p.hops.empty()) return fmt::format("Runs {} already.", p.target.str());
   std::string path = p.from.str();
   for (const auto& h : p.hops) path += " > " + h.version.str();
   auto text = fmt::format("{} hop{} ({}), each with a validated backup, Reset 6, the OTA upgrade, a health check and the restore of every setting.",
                           p.hops.size(), p.hops.size() == 1 ? "" : "s", path);
-  if (text.size() > 255) text = text.substr(0, 252) + "...";
+  if (text.size() > 255) text = cut_utf8(text, 252) + "...";
   return text;
 }
 

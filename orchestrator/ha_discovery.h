@@ -18,6 +18,7 @@ namespace fleet::orchestrator {
 struct HaNames {
   std::string prefix = "homeassistant";  // the discovery prefix
   std::string api_base = "tasmota-fleet";  // our topics: <api_base>/v1/…
+  std::string status_topic = "homeassistant/status";  // Home Assistant's birth message (its own setting)
 };
 
 struct HaMessage {

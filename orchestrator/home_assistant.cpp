@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "core/log.h"
 #include "orchestrator/device_plan.h"
 #include "orchestrator/rollout_executor.h"
@@ -59,7 +61,8 @@ void HomeAssistant::tick(std::int64_t now) {
     }
     if (p_.job_percent) f.percent = p_.job_percent(d.mac);
     f.in_progress = f.percent.has_value();
-    publish(ha_update_state_topic(n_, d.mac), ha_update_state(f).dump());
+    // (replace: a topic or an error text of outside bytes is never a reason to throw here)
+    publish(ha_update_state_topic(n_, d.mac), ha_update_state(f).dump(-1, ' ', false, json::error_handler_t::replace));
   });
   // A device gone from the inventory (forgotten): its entity goes from Home Assistant too (an empty
   // retained config removes it) and its state is cleared.
@@ -77,13 +80,16 @@ void HomeAssistant::tick(std::int64_t now) {
   }
   announced_.insert(present.begin(), present.end());
   resend_configs_ = false;
+  object_ids_.clear();
+  for (const auto& mac : present) object_ids_.insert(ha_object_id(mac) + "_firmware");
+  have_object_ids_ = true;
   try {
     if (auto id = current_rollout()) {
       if (auto r = p_.rollouts.get(*id)) {
         auto j = rollout_json(p_.rollouts, *r, false);
         j.erase("updated_ms");
         j.erase("lease_owner");
-        publish(ha_current_rollout_topic(n_), j.dump());
+        publish(ha_current_rollout_topic(n_), j.dump(-1, ' ', false, json::error_handler_t::replace));
       }
     }
   } catch (const std::exception& e) {
@@ -127,16 +133,21 @@ bool HomeAssistant::on_message(std::string_view topic, std::string_view payload)
   const std::string configs = n_.prefix + "/update/tasmota_fleet/";
   if (topic.substr(0, configs.size()) == configs && topic.size() > configs.size() + 7 && topic.substr(topic.size() - 7) == "/config") {
     if (payload.empty()) return true;
-    if (object_ids_size_ != p_.inventory.size()) {  // (10,000 configs come back at a start: not a scan each)
-      object_ids_.clear();
+    if (!have_object_ids_) {  // (before the first tick: from the inventory as loaded)
       p_.inventory.for_each([&](const inventory::DeviceRecord& d) { object_ids_.insert(ha_object_id(d.mac) + "_firmware"); });
-      object_ids_size_ = p_.inventory.size();
+      have_object_ids_ = true;
     }
     std::string id(topic.substr(configs.size(), topic.size() - configs.size() - 7));
-    if (!object_ids_.count(id)) {
-      auto c = json::parse(payload, nullptr, false);
+    // Only an id of the shape we make ("<12 hex digits>_firmware") is ours to clear, with its state
+    // topic derived from it, never one named by the payload.
+    bool ours = id.size() == 21 && id.substr(12) == "_firmware" && id.find_first_not_of("0123456789abcdef") == 12;
+    if (ours && !object_ids_.count(id)) {
+      std::string mac;
+      for (std::size_t i = 0; i < 12; i += 2)
+        mac += (i ? ":" : "") + std::string{static_cast<char>(std::toupper(static_cast<unsigned char>(id[i]))),
+                                            static_cast<char>(std::toupper(static_cast<unsigned char>(id[i + 1])))};
       p_.transport.publish_retained(std::string(topic), "");
-      if (c.is_object() && c.contains("state_topic") && c["state_topic"].is_string()) p_.transport.publish_retained(c["state_topic"], "");
+      p_.transport.publish_retained(ha_update_state_topic(n_, mac), "");
       log::info("home assistant: {} is of no device in the inventory: cleared", std::string(topic));
     }
     return true;

@@ -60,7 +60,7 @@ class HomeAssistant {
   std::set<std::string> announced_;       // the MACs whose update entity was published
   bool resend_configs_ = true;            // at the start, and when Home Assistant announces itself
   std::set<std::string> object_ids_;      // the update entities' object ids of the inventory's devices
-  std::size_t object_ids_size_ = static_cast<std::size_t>(-1);
+  bool have_object_ids_ = false;
   std::int64_t last_tick_ms_ = 0;
 };
 

@@ -49,6 +49,8 @@ bool MetricsServer::start(const std::string& host, int port, std::string& error)
     impl_->port = port;
   }
   impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  // stop() before the server runs would not stop it (cpp-httplib 0.11): wait until it does.
+  for (int i = 0; i < 200 && !impl_->server.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   return true;
 }
 

@@ -336,7 +336,15 @@ void RolloutExecutor::tick() {
   }
   // Every 250 ms, or 50 ms after a device job ended: its slot goes to the next device without waiting
   // (a quarter second idle per slot and round was a tenth of a rollout's wall time in bench/rollout).
-  if (draining_ || now - last_drive_ms_ < (slot_freed_ ? kDriveSoonMs : kDriveEveryMs)) {
+  if (draining_) {
+    // Not driven on, but still held: jobs in flight finishing their hop must not be taken over (and
+    // run a second time) by another process while this one waits for them.
+    for (auto id : held_)
+      if (now - renewed_ms_[id] > o_.lease_ms / 3 && p_.rollouts.acquire_lease(id, o_.owner, now, o_.lease_ms)) renewed_ms_[id] = now;
+    flush_audit();
+    return;
+  }
+  if (now - last_drive_ms_ < (slot_freed_ ? kDriveSoonMs : kDriveEveryMs)) {
     flush_audit();
     return;
   }

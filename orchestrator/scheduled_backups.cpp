@@ -23,7 +23,10 @@ std::optional<nlohmann::ordered_json> decoded(const std::vector<std::uint8_t>& d
 ScheduledBackups::ScheduledBackups(ScheduledBackupPorts ports, ScheduledBackupOptions options,
                                    const std::map<std::string, std::int64_t>& newest_backup_ms)
     : p_(ports), o_(std::move(options)), schedule_{static_cast<std::int64_t>(o_.every_s * 1000), p_.clock.now_ms(), 2} {
-  for (const auto& [mac, c] : p_.checks.latest()) last_check_[mac] = {c.checked_ms, c.outcome == "failed"};
+  // As at runtime: a failed check without a settings file answered is retried soon, one that got an
+  // answer without a settings file next period.
+  for (const auto& [mac, c] : p_.checks.latest())
+    last_check_[mac] = {c.checked_ms, c.outcome == "failed" && c.detail.rfind("no settings file", 0) != 0};
   for (const auto& [mac, taken] : newest_backup_ms)
     if (!last_check_.count(mac) || last_check_[mac].first < taken) last_check_[mac] = {taken, false};
 }

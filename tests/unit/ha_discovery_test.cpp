@@ -110,3 +110,16 @@ TEST(HaDiscovery, StatesHoldOnlyWhatHomeAssistantAccepts) {
   expect_valid_update_state(no);
   EXPECT_EQ("5.14.0", no["latest_version"]);
 }
+
+TEST(HaDiscovery, ALongRefusalInAnotherScriptIsCutOnACharacterBoundary) {
+  // A device's topic is any text a client published: the refusal naming it is cut to 255 bytes
+  // without splitting a character, so the state still serializes (nlohmann throws on broken UTF-8).
+  fleet::planner::UpgradePlan refused;
+  std::string topic;
+  for (int i = 0; i < 200; ++i) topic += "\xC3\xBC";  // "ü", two bytes each
+  refused.error = topic + ": the chip is not known";
+  auto summary = ha_release_summary(refused);
+  EXPECT_LE(summary.size(), 255u);
+  EXPECT_EQ(0u, summary.size() % 2);
+  EXPECT_NO_THROW((void)ha_update_state(HaUpdateFacts{"9.1.0", refused, false, std::nullopt}).dump());
+}
