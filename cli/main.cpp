@@ -18,6 +18,7 @@
 #include "cli/backup_cmd.h"
 #include "cli/diff_cmd.h"
 #include "cli/forget_cmd.h"
+#include "core/runtime_failure.h"
 #include "orchestrator/backup_schedule.h"
 #include "cli/restore_cmd.h"
 #include "cli/rollout_cmd.h"
@@ -720,6 +721,9 @@ int main(int argc, char** argv) {
   } catch (const fleet::store::StoreError& e) {
     // The database could not be used: a runtime failure, not the caller's mistake.
     std::cerr << "tasmota-fleet: database: " << e.what() << "\n";
+    return 4;
+  } catch (const fleet::core::RuntimeFailure& e) {
+    std::cerr << "tasmota-fleet: " << e.what() << "\n";
     return 4;
   } catch (const std::exception& e) {
     std::cerr << "tasmota-fleet: " << e.what() << "\n";

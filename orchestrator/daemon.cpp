@@ -14,6 +14,7 @@
 
 #include "core/held_transport.h"
 #include "core/log.h"
+#include "core/runtime_failure.h"
 #include "firmware/firmware_store.h"
 #include "firmware/ota_server.h"
 #include "firmware/plan_check.h"
@@ -177,7 +178,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
           downloads.push_back(std::move(r));
         });
     std::string error;
-    if (!ota->start(error)) throw std::runtime_error(error + " (use --ota-listen, or --no-ota)");
+    if (!ota->start(error)) throw core::RuntimeFailure(error + " (use --ota-listen, or --no-ota)");
     status.ota_base = !o.ota_url.empty() ? o.ota_url
                       : fmt::format("http://{}:{}", host == "0.0.0.0" || host.empty() ? primary_ipv4() : host, ota->port());
     while (status.ota_base.ends_with("/")) status.ota_base.pop_back();
@@ -188,7 +189,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
     auto [host, port] = split_listen(o.metrics_listen, "--metrics-listen");
     metrics = std::make_unique<MetricsServer>();
     std::string error;
-    if (!metrics->start(host, port, error)) throw std::runtime_error(error + " (--metrics-listen)");
+    if (!metrics->start(host, port, error)) throw core::RuntimeFailure(error + " (--metrics-listen)");
     log::info("serve: metrics on http://{}:{}/metrics, health on /healthz", host, metrics->port());
   }
   // Plans point at our OTA server unless told otherwise.

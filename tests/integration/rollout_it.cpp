@@ -772,6 +772,15 @@ TEST(Rollout, ExitStatusSaysBadUsageApartFromARuntimeFailure) {
   auto no_db = it::run({it::fleet_bin(), "--db", "/proc/no-such-dir/fleet.db", "rollout", "list"});
   EXPECT_EQ(4, no_db.status) << no_db.err;
   EXPECT_NE(std::string::npos, no_db.err.find("database")) << no_db.err;
+  // Nor is a port someone else holds (the packaged unit restarts on it, but not on exit 2).
+  it::Broker broker(dir);
+  int taken = it::free_port();
+  it::Process holder({"mosquitto", "-p", std::to_string(taken)}, dir.path("holder.log"));
+  ASSERT_TRUE(it::wait_until([&] { return it::port_open(taken); }, 5s));
+  auto busy = it::run({it::fleet_bin(), "serve", "--db", dir.path("f.db"), "--broker", broker.url(), "--no-ota", "--metrics-listen",
+                       "127.0.0.1:" + std::to_string(taken), "--exit-after", "1"});
+  EXPECT_EQ(4, busy.status) << busy.err;
+  EXPECT_NE(std::string::npos, busy.err.find("cannot bind the metrics server")) << busy.err;
 }
 
 TEST(Rollout, InPlaceModeUpgradesWithoutReset6AndComparesTheSettings) {
