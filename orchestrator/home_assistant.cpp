@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "core/log.h"
+#include "inventory/payloads.h"
 #include "orchestrator/device_plan.h"
 #include "orchestrator/rollout_executor.h"
 
@@ -80,9 +81,6 @@ void HomeAssistant::tick(std::int64_t now) {
   }
   announced_.insert(present.begin(), present.end());
   resend_configs_ = false;
-  object_ids_.clear();
-  for (const auto& mac : present) object_ids_.insert(ha_object_id(mac) + "_firmware");
-  have_object_ids_ = true;
   try {
     if (auto id = current_rollout()) {
       if (auto r = p_.rollouts.get(*id)) {
@@ -133,19 +131,12 @@ bool HomeAssistant::on_message(std::string_view topic, std::string_view payload)
   const std::string configs = n_.prefix + "/update/tasmota_fleet/";
   if (topic.substr(0, configs.size()) == configs && topic.size() > configs.size() + 7 && topic.substr(topic.size() - 7) == "/config") {
     if (payload.empty()) return true;
-    if (!have_object_ids_) {  // (before the first tick: from the inventory as loaded)
-      p_.inventory.for_each([&](const inventory::DeviceRecord& d) { object_ids_.insert(ha_object_id(d.mac) + "_firmware"); });
-      have_object_ids_ = true;
-    }
     std::string id(topic.substr(configs.size(), topic.size() - configs.size() - 7));
     // Only an id of the shape we make ("<12 hex digits>_firmware") is ours to clear, with its state
     // topic derived from it, never one named by the payload.
     bool ours = id.size() == 21 && id.substr(12) == "_firmware" && id.find_first_not_of("0123456789abcdef") == 12;
-    if (ours && !object_ids_.count(id)) {
-      std::string mac;
-      for (std::size_t i = 0; i < 12; i += 2)
-        mac += (i ? ":" : "") + std::string{static_cast<char>(std::toupper(static_cast<unsigned char>(id[i]))),
-                                            static_cast<char>(std::toupper(static_cast<unsigned char>(id[i + 1])))};
+    std::string mac = ours ? inventory::normalize_mac(id.substr(0, 12)) : std::string();
+    if (!mac.empty() && !p_.inventory.find(mac)) {
       p_.transport.publish_retained(std::string(topic), "");
       p_.transport.publish_retained(ha_update_state_topic(n_, mac), "");
       log::info("home assistant: {} is of no device in the inventory: cleared", std::string(topic));

@@ -59,8 +59,6 @@ class HomeAssistant {
   std::map<std::string, Planned> plans_;  // by MAC
   std::set<std::string> announced_;       // the MACs whose update entity was published
   bool resend_configs_ = true;            // at the start, and when Home Assistant announces itself
-  std::set<std::string> object_ids_;      // the update entities' object ids of the inventory's devices
-  bool have_object_ids_ = false;
   std::int64_t last_tick_ms_ = 0;
 };
 
