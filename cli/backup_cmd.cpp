@@ -36,16 +36,6 @@ backup::BackupSettings settings_of(const BackupOptions& o) {
   return s;
 }
 
-// Why this device cannot be asked for its settings now, if so.
-std::optional<std::string> not_now(store::SqliteJobStore& jobs, const inventory::DeviceRecord& d) {
-  // A device in an upgrade job (the daemon's, or another command line's) is that job's alone: a
-  // FileDownload between its Reset 6 and its restore would take the blank settings for a backup.
-  if (auto held = orchestrator::held_by_upgrade_job(jobs, d.mac)) return *held;
-  if (!d.topic || !d.version || !planner::Version::parse(*d.version)) return "the inventory does not know its topic and version yet";
-  if (!d.online) return fmt::format("offline (last seen by the inventory {} s ago)", (core::SystemClock().now_ms() - d.last_seen_ms) / 1000);
-  return std::nullopt;
-}
-
 }  // namespace
 
 json load_credentials(const BackupOptions& o) {
@@ -80,7 +70,7 @@ int run_backups(const BackupOptions& o, const std::vector<inventory::DeviceRecor
   store::migrate(db);
   store::SqliteJobStore jobs(db);
   for (const auto& d : devices) {
-    if (auto why = not_now(jobs, d)) {
+    if (auto why = orchestrator::backup_refusal(jobs, d, core::SystemClock().now_ms())) {
       std::cout << fmt::format("{}: not backed up: {}\n", name_of(d), *why);
       ++failed;
       continue;
@@ -227,23 +217,11 @@ int export_backup(const ExportOptions& o) {
   return write(text, "-");
 }
 
-std::optional<backup::BackupRecord> take_settings_now(const BackupOptions& o, const inventory::DeviceRecord& d, std::string& why) {
+Result<backup::BackupRecord> take_settings_now(const BackupOptions& o, const inventory::DeviceRecord& d) {
   store::Database db(o.db);
   store::migrate(db);
   store::SqliteJobStore jobs(db);
-  if (auto refusal = not_now(jobs, d)) {
-    why = *refusal;
-    return std::nullopt;
-  }
-  auto access = access_for(o, load_credentials(o), d);
-  auto settings = settings_of(o);
-  settings.device_mqtt_password = access.mqtt_password;
-  auto task = std::make_shared<orchestrator::BackupDeviceJob>(d, access, settings);
-  orchestrator::run_locally(o.run, {task});
-  const auto& job = task->job();
-  if (job.result()) return *job.result();
-  why = !task->gave_up().empty() ? task->gave_up() : job.problems().empty() ? "no reply" : job.problems().back();
-  return std::nullopt;
+  return orchestrator::take_settings_now(o.run, jobs, d, access_for(o, load_credentials(o), d), settings_of(o));
 }
 
 }  // namespace fleet::cli

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/backup_store.h"
+#include "core/result.h"
 #include "orchestrator/device_job.h"
 #include "orchestrator/local_run.h"
 #include "inventory/device_record.h"
@@ -38,9 +39,8 @@ struct ExportOptions {
 };
 int export_backup(const ExportOptions& options);
 
-// One device's settings taken now, validated as a backup is but not stored; nullopt with the reason
-// (held by an upgrade job, offline, no valid reply).
-std::optional<backup::BackupRecord> take_settings_now(const BackupOptions& options, const inventory::DeviceRecord& device, std::string& why);
+// One device's settings taken now with these options' access (orchestrator::take_settings_now).
+Result<backup::BackupRecord> take_settings_now(const BackupOptions& options, const inventory::DeviceRecord& device);
 
 // The --device-credentials file, parsed (an empty object without one); throws naming the problem.
 nlohmann::json load_credentials(const BackupOptions& options);

@@ -62,9 +62,9 @@ int diff_device(const DiffOptions& o) {
   }
   bool now = !to;
   if (now) {
-    std::string why;
-    to = take_settings_now(o.backup, d, why);
-    if (!to) throw std::runtime_error(fmt::format("diff: the settings of {} cannot be taken now: {}", name, why));
+    auto taken = take_settings_now(o.backup, d);
+    if (!taken) throw std::runtime_error(fmt::format("diff: the settings of {} cannot be taken now: {}", name, taken.error()));
+    to = *taken;
   }
   auto result = backup::diff_settings(decoded(*from, fmt::format("backup #{}", from->id)), decoded(*to, now ? "the device's reply" : fmt::format("backup #{}", to->id)));
   if (o.json) {

@@ -2,12 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cctype>
 #include <iostream>
 
 #include "cli/control_client.h"
 #include "core/clock.h"
+#include "orchestrator/control_api.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/sqlite_inventory_store.h"
@@ -36,26 +35,21 @@ int forget_device(const mqtt::BrokerConfig& broker, const std::string& api_base,
                              name, status->pid);
     return 1;
   }
-  auto all = inventory.load_devices();
-  std::string upper = name;
-  std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  std::vector<inventory::DeviceRecord> matches;
-  for (const auto& d : all)
-    if (d.mac == upper || d.topic == name || d.hostname == name) matches.push_back(d);
-  if (matches.empty()) throw std::runtime_error("no device '" + name + "' in the inventory (" + db_path + ")");
-  if (matches.size() > 1) throw std::runtime_error("'" + name + "' names " + std::to_string(matches.size()) + " devices: give the MAC");
-  auto it = matches.begin();
-  if (it->online) {
+  // Named as every other command names a device (a MAC in any spelling; a name two devices share is refused).
+  auto found = orchestrator::requested_device(nlohmann::json{{"device", name}}, inventory.load_devices());
+  if (!found) throw std::runtime_error(found.error() + " in the inventory (" + db_path + ")");
+  const auto& d = *found;
+  if (d.online) {
     std::cout << fmt::format("{}: not forgotten: it was online when last seen (it would be found again at once)\n", name);
     return 1;
   }
   store::SqliteJobStore jobs(db);
-  if (auto held = orchestrator::held_by_upgrade_job(jobs, it->mac)) {
+  if (auto held = orchestrator::held_by_upgrade_job(jobs, d.mac)) {
     std::cout << fmt::format("{}: not forgotten: {}\n", name, *held);
     return 1;
   }
-  inventory.forget_device(it->mac);
-  std::cout << fmt::format("{} ({}): forgotten (no daemon runs: its Home Assistant entity goes when one starts)\n", name, it->mac);
+  inventory.forget_device(d.mac);
+  std::cout << fmt::format("{} ({}): forgotten (no daemon runs: its Home Assistant entity goes when one starts)\n", name, d.mac);
   return 0;
 }
 

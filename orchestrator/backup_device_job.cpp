@@ -25,4 +25,11 @@ std::vector<backup::DeviceAction> BackupDeviceJob::on_http(const firmware::Downl
   return job_.on_http(std::nullopt, fmt::format("GET http://{}:{}/dl: {}", ip(), access().web_port, d.error), now);
 }
 
+std::optional<std::string> backup_refusal(JobStore& jobs, const inventory::DeviceRecord& d, std::int64_t now_ms) {
+  if (auto held = held_by_upgrade_job(jobs, d.mac)) return *held;
+  if (!d.topic || !d.version || !planner::Version::parse(*d.version)) return "the inventory does not know its topic and version yet";
+  if (!d.online) return fmt::format("offline (last seen by the inventory {} s ago)", (now_ms - d.last_seen_ms) / 1000);
+  return std::nullopt;
+}
+
 }  // namespace fleet::orchestrator

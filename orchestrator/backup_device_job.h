@@ -1,8 +1,12 @@
 #pragma once
 // A BackupJob as the job runner drives it: the device's stat replies and its /dl download.
+#include <optional>
+#include <string>
+
 #include "backup/backup_job.h"
 #include "inventory/device_record.h"
 #include "orchestrator/device_job.h"
+#include "orchestrator/job_store.h"
 
 namespace fleet::orchestrator {
 
@@ -25,5 +29,10 @@ class BackupDeviceJob final : public DeviceJob {
   inventory::DeviceRecord device_;
   backup::BackupJob job_;
 };
+
+// Why this device cannot be asked for its settings now, if so: held by an upgrade job (this process's
+// or another's: a FileDownload between its Reset 6 and its restore would take blank settings for a
+// backup), its topic or version not known yet, or offline.
+std::optional<std::string> backup_refusal(JobStore& jobs, const inventory::DeviceRecord& device, std::int64_t now_ms);
 
 }  // namespace fleet::orchestrator

@@ -253,9 +253,7 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
       if (!found) return fail(found.error());
       const auto& d = *found;
       const std::string name = request["device"];
-      if (!d.online) return fail(fmt::format("{}: offline", name));
-      if (!d.topic || !d.version || !planner::Version::parse(*d.version))
-        return fail(fmt::format("{}: the inventory does not know its topic and version yet", name));
+      if (auto why = backup_refusal(job_store, d, clock.now_ms())) return fail(fmt::format("{}: {}", name, *why));
       if (runner.has(d.mac)) return fail(fmt::format("{}: another job holds the device", name));
       if (draining) return fail("the daemon is stopping: no new job starts");
       auto access = o.access_for ? o.access_for(d, request.value("access", nlohmann::json())) : DeviceAccess{};

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "mqtt/event_queue.h"
+#include "orchestrator/backup_device_job.h"
 #include "mqtt/paho_transport.h"
 
 namespace fleet::orchestrator {
@@ -46,6 +47,17 @@ void run_locally(const LocalRunOptions& o, const std::vector<std::shared_ptr<Dev
     runner.take_done();
   }
   transport.stop();
+}
+
+Result<backup::BackupRecord> take_settings_now(const LocalRunOptions& options, JobStore& jobs, const inventory::DeviceRecord& d,
+                                               const DeviceAccess& access, backup::BackupSettings settings) {
+  if (auto refusal = backup_refusal(jobs, d, core::SystemClock().now_ms())) return fail(*refusal);
+  settings.device_mqtt_password = access.mqtt_password;
+  auto task = std::make_shared<BackupDeviceJob>(d, access, settings);
+  run_locally(options, {task});
+  const auto& job = task->job();
+  if (job.result()) return *job.result();
+  return fail(!task->gave_up().empty() ? task->gave_up() : job.problems().empty() ? "no reply" : job.problems().back());
 }
 
 }  // namespace fleet::orchestrator

@@ -6,7 +6,10 @@
 #include <memory>
 #include <vector>
 
+#include "backup/backup_store.h"
+#include "core/result.h"
 #include "mqtt/broker_config.h"
+#include "orchestrator/job_store.h"
 #include "orchestrator/job_runner.h"
 
 namespace fleet::orchestrator {
@@ -20,5 +23,10 @@ struct LocalRunOptions {
 };
 
 void run_locally(const LocalRunOptions& options, const std::vector<std::shared_ptr<DeviceJob>>& jobs);
+
+// One device's settings taken now by a backup job run here, validated as a backup is but not stored;
+// or why not (backup_refusal, or the job's own problem).
+Result<backup::BackupRecord> take_settings_now(const LocalRunOptions& options, JobStore& jobs, const inventory::DeviceRecord& device,
+                                               const DeviceAccess& access, backup::BackupSettings settings);
 
 }  // namespace fleet::orchestrator
