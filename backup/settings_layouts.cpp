@@ -30,7 +30,8 @@ struct FieldDef {
   int shift = 0;
   std::vector<int> count, stride;  // array shape and the byte stride of each dimension
   std::vector<std::pair<std::string, FieldDef>> group;
-  std::string read;     // value conversion: plus1, micro, ipv4, gpio32_user, rules
+  std::string read;     // value conversion: plus1, micro, ipv4, gpio32_user, mul:N, add:N, per_mille_floor,
+                        // shutter_button, rules, script, script_only, hidden (see tools/extract_dmp_layouts.py)
 };
 
 struct FieldRun {
@@ -61,6 +62,7 @@ FieldDef parse_def(const json& j) {
 std::size_t type_size(const std::string& t) {
   if (t == "u8" || t == "i8") return 1;
   if (t == "u16" || t == "i16") return 2;
+  if (t == "u24be") return 3;
   if (t == "u32" || t == "i32" || t == "f32") return 4;
   if (t == "u64" || t == "i64") return 8;
   return 0;
@@ -123,8 +125,12 @@ std::string ipv4(std::uint32_t v) { return fmt::format("{}.{}.{}.{}", v & 0xFF, 
 struct Context {
   const std::vector<std::uint8_t>& b;
   bool rules_compressible;
+  bool scripting;  // the rules' space holds a script (Tasmota's scripter): decode-config shows one or the other
   std::vector<std::string>& notes;
 };
+
+// A number a converter of the form "mul:N" or "add:N" carries.
+std::int64_t converter_number(const std::string& read) { return std::stoll(read.substr(4)); }
 
 ordered_json decode_value(const FieldDef& d, std::size_t dim, std::size_t offset, int text_offset, const std::string& name, Context& cx);
 
@@ -154,6 +160,7 @@ ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offse
   std::size_t n = type_size(d.type);
   if (n == 0 || at + n > cx.b.size()) return nullptr;
   std::uint64_t raw = read_le(cx.b, at, n);
+  if (d.type == "u24be") raw = std::uint64_t(cx.b[at]) << 16 | std::uint64_t(cx.b[at + 1]) << 8 | cx.b[at + 2];
   if (d.type == "f32") {
     float f;
     auto u = static_cast<std::uint32_t>(raw);
@@ -171,6 +178,10 @@ ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offse
   if (d.read == "micro") return static_cast<double>(value) / 1000000.0;
   if (d.read == "ipv4") return ipv4(static_cast<std::uint32_t>(raw));
   if (d.read == "gpio32_user") return value == 65504 ? 1 : value;
+  if (d.read.rfind("mul:", 0) == 0) return value * converter_number(d.read);
+  if (d.read.rfind("add:", 0) == 0) return value + converter_number(d.read);
+  if (d.read == "per_mille_floor") return std::floor(static_cast<double>(value) / 1000.0);
+  if (d.read == "shutter_button") return value == 0 ? ordered_json("-") : ordered_json((value - 1) << 1);
   if (is_signed) return value;
   return raw;
 }
@@ -185,6 +196,14 @@ ordered_json decode_value(const FieldDef& d, std::size_t dim, std::size_t offset
       arr.push_back(decode_value(d, dim + 1, offset + static_cast<std::size_t>(i * d.stride[dim]), text_offset, fmt::format("{}[{}]", name, i + 1), cx));
   }
   return arr;
+}
+
+// decode-config shows the rules or the script, whichever the rules' space holds, and never its flags.
+bool shown(const FieldDef& d, const Context& cx) {
+  if (d.read == "hidden") return false;
+  if (d.read == "script" || d.read == "script_only") return cx.scripting;
+  if (d.read == "rules") return !cx.scripting;
+  return true;
 }
 
 std::vector<std::string> split_path(std::string_view path) {
@@ -357,12 +376,17 @@ DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
   bool compressible = false;
   if (auto* flag4 = impl_->find("flag4", layout, platform))
     compressible = std::any_of(flag4->group.begin(), flag4->group.end(), [](auto& g) { return g.first == "compress_rules_cpu"; });
-  Context cx{file.settings, compressible, out.notes};
+  bool scripting = false;
+  if (auto* used = impl_->find("scripting_used", layout, platform); used && used->at + 1 <= file.settings.size())
+    scripting = (file.settings[used->at] >> used->shift) & 1;
+  Context cx{file.settings, compressible, scripting, out.notes};
   // Appended, not assigned by key: the names are unique, and ordered_json's lookup by key is a linear
   // scan (with ~500 fields that made every decode quadratic).
   auto& object = out.fields.get_ref<ordered_json::object_t&>();
   for (auto& [name, runs] : impl_->fields) {
-    if (auto* d = Impl::in_runs(runs, layout, platform)) object.emplace_back(name, decode_value(*d, 0, 0, 0, name, cx));
+    auto* d = Impl::in_runs(runs, layout, platform);
+    if (!d || !shown(*d, cx)) continue;
+    object.emplace_back(name, decode_value(*d, 0, 0, 0, name, cx));
   }
   return out;
 }

@@ -8,7 +8,7 @@ Usage: tools/extract_dmp_layouts.py PATH/TO/decode-config.py > backup/layouts.js
 Run it again when a new Tasmota release changes the settings layout (decode-config adds a table)."""
 import importlib.util, json, re, struct, sys, types
 
-FIELDS = [  # decode-config's names of what defines a device's behaviour (issue #5) plus the header
+FIELDS = [  # what defines a device's behaviour (issue #5) plus the header: first in the output; every other field follows
     'cfg_holder', 'cfg_size', 'save_flag', 'version', 'bootcount', 'cfg_crc', 'config_version', 'cfg_timestamp', 'cfg_crc32',
     'flag', 'flag2', 'flag3', 'flag4', 'flag5', 'flag6', 'param',
     'save_data', 'timezone', 'timezone_minutes', 'latitude', 'longitude', 'tele_period', 'poweronstate', 'ledstate', 'sleep',
@@ -23,7 +23,9 @@ TYPES = {'B': 'u8', 'b': 'i8', 'c': 'u8', '?': 'u8', 'H': 'u16', 'h': 'i16', 'I'
          'Q': 'u64', 'q': 'i64', 'f': 'f32'}
 # decode-config's read converters that change a value (display-only formatting keeps the number)
 READ = {'$+1': 'plus1', 'float($) / 1000000': 'micro', "socket.inet_ntoa(struct.pack('<L', $))": 'ipv4',
-        '1 if $==65504 else $': 'gpio32_user'}
+        '1 if $==65504 else $': 'gpio32_user', '$ * 1200': 'mul:1200', '$ * 300': 'mul:300', '$ * 100': 'mul:100',
+        'int($ * 10)': 'mul:10', '$ - 2': 'add:-2', 'float($) // 1000': 'per_mille_floor',
+        '"-" if $==0 else ($-1)<<1': 'shutter_button'}
 DISPLAY = re.compile(r'^("0x\{:0?\d*x\}"|"0b\{:0?\d*b\}"|hex\(\$\)|"0x\{:\d+x\}")(\.format\(\$\))?$')
 
 
@@ -41,10 +43,13 @@ def load(path):
 
 def read_conv(dc, fielddef):
     conv = dc.get_fielddef(fielddef, fields='readconverter')
-    if conv is None or conv is False:
+    if conv is False:
+        return 'hidden'  # decode-config never shows it (scripting_used, …); the .dmp keeps it
+    if conv is None:
         return None
     if callable(conv):
-        return {'passwordread': None, 'rulesread': 'rules'}.get(conv.__name__, 'unknown:' + conv.__name__)
+        return {'passwordread': None, 'rulesread': 'rules', 'scriptread': 'script', 'isscript': 'script_only'}.get(
+            conv.__name__, 'unknown:' + conv.__name__)
     if conv in READ:
         return READ[conv]
     if DISPLAY.match(conv.strip()):
@@ -91,6 +96,8 @@ def describe(dc, template, fielddef, platform):
             out['type'] = 'text'
             out['index'] = names.index(addrdef[1])
             out['pool'] = names.index('SET_MAX')
+    elif count == 3 and code == 'B':
+        out['type'] = 'u24be'  # three bytes read as one number, the first the most significant (WebColor)
     else:
         if count != 1:
             raise SystemExit('unexpected count format ' + fmt)
@@ -131,7 +138,9 @@ def main():
     # NAME_esp32c3, NAME_esp32p4, …
     suffixes = ['', '_esp32', '_esp32s2', '_esp32s3', '_esp32c2', '_esp32c3', '_esp32c5', '_esp32c6', '_esp32p4']
     names = []
-    for name in FIELDS:
+    # every field decode-config decodes; FIELDS first, so the fields that define a device lead the list
+    every = sorted({n for _, _, t in settings for n in t if n != dc.SETTINGVAR})
+    for name in FIELDS + [n for n in every if n not in FIELDS]:
         names += [n for n in (name + x for x in suffixes) if n not in names and any(n in t for _, _, t in settings)]
     for name in names:
         runs = []

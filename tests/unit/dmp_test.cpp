@@ -11,6 +11,7 @@
 #include <iterator>
 
 #include "backup/dmp_file.h"
+#include "tests/unit/decode_config_compare.h"
 #include "backup/gpio_numbering.h"
 #include "backup/settings_layouts.h"
 #include "backup/settings_commands.h"
@@ -21,6 +22,8 @@ using fleet::planner::Chip;
 using fleet::planner::Version;
 using nlohmann::json;
 using nlohmann::ordered_json;
+using fleet::testing::compare;
+using fleet::testing::number_of;
 
 namespace {
 
@@ -41,48 +44,6 @@ DmpFile read_ok(const std::vector<std::uint8_t>& bytes) {
   auto r = read_dmp(bytes);
   EXPECT_TRUE(r.file) << r.error;
   return r.file ? *r.file : DmpFile{};
-}
-
-// decode-config prints some numbers as "0x…"/"0b…" strings; the decoder keeps them numbers.
-std::optional<std::int64_t> number_of(const json& j) {
-  if (j.is_number_integer()) return j.get<std::int64_t>();
-  if (!j.is_string()) return std::nullopt;
-  auto s = j.get<std::string>();
-  try {
-    if (s.rfind("0x", 0) == 0) return std::stoll(s.substr(2), nullptr, 16);
-    if (s.rfind("0b", 0) == 0) return std::stoll(s.substr(2), nullptr, 2);
-  } catch (...) {
-  }
-  return std::nullopt;
-}
-
-void compare(const ordered_json& ours, const json& theirs, const std::string& path, std::vector<std::string>& diffs, int& leaves) {
-  if (ours.is_object()) {
-    if (!theirs.is_object()) return diffs.push_back(path + ": decode-config has no object here");
-    for (auto& [k, v] : ours.items()) {
-      if (!theirs.contains(k)) diffs.push_back(path + "." + k + ": not in decode-config's JSON");
-      else compare(v, theirs[k], path + "." + k, diffs, leaves);
-    }
-    return;
-  }
-  if (ours.is_array()) {
-    if (!theirs.is_array() || theirs.size() != ours.size())
-      return diffs.push_back(path + ": arrays differ in shape: " + ours.dump() + " vs " + theirs.dump());
-    for (std::size_t i = 0; i < ours.size(); ++i) compare(ours[i], theirs[i], path + "[" + std::to_string(i) + "]", diffs, leaves);
-    return;
-  }
-  ++leaves;
-  if (ours.is_number_float() || theirs.is_number_float()) {
-    if (!ours.is_number() || !theirs.is_number() || std::fabs(ours.get<double>() - theirs.get<double>()) > 1e-6)
-      diffs.push_back(path + ": " + ours.dump() + " vs " + theirs.dump());
-    return;
-  }
-  if (ours.is_number_integer()) {
-    auto t = number_of(theirs);
-    if (!t || *t != ours.get<std::int64_t>()) diffs.push_back(path + ": " + ours.dump() + " vs " + theirs.dump());
-    return;
-  }
-  if (ours != ordered_json(theirs)) diffs.push_back(path + ": " + ours.dump() + " vs " + theirs.dump());
 }
 
 void expect_agrees_with_decode_config(const std::string& dmp, const std::string& decoded, int min_leaves) {
