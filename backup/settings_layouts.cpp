@@ -1,5 +1,7 @@
 #include "backup/settings_layouts.h"
 
+#include "backup/unishox.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -152,7 +154,9 @@ ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offse
   if (d.type == "str") {
     if (at + d.len > cx.b.size()) return nullptr;
     if (d.read == "rules" && cx.rules_compressible && cx.b[at] == 0 && d.len > 1 && cx.b[at + 1] != 0) {
-      cx.notes.push_back(name + ": compressed with Unishox (SetOption93): kept byte for byte in the .dmp, not decoded");
+      auto rule = decode_stored_rule(&cx.b[at], d.len);  // a rule of 512 bytes or more, compressed
+      if (rule) return clean_text(reinterpret_cast<const std::uint8_t*>(rule->data()), rule->size());
+      cx.notes.push_back(name + ": a compressed rule that does not decompress: kept byte for byte in the .dmp, not shown");
       return nullptr;
     }
     return clean_text(&cx.b[at], d.len);
@@ -342,6 +346,13 @@ const SettingsLayouts& SettingsLayouts::builtin() {
   return layouts;
 }
 
+// Firmware of this layout stores long rules compressed: it has SetOption93 (compress_rules_cpu), which came
+// with the compression (decode-config reads compressed rules on that condition too).
+bool SettingsLayouts::layout_compresses_rules(int layout, unsigned platform) const {
+  auto* flag4 = impl_->find("flag4", layout, platform);
+  return flag4 && std::any_of(flag4->group.begin(), flag4->group.end(), [](auto& g) { return g.first == "compress_rules_cpu"; });
+}
+
 std::string SettingsLayouts::newest_layout() const { return impl_->layout_names.back(); }
 
 std::string SettingsLayouts::layout_for(std::uint32_t id) const {
@@ -373,9 +384,7 @@ DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
     return out;
   }
   out.layout = impl_->layout_names[static_cast<std::size_t>(layout)];
-  bool compressible = false;
-  if (auto* flag4 = impl_->find("flag4", layout, platform))
-    compressible = std::any_of(flag4->group.begin(), flag4->group.end(), [](auto& g) { return g.first == "compress_rules_cpu"; });
+  bool compressible = layout_compresses_rules(layout, platform);
   bool scripting = false;
   if (auto* used = impl_->find("scripting_used", layout, platform); used && used->at + 1 <= file.settings.size())
     scripting = (file.settings[used->at] >> used->shift) & 1;
@@ -389,6 +398,47 @@ DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
     object.emplace_back(name, decode_value(*d, 0, 0, 0, name, cx));
   }
   return out;
+}
+
+namespace {
+
+// The fields that describe the file rather than the device: written by whoever makes the file.
+bool header_field(const std::string& name) {
+  static const char* const kHeader[] = {"version", "cfg_size", "cfg_crc", "cfg_crc32", "config_version", "cfg_timestamp", "save_flag", "cfg_holder"};
+  return std::any_of(std::begin(kHeader), std::end(kHeader), [&](const char* h) { return name == h; });
+}
+
+void encode_leaves(const SettingsLayouts& layouts, DmpFile& file, const ordered_json& value, const ordered_json* now, const std::string& path,
+                   std::vector<std::string>& errors) {
+  if (value.is_object()) {
+    for (auto& [k, v] : value.items()) {
+      const ordered_json* sub = now && now->is_object() && now->contains(k) ? &(*now)[k] : nullptr;
+      encode_leaves(layouts, file, v, sub, path + "/" + k, errors);
+    }
+    return;
+  }
+  if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const ordered_json* sub = now && now->is_array() && i < now->size() ? &(*now)[i] : nullptr;
+      encode_leaves(layouts, file, value[i], sub, path + "/" + std::to_string(i), errors);
+    }
+    return;
+  }
+  if (value.is_null() || (now && *now == value)) return;
+  if (auto why = layouts.set(file, path, value); !why.empty()) errors.push_back(why);
+}
+
+}  // namespace
+
+std::vector<std::string> SettingsLayouts::encode(DmpFile& file, const ordered_json& fields) const {
+  std::vector<std::string> errors;
+  if (!fields.is_object()) return {"the settings are no JSON object"};
+  auto now = decode_uncached(file).fields;
+  for (auto& [name, value] : fields.items()) {
+    if (header_field(name) || name == "header") continue;
+    encode_leaves(*this, file, value, now.contains(name) ? &now[name] : nullptr, name, errors);
+  }
+  return errors;
 }
 
 std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlohmann::json& value) const {
@@ -420,6 +470,12 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
     if (!value.is_string()) return fmt::format("{}: expects a string", path);
     auto s = value.get<std::string>();
     if (s.find('\0') != std::string::npos) return fmt::format("{}: NUL inside a string", path);
+    if (d->type == "str" && d->read == "rules") {  // long rules are stored compressed, as SetRule does
+      auto stored = encode_stored_rule(s, d->len, layout_compresses_rules(layout, impl_->platform_of(file)));
+      if (!stored) return fmt::format("{}: a rule of {} bytes does not fit {} bytes, compressed or not", path, s.size(), d->len);
+      std::copy(stored->begin(), stored->end(), b.begin() + static_cast<std::ptrdiff_t>(at));
+      return {};
+    }
     if (d->type == "str") {
       if (s.size() + 1 > d->len) return fmt::format("{}: {} bytes do not fit {}", path, s.size(), d->len - 1);
       std::fill(b.begin() + static_cast<std::ptrdiff_t>(at), b.begin() + static_cast<std::ptrdiff_t>(at + d->len), 0);
@@ -447,6 +503,29 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
     return {};
   }
   std::int64_t v = 0;
+  nlohmann::json given = value;
+  // decode-config's JSON shows some numbers as "0x…" or "0b…" text (its display format): the same numbers
+  if (value.is_string() && d->read != "ipv4" && d->read != "shutter_button") {
+    auto t = value.get<std::string>();
+    int base = t.rfind("0x", 0) == 0 ? 16 : t.rfind("0b", 0) == 0 ? 2 : 0;
+    char* end = nullptr;
+    if (base && t.size() > 2) {
+      auto n = std::strtoull(t.c_str() + 2, &end, base);
+      if (end && *end == 0) given = n;
+    }
+  }
+  if (d->read == "per_mille_floor") {  // shown in thousands, rounded down: a value that still shows the same keeps its units
+    if (!given.is_number()) return fmt::format("{}: expects a number", path);
+    auto raw = static_cast<std::int64_t>(read_le(b, at, n));
+    if (std::floor(static_cast<double>(raw) / 1000.0) == std::floor(given.get<double>())) return {};
+    given = std::llround(std::floor(given.get<double>()) * 1000.0);
+  }
+  if (d->read == "shutter_button") {  // "-": not set; else an even number, stored halved plus one
+    if (given == "-") given = 0;
+    else if (!given.is_number_integer() || given.get<std::int64_t>() < 0 || given.get<std::int64_t>() % 2)
+      return fmt::format("{}: expects \"-\" or an even number", path);
+    else given = given.get<std::int64_t>() / 2 + 1;
+  }
   if (d->read == "ipv4") {
     unsigned a, b2, c, e;
     if (!value.is_string() || std::sscanf(value.get<std::string>().c_str(), "%u.%u.%u.%u", &a, &b2, &c, &e) != 4 || a > 255 || b2 > 255 || c > 255 || e > 255)
@@ -456,10 +535,16 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
     if (!value.is_number()) return fmt::format("{}: expects a number", path);
     v = std::llround(value.get<double>() * 1000000.0);
   } else {
-    if (!value.is_number_integer()) return fmt::format("{}: expects an integer", path);
-    v = value.get<std::int64_t>();
+    if (!given.is_number_integer()) return fmt::format("{}: expects an integer", path);
+    v = given.is_number_unsigned() ? static_cast<std::int64_t>(given.get<std::uint64_t>()) : given.get<std::int64_t>();
     if (d->read == "plus1") v -= 1;
     if (d->read == "gpio32_user" && v == 1) v = 65504;
+    if (d->read.rfind("add:", 0) == 0) v -= converter_number(d->read);
+    if (d->read.rfind("mul:", 0) == 0) {
+      auto k = converter_number(d->read);
+      if (v % k) return fmt::format("{}: {} is no multiple of {}", path, v, k);
+      v /= k;
+    }
   }
   if (d->bits > 0) {
     std::uint64_t mask = (d->bits >= 64) ? ~0ull : ((1ull << d->bits) - 1);
@@ -467,6 +552,13 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
     std::uint64_t raw = read_le(b, at, n);
     raw = (raw & ~(mask << d->shift)) | (static_cast<std::uint64_t>(v) << d->shift);
     write_le(b, at, n, raw);
+    return {};
+  }
+  if (d->type == "u24be") {
+    if (v < 0 || v > 0xFFFFFF) return fmt::format("{}: {} does not fit three bytes", path, v);
+    b[at] = static_cast<std::uint8_t>(v >> 16);
+    b[at + 1] = static_cast<std::uint8_t>(v >> 8);
+    b[at + 2] = static_cast<std::uint8_t>(v);
     return {};
   }
   bool is_signed = d->type[0] == 'i';

@@ -51,11 +51,18 @@ class SettingsLayouts {
   // The caller seals the file afterwards.
   std::string set(DmpFile& file, std::string_view path, const nlohmann::json& value) const;
 
+  // Writes every value of a decoded object (decode()'s names and shapes, or decode-config's JSON, whose
+  // "0x…" numbers are taken as numbers) into the file, except the header (version, sizes, checksums,
+  // platform) and values the file already holds. Returns what could not be written, "path: why" each.
+  // The caller seals the file afterwards.
+  std::vector<std::string> encode(DmpFile& file, const nlohmann::ordered_json& fields) const;
+
   std::string newest_layout() const;
   std::string layout_for(std::uint32_t version_id) const;  // empty before the first layout
 
  private:
   SettingsLayouts();
+  bool layout_compresses_rules(int layout, unsigned platform) const;
   DecodedSettings decode_uncached(const DmpFile& file) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 
 namespace fleet::backup {
 namespace {
@@ -18,14 +19,14 @@ constexpr Code join(Code a, Code b) { return {a.bits << b.len | b.bits, a.len + 
 // in it by a v-code. 0 marks a position that is not a character. Tasmota reordered sets 3, 4 and 4A.
 enum Set { kSet1, kSet1A, kSet1B, kSet2, kSet3, kSet4, kSet4A, kSets };
 constexpr char kChars[kSets][11] = {
-    {0, ' ', 'e', 0, 't', 'a', 'o', 'i', 'n', 's', 'r'},      {0, 'l', 'c', 'd', 'h', 'u', 'p', 'm', 'b', 'g', 'w'},
-    {'f', 'y', 'v', 'k', 'q', 'j', 'x', 'z', 0, 0, 0},        {0, '9', '0', '1', '2', '3', '4', '5', '6', '7', '8'},
-    {'.', ',', '-', '/', '?', '+', ' ', '(', ')', '$', '@'},  {';', '#', ':', '<', '^', '*', '"', '{', '}', '[', ']'},
+    {0, ' ', 'e', 0, 't', 'a', 'o', 'i', 'n', 's', 'r'},       {0, 'l', 'c', 'd', 'h', 'u', 'p', 'm', 'b', 'g', 'w'},
+    {'f', 'y', 'v', 'k', 'q', 'j', 'x', 'z', 0, 0, 0},         {0, '9', '0', '1', '2', '3', '4', '5', '6', '7', '8'},
+    {'.', ',', '-', '/', '?', '+', ' ', '(', ')', '$', '@'},   {';', '#', ':', '<', '^', '*', '"', '{', '}', '[', ']'},
     {'=', '%', '\'', '>', '&', '_', '!', '\\', '|', '~', '`'},
 };
 
 // v-codes 0..10 and h-codes (by Set); both are complete prefix codes of at most 5 bits.
-constexpr Code kV[11] = {{0b00, 2},   {0b010, 3},  {0b011, 3},  {0b100, 3},    {0b1010, 4},   {0b1011, 4},
+constexpr Code kV[11] = {{0b00, 2},   {0b010, 3},  {0b011, 3},  {0b100, 3},   {0b1010, 4}, {0b1011, 4},
                          {0b1100, 4}, {0b1101, 4}, {0b1110, 4}, {0b11110, 5}, {0b11111, 5}};
 constexpr Code kH[kSets] = {{0b10, 2}, {0b0, 1}, {0b110, 3}, {0b11100, 5}, {0b11101, 5}, {0b11110, 5}, {0b11111, 5}};
 
@@ -35,24 +36,25 @@ constexpr int kVBinary = 3, kVLf = 8, kVRepeat = 9, kVTerm = 10;
 
 constexpr Code kSwitch = kV[0];
 constexpr Code switch_to(Set s) { return join(kSwitch, kH[s]); }
-constexpr Code kUpper = switch_to(kSet1);                        // Set1 from Set1: next letter upper case
-constexpr Code kCapsLock = join(kUpper, kUpper);                 // twice: caps lock; once more: off
-constexpr Code kBackToSet1 = kUpper;                             // from Set2 (sticky digits) or caps lock
-constexpr Code kToSet2 = switch_to(kSet2);                       // sticky until kBackToSet1
-constexpr Code kDict = join(switch_to(kSet1A), kV[0]);           // copy of earlier text: length, distance
-constexpr Code kBinary = kV[kVBinary];                           // a count of 255 - byte follows
-constexpr Code kTab = join(kUpper, kV[1]);                       // "upper case space"
-constexpr Code kSpaceInSet2 = join(switch_to(kSet3), kV[6]);     // Set3's space, without leaving Set2
+constexpr Code kUpper = switch_to(kSet1);                     // Set1 from Set1: next letter upper case
+constexpr Code kCapsLock = join(kUpper, kUpper);              // twice: caps lock; once more: off
+constexpr Code kBackToSet1 = kUpper;                          // from Set2 (sticky digits) or caps lock
+constexpr Code kToSet2 = switch_to(kSet2);                    // sticky until kBackToSet1
+constexpr Code kDict = join(switch_to(kSet1A), kV[0]);        // copy of earlier text: length, distance
+constexpr Code kBinary = kV[kVBinary];                        // a count of 255 - byte follows
+constexpr Code kTab = join(kUpper, kV[1]);                    // "upper case space"
+constexpr Code kSpaceInSet2 = join(switch_to(kSet3), kV[6]);  // Set3's space, without leaving Set2
 constexpr Code kLf = join(switch_to(kSet1B), kV[kVLf]);
 constexpr Code kRepeat = join(switch_to(kSet1B), kV[kVRepeat]);  // count + 4 more of the last byte
 constexpr Code kTerm = join(switch_to(kSet1B), kV[kVTerm]);      // its first bits pad the last byte
 
-// Counts: a prefix (read as an h-code, minus one from h-code 1 on) picks how many bits follow; each
-// class starts where the previous one ends.
-constexpr Code kCountPrefix[5] = {{0b10, 2}, {0b110, 3}, {0b11100, 5}, {0b11101, 5}, {0b11110, 5}};
+// Counts: an h-code picks how many bits follow (Set1's and Set1A's 5, then each next set's the next
+// class; Set4A's is not used), each class starting where the previous one ends. The firmware writes
+// Set1's code for the 5-bit class: Set1A's single 0 bit was the 2-bit class of Unishox 1.
+constexpr Code kCountPrefix[5] = {kH[kSet1], kH[kSet1B], kH[kSet2], kH[kSet3], kH[kSet4]};
 constexpr int kCountBits[5] = {5, 7, 9, 12, 16};
 
-constexpr std::size_t kMinMatch = 5;         // NICE_LEN: a copy encodes length - 5 and distance - 4
+constexpr std::size_t kMinMatch = 5;  // NICE_LEN: a copy encodes length - 5 and distance - 4
 constexpr std::uint8_t kEscape = 0x2A;
 
 // The code of each printable character (32..126) in Set1 state without caps lock: a Set1 character is
@@ -175,7 +177,7 @@ class BitReader {
   std::optional<std::size_t> count() {
     int h = code(kH);
     if (h < 0) return std::nullopt;
-    int cls = h >= 1 ? h - 1 : 0;  // h-codes 0 and 1 both mean 5 bits (the 2-bit class was removed)
+    int cls = h >= 1 ? h - 1 : 0;  // Set1's and Set1A's h-codes both mean 5 bits (see kCountPrefix)
     if (cls >= 5) return std::nullopt;
     std::size_t base = 0;
     for (int i = 0; i < cls; ++i) base += std::size_t(1) << kCountBits[i];
@@ -306,11 +308,10 @@ std::optional<std::string> unishox_compress(std::string_view text, std::size_t m
     set2 = caps = false;
   };
   for (std::size_t l = 0; l < n;) {
-    // A byte writes at most 5 bytes; stop early rather than compress a text that cannot fit.
-    if (w.size() > max_out) return std::nullopt;
+    if (w.size() > max_out) return std::nullopt;  // the output only grows
     unsigned char c = at(l);
 
-    // A run: the byte before and the next four are the same, and one more byte follows.
+    // A run: this byte is the one before and the next three, and a byte follows those (l < len - 4).
     if (l > 0 && l + 4 < n && c == at(l - 1) && c == at(l + 1) && c == at(l + 2) && c == at(l + 3)) {
       std::size_t end = l + 4;
       while (end < n && at(end) == c) ++end;

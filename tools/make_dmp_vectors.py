@@ -10,7 +10,7 @@ tools/extract_dmp_layouts.py); this script only fills them.
 
 Usage: tools/make_dmp_vectors.py PATH/TO/decode-config.py [PYTHON]   (PYTHON: one with configargparse,
 paho-mqtt and requests; Debian: python3-configargparse python3-paho-mqtt python3-requests)"""
-import json, os, random, struct, subprocess, sys
+import json, os, random, shutil, struct, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -30,6 +30,13 @@ VECTORS = [
     ('random-15.0.1-esp32c6', '15.0.1', 'ESP32-C6'), ('random-15.0.1-esp32p4', '15.0.1', 'ESP32-P4'),
     ('random-15.0.1-esp32', '15.0.1', 'ESP32'),
 ]
+LONG_RULE = ('ON System#Boot DO Backlog Var1 0; Var2 0; RuleTimer1 60 ENDON '
+             'ON Rules#Timer=1 DO Backlog Publish tele/kitchen/HEARTBEAT {"uptime":"%timestamp%"}; RuleTimer1 60 ENDON '
+             'ON Power1#State=1 DO Backlog Publish stat/kitchen/light ON; Power2 ON; Delay 10; Power3 ON ENDON '
+             'ON Power1#State=0 DO Backlog Publish stat/kitchen/light OFF; Power2 OFF; Delay 10; Power3 OFF ENDON '
+             'ON Tele-AM2301#Temperature>25 DO Backlog Var1 1; Publish cmnd/fan/POWER ON ENDON '
+             'ON Tele-AM2301#Temperature<23 DO Backlog Var1 0; Publish cmnd/fan/POWER OFF ENDON '
+             'ON Switch1#State=2 DO Backlog Power1 TOGGLE; Mem1 %timestamp% ENDON')
 WORDS = ['kitchen', 'Küche', 'garage', 'on', 'Power1#State', 'do', 'Publish', 'stat/x', '%value%', 'endon', '21°C',
          'var1', 'Mem2', '=', '{"a":1}', 'backlog', 'delay', '10', '+', 'ESP-Tasmota']
 
@@ -97,9 +104,13 @@ def fill(rng, b, defs):
             elif t == 'f32':
                 b[at:at + 4] = struct.pack('<f', rng.choice([0.0, 1.5, -2.25, 1013.25, 0.001, 230.0]))
     if pool:
-        parts = [text(rng, 24) if rng.random() < 0.7 else b'' for _ in range(pool['pool'])]
+        # as SettingsUpdateText keeps it: every string NUL-terminated, the whole pool within its bytes
+        parts, room = [], pool['len'] - pool['pool']
+        for _ in range(pool['pool']):
+            part = text(rng, min(24, room)) if rng.random() < 0.7 else b''
+            room -= len(part)
+            parts.append(part)
         blob = b'\0'.join(parts) + b'\0'
-        blob = blob[:pool['len']]
         b[pool['at']:pool['at'] + pool['len']] = blob + b'\0' * (pool['len'] - len(blob))
     # The rules' space holds rules, not a script (Tasmota's scripter is a build of its own).
     used = defs.get('scripting_used')
@@ -154,6 +165,24 @@ def main():
                 out = json.dumps(j, indent=1, ensure_ascii=False) + '\n'
             open(os.path.join(OUT, name + ext), 'w').write(out)
         print(name, version, platform, 'layout', LAYOUTS['layouts'][layout]['version'])
+    # Rules of 512 bytes or more, written by decode-config into a copy of a random vector: it stores them
+    # compressed with Unishox, as the firmware's SetRule does.
+    for name, source in (('rule-compressed-15.0.1', 'random-15.0.1'), ('rule-compressed-10.1.0', 'random-10.1.0')):
+        rules = {'rules': [LONG_RULE, 'ON Switch1#State DO Power1 TOGGLE ENDON', LONG_RULE[:520].rstrip()]}
+        restore = os.path.join(OUT, name + '.restore.json')
+        open(restore, 'w').write(json.dumps(rules))
+        path = os.path.join(OUT, name + '.dmp')
+        shutil.copyfile(os.path.join(OUT, source + '.dmp'), path)
+        # -s FILE -i JSON restores into FILE itself
+        run = subprocess.run([python, decode_config, '-s', path, '-i', restore], capture_output=True, text=True)
+        os.remove(restore)
+        if 'Restore successful' not in run.stdout + run.stderr:
+            raise SystemExit(name + ': decode-config failed: ' + run.stderr + run.stdout)
+        run = subprocess.run([python, decode_config, '-s', path, '--json-indent', '1', '--json-show-pw'], capture_output=True, text=True)
+        j = json.loads(run.stdout)
+        j.get('header', {}).pop('env', None)
+        open(os.path.join(OUT, name + '.json'), 'w').write(json.dumps(j, indent=1, ensure_ascii=False) + '\n')
+        print(name, 'from', source)
 
 
 main()

@@ -195,7 +195,7 @@ TEST(Dmp, SetRefusesWhatDoesNotFit) {
   EXPECT_NE("", layouts.set(f, "mqtt_port", 70000));
   EXPECT_NE("", layouts.set(f, "mqtt_port", "1883"));
   EXPECT_NE("", layouts.set(f, "timer/0/mode", 4));  // 2 bits
-  EXPECT_NE("", layouts.set(f, "rules/0", std::string(600, 'x')));
+  EXPECT_NE("", layouts.set(f, "rules/0", std::string(3000, 'x')));  // compressed or not: longer than 2040 bytes
   EXPECT_NE("", layouts.set(f, "friendlyname/0", std::string(800, 'x')));  // the text pool holds 699 bytes
   EXPECT_NE("", layouts.set(f, "user_template", 1));
   EXPECT_EQ(before, f.settings);

@@ -7,11 +7,14 @@
 // (tools/extract_dmp_layouts.py reads that table as an update of the one before).
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <fstream>
 #include <iterator>
 
 #include "backup/dmp_file.h"
 #include "backup/settings_layouts.h"
+#include "backup/settings_migration.h"
 #include "tests/unit/decode_config_compare.h"
 
 using namespace fleet::backup;
@@ -61,6 +64,85 @@ TEST_P(DmpVectors, EveryFieldDecodesAsDecodeConfigDecodesIt) {
   for (auto& n : decoded.notes) ADD_FAILURE() << v.name << ": " << n;
 }
 
+// Without the fields that describe the file (sizes, checksums, save counter), which a blank file has its own of.
+nlohmann::ordered_json device_fields(nlohmann::ordered_json f) {
+  for (auto* h : {"cfg_crc", "cfg_crc32", "cfg_holder", "cfg_size", "cfg_timestamp", "save_flag", "version", "config_version"}) f.erase(h);
+  return f;
+}
+
+// The names of the fields whose values differ.
+std::vector<std::string> differing(const nlohmann::ordered_json& a, const nlohmann::ordered_json& b) {
+  std::vector<std::string> out;
+  for (auto& [k, v] : a.items())
+    if (!b.contains(k) || b[k] != v) out.push_back(k);
+  for (auto& [k, v] : b.items())
+    if (!a.contains(k)) out.push_back(k);
+  return out;
+}
+
+// decode, then write every value into a blank file of the same version and chip: the same settings.
+TEST_P(DmpVectors, EveryDecodedValueEncodesBackIntoABlankFile) {
+  auto v = GetParam();
+  auto read = read_dmp(load_bytes(std::string(v.name) + ".dmp"));
+  ASSERT_TRUE(read.file) << read.error;
+  auto& layouts = SettingsLayouts::builtin();
+  auto original = layouts.decode(*read.file);
+  auto blank = blank_settings(read.file->version(), read.file->platform().value_or(0));
+  auto errors = layouts.encode(blank, original.fields);
+  for (auto& e : errors) ADD_FAILURE() << v.name << ": " << e;
+  blank.seal();
+  auto again = read_dmp(blank.bytes());
+  ASSERT_TRUE(again.file) << again.error;
+  EXPECT_EQ(std::vector<std::string>{}, differing(device_fields(original.fields), device_fields(layouts.decode(*again.file).fields))) << v.name;
+}
+
+// decode-config's JSON backup of the file, written into a blank file: decodes as decode-config decoded it.
+TEST_P(DmpVectors, DecodeConfigsJsonEncodesIntoTheSameSettings) {
+  auto v = GetParam();
+  auto read = read_dmp(load_bytes(std::string(v.name) + ".dmp"));
+  ASSERT_TRUE(read.file) << read.error;
+  std::ifstream in(data_path(std::string(v.name) + ".json"));
+  auto theirs = nlohmann::ordered_json::parse(in);
+  auto& layouts = SettingsLayouts::builtin();
+  auto blank = blank_settings(read.file->version(), read.file->platform().value_or(0));
+  auto errors = layouts.encode(blank, theirs);
+  for (auto& e : errors) ADD_FAILURE() << v.name << ": " << e;
+  blank.seal();
+  auto diff = differing(device_fields(layouts.decode(*read.file).fields), device_fields(layouts.decode(blank).fields));
+  std::erase_if(diff, [](auto& d) { return decode_config_truncated("." + d + ": "); });  // its JSON holds the integer
+  EXPECT_EQ(std::vector<std::string>{}, diff) << v.name;
+}
+
+// The rules of 512 bytes or more decode-config wrote (tools/make_dmp_vectors.py): compressed, decoded back to
+// the text, and written again byte for byte as decode-config wrote them (Tasmota's SetRule: a rule of
+// MAX_RULE_SIZE bytes or more is stored as 0, (length + 7) / 8, the Unishox bytes, NUL).
+TEST(DmpRules, LongRulesAreStoredCompressedAsTheFirmwareAndDecodeConfigStoreThem) {
+  for (auto name : {"rule-compressed-15.0.1", "rule-compressed-10.1.0"}) {
+    auto read = read_dmp(load_bytes(std::string(name) + ".dmp"));
+    ASSERT_TRUE(read.file) << read.error;
+    auto& layouts = SettingsLayouts::builtin();
+    auto rules = layouts.decode(*read.file).fields["rules"];
+    ASSERT_EQ(3u, rules.size());
+    EXPECT_EQ(594u, rules[0].get<std::string>().size()) << name;
+    EXPECT_EQ(520u, rules[2].get<std::string>().size()) << name;
+    EXPECT_EQ("ON Switch1#State DO Power1 TOGGLE ENDON", rules[1]) << name;
+    auto copy = *read.file;
+    for (int i : {0, 2}) {
+      ASSERT_EQ("", layouts.set(copy, fmt::format("rules/{}", i), "")) << name;
+      ASSERT_EQ("", layouts.set(copy, fmt::format("rules/{}", i), rules[i])) << name;
+    }
+    copy.seal();
+    // The checksums aside: decode-config writes a 16-bit sum at 0x00E that is not the sum of the bytes it
+    // wrote, beside a right CRC-32 (only
+    // the CRC-32 counts from 6.6.0.10 on); seal() writes both anew.
+    std::vector<std::size_t> differ;
+    for (std::size_t i = 0; i < copy.settings.size(); ++i)
+      if (copy.settings[i] != read.file->settings[i] && i != 14 && i != 15 && i < copy.settings.size() - 4) differ.push_back(i);
+    EXPECT_TRUE(copy.checksum_ok());
+    EXPECT_EQ(std::vector<std::size_t>{}, differ) << name << ": the same bytes as decode-config wrote";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Layouts, DmpVectors,
     ::testing::Values(Vector{"random-6.7.1", "6.6.0.21", 1018}, Vector{"random-7.2.0", "7.1.2.6", 1016}, Vector{"random-8.1.0", "8.1.0", 1097},
@@ -72,7 +154,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Vector{"random-14.2.0-esp32s3", "14.1.0.3", 1648}, Vector{"random-14.2.0-esp32s2", "14.1.0.3", 1649},
                       Vector{"random-14.2.0-esp32c3", "14.1.0.3", 1610}, Vector{"random-15.0.1-esp32c2", "14.6.0.1", 1696},
                       Vector{"random-15.0.1-esp32c6", "14.6.0.1", 1716}, Vector{"random-15.0.1-esp32p4", "14.6.0.1", 1652},
-                      Vector{"random-15.0.1-esp32", "14.6.0.1", 1652}),
+                      Vector{"random-15.0.1-esp32", "14.6.0.1", 1652},
+                      Vector{"rule-compressed-15.0.1", "14.6.0.1", 1559}, Vector{"rule-compressed-10.1.0", "10.0.0.4", 1380}),
     [](const auto& info) {
       std::string n = info.param.name;
       for (auto& c : n)
