@@ -1,5 +1,6 @@
 #include "backup/settings_layouts.h"
 
+#include "backup/printable_text.h"
 #include "backup/unishox.h"
 
 #include <fmt/format.h>
@@ -79,28 +80,9 @@ void write_le(std::vector<std::uint8_t>& b, std::size_t at, std::size_t n, std::
   for (std::size_t i = 0; i < n; ++i) b[at + i] = std::uint8_t(v >> (8 * i));
 }
 
-// Printable text as decode-config shows it: cut at the first NUL, invalid UTF-8 and control
-// characters other than tab/newline/return dropped.
+// Printable text as decode-config shows it, cut at the first NUL.
 std::string clean_text(const std::uint8_t* p, std::size_t n) {
-  std::string s(reinterpret_cast<const char*>(p), strnlen(reinterpret_cast<const char*>(p), n));
-  std::string out;
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (!ok) {
-      ++i;
-      continue;
-    }
-    if (len == 1 && (c < 0x20 || c == 0x7F) && c != '\t' && c != '\n' && c != '\r') {
-      ++i;
-      continue;
-    }
-    out.append(s, i, len);
-    i += len;
-  }
-  return out;
+  return printable_text(std::string_view(reinterpret_cast<const char*>(p), strnlen(reinterpret_cast<const char*>(p), n)));
 }
 
 // The text pool: `pool` NUL-separated strings in `len` bytes (Tasmota's SettingsText).

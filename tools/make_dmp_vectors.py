@@ -41,6 +41,9 @@ WORDS = ['kitchen', 'Küche', 'garage', 'on', 'Power1#State', 'do', 'Publish', '
          'var1', 'Mem2', '=', '{"a":1}', 'backlog', 'delay', '10', '+', 'ESP-Tasmota']
 
 
+HOSTILE_TEXT = False
+
+
 def vid(name):
     parts = [int(p) for p in name.split('.')] + [0] * 4
     return parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3]
@@ -77,7 +80,23 @@ def leaves(d, offset=0):
     yield d, offset
 
 
+# Byte sequences that look like UTF-8 but are not (a surrogate, overlong forms, above U+10FFFF, cut off,
+# a lone continuation byte), control characters (C0, DEL, C1) and characters Python does not print
+# (no-break space, zero-width space, line separator, private use): decode-config drops them all.
+HOSTILE = [b'\xed\xa0\x80', b'\xc0\xaf', b'\xe0\x80\xaf', b'\xf4\x90\x80\x80', b'\xf8\x88\x80\x80\x80', b'\xe2\x82',
+           b'\x80', b'\xff', b'\x01', b'\x1b[31m', b'\x7f', b'\xc2\x85', b'\xc2\xa0', b'\xe2\x80\x8b', b'\xe2\x80\xa8',
+           b'\xee\x80\x80', b'\t', b'\n', 'é'.encode(), '€'.encode(), '😀'.encode()]
+
+
 def text(rng, limit):
+    if HOSTILE_TEXT:
+        out = b''
+        while len(out) < limit and rng.random() < 0.9:
+            part = rng.choice(HOSTILE + [b'ab', b'Z'])
+            if len(out) + len(part) > limit:
+                break
+            out += part
+        return out
     s = ''
     while len(s.encode()) < limit and rng.random() < 0.8:
         s += rng.choice(WORDS) + ' '
@@ -141,30 +160,41 @@ def seal(b, version, platform_index):
     return bytes(x ^ ((0x5A + i) & 0xFF) if i >= 2 else x for i, x in enumerate(b))
 
 
+def write_vector(rng, name, version, platform, decode_config, python):
+    layout = layout_index(version)
+    size = LAYOUTS['layouts'][layout]['size']
+    b = bytearray(rng.getrandbits(8) for _ in range(size))
+    fill(rng, b, defs_for(layout, platform))
+    path = os.path.join(OUT, name + '.dmp')
+    open(path, 'wb').write(seal(b, version, PLATFORMS.index(platform)))
+    for fmt, ext in (('json', '.json'), ('cmnd', '.cmnd.txt')):
+        run = subprocess.run([python, decode_config, '-s', path, '-T', fmt, '--json-indent', '1', '--json-show-pw'],
+                             capture_output=True, text=True)
+        if run.returncode != 0 and not run.stdout:
+            raise SystemExit(name + ': decode-config failed: ' + run.stderr)
+        out = run.stdout
+        if fmt == 'json':  # the environment block names this machine: left out
+            j = json.loads(out)
+            j.get('header', {}).pop('env', None)
+            out = json.dumps(j, indent=1, ensure_ascii=False) + '\n'
+        open(os.path.join(OUT, name + ext), 'w').write(out)
+    print(name, version, platform, 'layout', LAYOUTS['layouts'][layout]['version'])
+
+
 def main():
     decode_config = sys.argv[1]
     python = sys.argv[2] if len(sys.argv) > 2 else sys.executable
     os.makedirs(OUT, exist_ok=True)
     for n, (name, version, platform) in enumerate(VECTORS):
-        rng = random.Random(1000 + n)
-        layout = layout_index(version)
-        size = LAYOUTS['layouts'][layout]['size']
-        b = bytearray(rng.getrandbits(8) for _ in range(size))
-        fill(rng, b, defs_for(layout, platform))
-        path = os.path.join(OUT, name + '.dmp')
-        open(path, 'wb').write(seal(b, version, PLATFORMS.index(platform)))
-        for fmt, ext in (('json', '.json'), ('cmnd', '.cmnd.txt')):
-            run = subprocess.run([python, decode_config, '-s', path, '-T', fmt, '--json-indent', '1', '--json-show-pw'],
-                                 capture_output=True, text=True)
-            if run.returncode != 0 and not run.stdout:
-                raise SystemExit(name + ': decode-config failed: ' + run.stderr)
-            out = run.stdout
-            if fmt == 'json':  # the environment block names this machine: left out
-                j = json.loads(out)
-                j.get('header', {}).pop('env', None)
-                out = json.dumps(j, indent=1, ensure_ascii=False) + '\n'
-            open(os.path.join(OUT, name + ext), 'w').write(out)
-        print(name, version, platform, 'layout', LAYOUTS['layouts'][layout]['version'])
+        write_vector(random.Random(1000 + n), name, version, platform, decode_config, python)
+
+    # Hostile bytes in every text field (the numbers random as above)
+    global HOSTILE_TEXT
+    HOSTILE_TEXT = True
+    for n, (name, version, platform) in enumerate([('hostile-text-15.0.1', '15.0.1', 'ESP8266'), ('hostile-text-8.5.1', '8.5.1', 'ESP8266'),
+                                                   ('hostile-text-14.2.0-esp32c3', '14.2.0', 'ESP32-C3')]):
+        write_vector(random.Random(2000 + n), name, version, platform, decode_config, python)
+    HOSTILE_TEXT = False
     # Rules of 512 bytes or more, written by decode-config into a copy of a random vector: it stores them
     # compressed with Unishox, as the firmware's SetRule does.
     for name, source in (('rule-compressed-15.0.1', 'random-15.0.1'), ('rule-compressed-10.1.0', 'random-10.1.0')):

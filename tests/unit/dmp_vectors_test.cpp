@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "backup/dmp_file.h"
+#include "backup/settings_commands.h"
 #include "backup/settings_layouts.h"
 #include "backup/settings_migration.h"
 #include "tests/unit/decode_config_compare.h"
@@ -143,6 +144,22 @@ TEST(DmpRules, LongRulesAreStoredCompressedAsTheFirmwareAndDecodeConfigStoreThem
   }
 }
 
+// Invalid UTF-8, control and format characters in every text field (tools/make_dmp_vectors.py's HOSTILE):
+// dropped as decode-config drops them (the comparison above), so every output format takes the result.
+TEST(DmpText, HostileBytesInEveryTextFieldLeaveTextEveryFormatTakes) {
+  for (auto name : {"hostile-text-15.0.1", "hostile-text-8.5.1", "hostile-text-14.2.0-esp32c3"}) {
+    auto read = read_dmp(load_bytes(std::string(name) + ".dmp"));
+    ASSERT_TRUE(read.file) << read.error;
+    auto decoded = SettingsLayouts::builtin().decode(*read.file);
+    std::string dumped;
+    EXPECT_NO_THROW(dumped = decoded.fields.dump()) << name;
+    EXPECT_NO_THROW(nlohmann::json::parse(dumped)) << name;
+    std::size_t commands = 0;
+    EXPECT_NO_THROW(for (auto& g : settings_commands(decoded.fields, {true})) commands += g.commands.size()) << name;
+    EXPECT_GT(commands, 10u) << name;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Layouts, DmpVectors,
     ::testing::Values(Vector{"random-6.7.1", "6.6.0.21", 1018}, Vector{"random-7.2.0", "7.1.2.6", 1016}, Vector{"random-8.1.0", "8.1.0", 1097},
@@ -155,7 +172,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Vector{"random-14.2.0-esp32c3", "14.1.0.3", 1610}, Vector{"random-15.0.1-esp32c2", "14.6.0.1", 1696},
                       Vector{"random-15.0.1-esp32c6", "14.6.0.1", 1716}, Vector{"random-15.0.1-esp32p4", "14.6.0.1", 1652},
                       Vector{"random-15.0.1-esp32", "14.6.0.1", 1652},
-                      Vector{"rule-compressed-15.0.1", "14.6.0.1", 1559}, Vector{"rule-compressed-10.1.0", "10.0.0.4", 1380}),
+                      Vector{"rule-compressed-15.0.1", "14.6.0.1", 1559}, Vector{"rule-compressed-10.1.0", "10.0.0.4", 1380},
+                      Vector{"hostile-text-15.0.1", "14.6.0.1", 1559}, Vector{"hostile-text-8.5.1", "8.5.1", 1258},
+                      Vector{"hostile-text-14.2.0-esp32c3", "14.1.0.3", 1610}),
     [](const auto& info) {
       std::string n = info.param.name;
       for (auto& c : n)
