@@ -13,6 +13,7 @@ constexpr std::uint8_t kXor = 0x5A;
 constexpr std::size_t kHeaderSize = 16;
 constexpr char kHeaderName[] = "/.settings";
 constexpr std::size_t kPlatformAt = 0xF36;
+constexpr std::uint8_t kLastPlatform = 8;  // ESP32-C5
 
 std::uint32_t u32_at(const std::vector<std::uint8_t>& b, std::size_t at) {
   if (at + 4 > b.size()) return 0;
@@ -52,6 +53,11 @@ std::optional<std::uint8_t> DmpFile::platform() const {
   if (version_id() < 0x08020004 || settings.size() <= kPlatformAt) return std::nullopt;
   return settings[kPlatformAt];
 }
+std::optional<std::uint8_t> DmpFile::platform_byte() const {
+  if (settings.size() <= kPlatformAt) return std::nullopt;
+  return settings[kPlatformAt];
+}
+
 std::uint32_t DmpFile::stored_crc32() const { return settings.size() >= 4 ? u32_at(settings, settings.size() - 4) : 0; }
 std::uint16_t DmpFile::stored_crc16() const { return u16_at(settings, 0x00E); }
 
@@ -145,6 +151,12 @@ DmpRead read_dmp(std::span<const std::uint8_t> bytes) {
     r.error = fmt::format("{} bytes after the settings of a file without a settings header", f.trailer.size());
     return r;
   }
+  // Platforms Tasmota knows: 0 ESP8266 … 8 ESP32-C5 (tasmota-facts.md, "The .dmp format"); anything else
+  // is no file any firmware wrote, and reading it as some ESP32 would show wrong values.
+  if (auto p = f.platform(); p && *p > kLastPlatform) {
+    r.error = fmt::format("unknown platform byte {} at 0xF36: Tasmota writes 0 (ESP8266) to {} (ESP32-C5)", *p, kLastPlatform);
+    return r;
+  }
   if (!f.checksum_ok()) {
     r.error = f.uses_crc32() ? fmt::format("CRC-32 mismatch: stored 0x{:08x}, computed 0x{:08x}", f.stored_crc32(), f.computed_crc32())
                              : fmt::format("checksum mismatch: stored 0x{:04x}, computed 0x{:04x}", f.stored_crc16(), f.computed_crc16());
@@ -200,6 +212,11 @@ std::vector<std::string> check_backup(const DmpFile& file, const planner::Versio
 std::vector<std::string> check_restorable(const DmpFile& file, const planner::Version& device_version, planner::Chip chip) {
   std::vector<std::string> problems;
   if (!file.checksum_ok()) problems.push_back("checksum of its era does not match");
+  // Tasmota's ESP8266 SettingsConfigRestore refuses a file whose byte at 0xF36 is not 0, whatever its
+  // version (tasmota-facts.md, "Configuration backup and restore"); a file from before 8.2.0.4 has no
+  // platform field, so check_platform alone would take it.
+  if (platform_of(chip) == std::uint8_t{0} && !file.platform() && file.platform_byte().value_or(0) != 0)
+    problems.push_back(fmt::format("Tasmota's ESP8266 restore refuses a file whose byte at 0xF36 is not 0 (it is {})", *file.platform_byte()));
   if (file.version() > device_version)
     problems.push_back(fmt::format("the file is from Tasmota {}, newer than the device's {}: firmware migrates settings forward only",
                                    file.version().str(), device_version.str()));

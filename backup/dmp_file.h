@@ -32,6 +32,9 @@ struct DmpFile {
   // config_version at 0xF36; files before 8.2.0.4 have no such field (decode-config's tables) and come
   // from ESP8266 devices, the only platform those releases restore to.
   std::optional<std::uint8_t> platform() const;
+  // The byte at 0xF36 whatever the file's era (nullopt for an image too small to have one): Tasmota's
+  // ESP8266 restore looks at it even in files from before 8.2.0.4.
+  std::optional<std::uint8_t> platform_byte() const;
 
   std::uint32_t stored_crc32() const;
   std::uint16_t stored_crc16() const;

@@ -366,6 +366,12 @@ DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
     return out;
   }
   out.layout = impl_->layout_names[static_cast<std::size_t>(layout)];
+  if (file.version_id() > impl_->layout_ids.back())
+    out.notes.push_back(fmt::format("Tasmota {} is newer than the newest layout known here: read with the {} layout; fields a newer "
+                                    "firmware added or moved are not shown (the .dmp keeps them)",
+                                    file.version().str(), out.layout));
+  if (file.platform().value_or(0) >= impl_->platforms.size())
+    out.notes.push_back(fmt::format("{} has no layout of its own in decode-config's tables: read with the ESP32 layout", out.platform));
   bool compressible = layout_compresses_rules(layout, platform);
   bool scripting = false;
   if (auto* used = impl_->find("scripting_used", layout, platform); used && used->at + 1 <= file.settings.size())

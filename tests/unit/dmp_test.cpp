@@ -345,3 +345,56 @@ TEST(SettingsCommands, GroupsAreOrderedSettingsThenHardwareThenMqttWithTopicLast
   EXPECT_NE(secret[2].commands.end(), std::find(secret[2].commands.begin(), secret[2].commands.end(), "MqttPassword example-mqtt-pw"));
   EXPECT_NE(secret[2].commands.end(), std::find(secret[2].commands.begin(), secret[2].commands.end(), "Password1 example-wifi-pw"));
 }
+
+namespace {
+// The sample file with another platform byte (and version), sealed again.
+std::vector<std::uint8_t> with_platform(const std::string& name, std::uint8_t platform, std::optional<Version> version = {}) {
+  auto f = read_ok(load(name));
+  f.settings[0xF36] = platform;
+  if (version)
+    for (int i = 0; i < 4; ++i) f.settings[8 + i] = static_cast<std::uint8_t>(version_id(*version) >> (8 * i));
+  f.seal();
+  return f.bytes();
+}
+}  // namespace
+
+TEST(Dmp, AnUnknownPlatformByteIsRefusedWithTheReason) {
+  // tasmota-facts.md ("The .dmp format"): 0 ESP8266 … 7 ESP32-P4, 8 ESP32-C5; nothing above.
+  auto r = read_dmp(with_platform("sample-15.0.1-esp32.dmp", 9));
+  EXPECT_FALSE(r.file);
+  EXPECT_NE(std::string::npos, r.error.find("unknown platform byte 9 at 0xF36")) << r.error;
+  EXPECT_FALSE(read_dmp(with_platform("sample-15.0.1-esp32.dmp", 0xFF)).file);
+  // ESP32-C5 is Tasmota's, without a layout of its own in decode-config's tables: read as ESP32, saying so.
+  auto c5 = read_dmp(with_platform("sample-15.0.1-esp32.dmp", 8));
+  ASSERT_TRUE(c5.file) << c5.error;
+  auto d = SettingsLayouts::builtin().decode(*c5.file);
+  EXPECT_EQ("ESP32-C5", d.platform);
+  ASSERT_EQ(1u, d.notes.size());
+  EXPECT_NE(std::string::npos, d.notes[0].find("read with the ESP32 layout")) << d.notes[0];
+}
+
+TEST(Dmp, AnOldEsp8266FileWithAPlatformByteIsRefusedAsTasmotasRestoreRefusesIt) {
+  // tasmota-facts.md ("Configuration backup and restore"): the ESP8266 restore refuses a file whose byte
+  // at 0xF36 is not 0, whatever its version; 8.1 files have no platform field, so only that byte tells.
+  auto old = read_dmp(with_platform("sample-8.5.1.dmp", 1, Version{8, 1, 0, 0}));
+  ASSERT_TRUE(old.file) << old.error;
+  EXPECT_FALSE(old.file->platform());
+  auto why = check_restorable(*old.file, Version{9, 1, 0, 0}, Chip::ESP8266);
+  ASSERT_EQ(1u, why.size());
+  EXPECT_NE(std::string::npos, why[0].find("refuses a file whose byte at 0xF36 is not 0 (it is 1)")) << why[0];
+  auto clean = read_dmp(with_platform("sample-8.5.1.dmp", 0, Version{8, 1, 0, 0}));
+  EXPECT_TRUE(check_restorable(*clean.file, Version{9, 1, 0, 0}, Chip::ESP8266).empty());
+}
+
+TEST(Dmp, AFileNewerThanTheNewestLayoutIsReadWithANoteSayingWhichLayoutReadIt) {
+  auto newer = read_dmp(with_platform("sample-15.0.1.dmp", 0, Version{16, 0, 0, 0}));
+  ASSERT_TRUE(newer.file) << newer.error;
+  auto& layouts = SettingsLayouts::builtin();
+  auto d = layouts.decode(*newer.file);
+  EXPECT_EQ(layouts.newest_layout(), d.layout);
+  ASSERT_EQ(1u, d.notes.size());
+  EXPECT_NE(std::string::npos, d.notes[0].find("Tasmota 16.0.0 is newer than the newest layout known here: read with the " + d.layout + " layout"))
+      << d.notes[0];
+  EXPECT_EQ("Kitchen Plug", d.fields["friendlyname"][0]);  // the fields it has are still read
+  EXPECT_TRUE(layouts.decode(read_ok(load("sample-15.0.1.dmp"))).notes.empty());
+}
