@@ -1,6 +1,7 @@
 #include "cli/backup_cmd.h"
 
 #include "cli/files.h"
+#include "cli/settings_export.h"
 
 #include <fmt/format.h>
 
@@ -188,33 +189,11 @@ int export_backup(const ExportOptions& o) {
   if (!file.file) throw std::runtime_error(fmt::format("backup #{}: {}", o.id, file.error));
   auto decoded = backup::SettingsLayouts::builtin().decode(*file.file);
   if (o.format == "json") {
-    ordered_json out = decoded.fields;
-    if (!o.with_secrets)
-      for (auto& k : backup::secret_fields())
-        if (out.contains(k)) {
-          auto& v = out[k];
-          if (v.is_array()) {
-            for (auto& e : v) e = "********";
-          } else {
-            v = "********";
-          }
-        }
-    ordered_json doc = {{"header", {{"version", file.file->version().str()}, {"platform", decoded.platform}, {"layout", decoded.layout},
-                                    {"device", r->device_mac}, {"taken_ms", r->taken_ms}, {"sha256", r->sha256}}}};
-    for (auto& [k, v] : out.items()) doc[k] = v;
-    if (!decoded.notes.empty()) doc["header"]["notes"] = decoded.notes;
-    return write(doc.dump(2) + "\n", "-");
+    ordered_json header = {{"device", r->device_mac}, {"taken_ms", r->taken_ms}, {"sha256", r->sha256}};
+    return write(settings_json(*file.file, decoded, o.with_secrets, header).dump(2) + "\n", "-");
   }
-  std::string text = fmt::format("# tasmota-fleet backup #{}: {} ({}), Tasmota {} on {}\n", o.id, r->topic, r->device_mac, r->version, decoded.platform);
-  if (!o.with_secrets) text += "# secrets left out (MqttPassword, WebPassword, Wi-Fi passwords): add --with-secrets\n";
-  for (auto& n : decoded.notes) text += "# not exported: " + n + "\n";
-  backup::CommandOptions co;
-  co.with_secrets = o.with_secrets;
-  for (auto& g : backup::settings_commands(decoded.fields, co)) {
-    text += fmt::format("# {}{}\n", g.name, g.restarts ? " (the device restarts after these: wait for it to come back)" : "");
-    for (auto& c : backup::pack_backlog(g.commands)) text += c.command + (c.payload.empty() ? "" : " " + c.payload) + "\n";
-  }
-  return write(text, "-");
+  auto title = fmt::format("# tasmota-fleet backup #{}: {} ({}), Tasmota {} on {}\n", o.id, r->topic, r->device_mac, r->version, decoded.platform);
+  return write(settings_command_text(decoded, o.with_secrets, title), "-");
 }
 
 Result<backup::BackupRecord> take_settings_now(const BackupOptions& o, const inventory::DeviceRecord& d) {

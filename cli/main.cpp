@@ -21,6 +21,7 @@
 #include "core/runtime_failure.h"
 #include "orchestrator/backup_schedule.h"
 #include "cli/restore_cmd.h"
+#include "cli/settings_file_cmd.h"
 #include "cli/rollout_cmd.h"
 #include "cli/jobs_view.h"
 #include "cli/firmware_cmd.h"
@@ -505,6 +506,19 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--format", export_opts.format, "dmp, json or commands")->capture_default_str();
   export_cmd->add_option("-o,--output", export_opts.output, "output file (- for stdout)");
   export_cmd->add_flag("--with-secrets", export_opts.with_secrets, "include passwords (json, commands)");
+  auto* import_cmd = backup_cmd->add_subcommand("import", "take in .dmp files (web UI, TasmoAdmin, TasmoBackup) or decode-config JSON as backups");
+  fleet::cli::ImportOptions import_opts;
+  std::string import_device;
+  import_cmd->add_option("file", import_opts.files, "settings files (.dmp or JSON)")->required();
+  import_cmd->add_option("--device", import_device, "the device they belong to (MAC, topic or hostname; default: the topic or hostname in the file)");
+  import_cmd->add_flag("--json", import_opts.json, "a JSON report");
+  auto* decode_cmd = app.add_subcommand("decode", "decode a settings file offline (.dmp or JSON) with its validation verdict");
+  fleet::cli::DecodeOptions decode_opts;
+  decode_cmd->add_option("file", decode_opts.file, "the settings file")->required();
+  bool decode_json = false;
+  decode_cmd->add_flag("--json", decode_json, "decode-config-style JSON (same as --format json)");
+  decode_cmd->add_option("--format", decode_opts.format, "text, json or commands")->capture_default_str();
+  decode_cmd->add_flag("--with-secrets", decode_opts.with_secrets, "show passwords");
   auto* backups_cmd = app.add_subcommand("backups", "list the backups kept, newest first");
   std::string backups_device;
   backups_cmd->add_option("device", backups_device, "only this device (MAC, topic or hostname)");
@@ -627,6 +641,15 @@ int main(int argc, char** argv) {
     if (*serve_cmd) return serve(st);
     if (*devices_cmd) return devices(st, filter);
     if (*plan_cmd) return plan(st, plan_names);
+    if (*decode_cmd) {
+      if (decode_json) decode_opts.format = "json";
+      return fleet::cli::decode_file(decode_opts);
+    }
+    if (*import_cmd) {
+      import_opts.db = st.db_path;
+      if (!import_device.empty()) import_opts.device = import_device;
+      return fleet::cli::import_backups(import_opts);
+    }
     if (*export_cmd) {
       export_opts.db = st.db_path;
       return fleet::cli::export_backup(export_opts);

@@ -8,7 +8,7 @@ Usage: tools/extract_dmp_layouts.py PATH/TO/decode-config.py > backup/layouts.js
 Run it again when a new Tasmota release changes the settings layout (decode-config adds a table)."""
 import importlib.util, json, re, struct, sys, types
 
-FIELDS = [  # what defines a device's behaviour (issue #5) plus the header: first in the output; every other field follows
+FIELDS = [  # what defines a device's behaviour (issue #5) plus the header; every other field decode-config has follows
     'cfg_holder', 'cfg_size', 'save_flag', 'version', 'bootcount', 'cfg_crc', 'config_version', 'cfg_timestamp', 'cfg_crc32',
     'flag', 'flag2', 'flag3', 'flag4', 'flag5', 'flag6', 'param',
     'save_data', 'timezone', 'timezone_minutes', 'latitude', 'longitude', 'tele_period', 'poweronstate', 'ledstate', 'sleep',
@@ -138,7 +138,7 @@ def main():
     # NAME_esp32c3, NAME_esp32p4, …
     suffixes = ['', '_esp32', '_esp32s2', '_esp32s3', '_esp32c2', '_esp32c3', '_esp32c5', '_esp32c6', '_esp32p4']
     names = []
-    # every field decode-config decodes; FIELDS first, so the fields that define a device lead the list
+    # every field decode-config decodes (the decoder reads them sorted by name, as decode-config prints them)
     every = sorted({n for _, _, t in settings for n in t if n != dc.SETTINGVAR})
     for name in FIELDS + [n for n in every if n not in FIELDS]:
         names += [n for n in (name + x for x in suffixes) if n not in names and any(n in t for _, _, t in settings)]
