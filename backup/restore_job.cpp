@@ -257,8 +257,9 @@ std::vector<DeviceAction> RestoreJob::restarted(std::int64_t now_ms) {
   online_at_ms_ = 0;
   seen_offline_ = false;
   log_.push_back("the device restarted");
-  if (!commands_only_ || group_index_ >= groups_.size()) at_final_topic_ = true;
-  if (phase_ == Phase::AwaitRestart && commands_only_ && group_index_ < groups_.size()) {
+  bool replaying = commands_only_ || repairing_;
+  if (!replaying || group_index_ >= groups_.size()) at_final_topic_ = true;
+  if (phase_ == Phase::AwaitRestart && replaying && group_index_ < groups_.size()) {
     phase_ = Phase::Commands;
     return send_command_group(now_ms);
   }
@@ -272,7 +273,53 @@ std::vector<DeviceAction> RestoreJob::restarted(std::int64_t now_ms) {
   return {DeviceAction::publish(download_->start())};
 }
 
-std::vector<DeviceAction> RestoreJob::verify(const std::vector<std::uint8_t>& bytes) {
+namespace {
+
+// The decoded field a difference is in: "user_template.gpio[8]" → "user_template".
+std::string top_field(const std::string& path) { return path.substr(0, path.find_first_of(".[")); }
+
+// Fields one command sets together: a replay of one needs the others' values too.
+const std::vector<std::set<std::string>>& companions() {
+  static const std::vector<std::set<std::string>> sets = {
+      {"rules", "rule_enabled", "rule_once", "rule_stop"}, {"timezone", "timezone_minutes"}, {"tflag", "toffset"},
+      {"user_template", "user_template_esp32", "templatename"}, {"sta_ssid", "sta_pwd"}};
+  return sets;
+}
+
+}  // namespace
+
+std::vector<DeviceAction> RestoreJob::begin_repair(std::int64_t now_ms) {
+  std::set<std::string> names;
+  for (auto& d : differences_) names.insert(top_field(d.field));
+  for (auto& set : companions())
+    for (auto& n : std::set<std::string>(names))
+      if (set.count(n)) names.insert(set.begin(), set.end());
+  ojson subset = ojson::object();
+  for (auto& [k, v] : expected_.items())
+    if (names.count(k)) subset[k] = v;
+  auto groups = settings_commands(subset, CommandOptions{true});
+  std::size_t n = 0;
+  for (auto& g : groups) n += g.commands.size();
+  std::string fields;
+  for (auto& d : differences_) fields += (fields.empty() ? "" : ", ") + d.field;
+  if (n == 0) {
+    phase_ = Phase::Finished;
+    problems_.push_back(fmt::format("verify: {} field{} differ and no command sets them: {}", differences_.size(), differences_.size() == 1 ? "" : "s",
+                                    fields));
+    return {DeviceAction::finished()};
+  }
+  log_.push_back(fmt::format("the device did not keep {} field{} of the file ({}): replaying {} commands for them", differences_.size(),
+                             differences_.size() == 1 ? "" : "s", fields, n));
+  repairing_ = true;
+  for (auto& g : groups)
+    if (g.restarts) g.commands.push_back("Restart 1");
+  groups_ = std::move(groups);
+  group_index_ = 0;
+  phase_ = Phase::Commands;
+  return send_command_group(now_ms);
+}
+
+std::vector<DeviceAction> RestoreJob::verify(const std::vector<std::uint8_t>& bytes, std::int64_t now_ms) {
   phase_ = Phase::Finished;
   auto r = read_dmp(bytes);
   if (!r.file) {
@@ -281,12 +328,16 @@ std::vector<DeviceAction> RestoreJob::verify(const std::vector<std::uint8_t>& by
   }
   auto actual = SettingsLayouts::builtin().decode(*r.file).fields;
   differences_ = compare_settings(expected_, actual);
+  // After an upload the firmware migrated the file itself; what it did not carry over is set by
+  // commands, then verified again (once: what still differs then, no command sets).
+  if (!differences_.empty() && !commands_only_ && !repairing_) return begin_repair(now_ms);
   if (!differences_.empty()) {
     std::string list;
     for (std::size_t i = 0; i < differences_.size() && i < 20; ++i)
       list += fmt::format("\n  {}: expected {}, device has {}", differences_[i].field, differences_[i].expected, differences_[i].actual);
     if (differences_.size() > 20) list += fmt::format("\n  … and {} more", differences_.size() - 20);
-    problems_.push_back(fmt::format("verify: {} field{} differ{}", differences_.size(), differences_.size() == 1 ? "" : "s", list));
+    problems_.push_back(fmt::format("verify: {} field{} differ{}{}", differences_.size(), differences_.size() == 1 ? "" : "s",
+                                    repairing_ ? " after replaying the commands for them" : "", list));
   } else {
     log_.push_back(fmt::format("verified: every compared field matches ({} fields)", expected_.size()));
   }
@@ -335,7 +386,7 @@ std::vector<DeviceAction> RestoreJob::on_message(bool tele, std::string_view suf
       case TransferState::Running:
         if (next) return {DeviceAction::publish(*next)};
         return {};
-      case TransferState::Done: return verify(download_->file());
+      case TransferState::Done: return verify(download_->file(), now_ms);
       case TransferState::NotSupported:
       case TransferState::Failed:
         if (device_.ip.empty() || settings_.method == RestoreSettings::Method::Mqtt)
@@ -368,7 +419,7 @@ std::vector<DeviceAction> RestoreJob::on_http(int status, std::optional<std::vec
     }
     case Phase::VerifyHttp:
       if (!body) return fail("verify: cannot read the settings back: " + error);
-      return verify(*body);
+      return verify(*body, now_ms);
     default: break;
   }
   (void)status;

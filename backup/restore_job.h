@@ -8,7 +8,9 @@
 //    (Tasmota publishes the LWT before it subscribes to its commands, INFO1 after);
 // 3. verify: download the settings again, decode, and compare every field with what the backup becomes
 //    on this firmware (settings_migration.h: the 9.1 GPIO renumbering included), except the fields that
-//    legitimately change (volatile_fields()). A mismatch fails the restore naming field, old and new.
+//    legitimately change (volatile_fields()). After an upload, the fields that differ are set by
+//    commands (those fields only), then verified again; what still differs then fails the restore,
+//    naming field, old and new.
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -89,7 +91,8 @@ class RestoreJob {
   std::vector<DeviceAction> send_command_group(std::int64_t now_ms);
   std::vector<DeviceAction> await_restart(std::int64_t now_ms);
   std::vector<DeviceAction> restarted(std::int64_t now_ms);
-  std::vector<DeviceAction> verify(const std::vector<std::uint8_t>& bytes);
+  std::vector<DeviceAction> verify(const std::vector<std::uint8_t>& bytes, std::int64_t now_ms);
+  std::vector<DeviceAction> begin_repair(std::int64_t now_ms);  // commands for exactly the fields that differ
 
   BackupTarget device_;
   std::vector<std::uint8_t> file_bytes_;
@@ -108,6 +111,7 @@ class RestoreJob {
   std::int64_t online_at_ms_ = 0;  // LWT Online seen after Offline: INFO1 (or quiet) ends the wait
   static constexpr std::int64_t kQuietAfterOnlineMs = 3000;
   bool commands_only_ = false;
+  bool repairing_ = false;  // replaying commands for the fields an upload did not carry over
   bool at_final_topic_ = false;
   std::vector<std::string> problems_;
   std::vector<std::string> log_;

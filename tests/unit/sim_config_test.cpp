@@ -4,6 +4,10 @@
 // limit) and of its own settings on an upgrade.
 #include <gtest/gtest.h>
 
+#include <fmt/ranges.h>
+
+#include <functional>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -444,7 +448,9 @@ namespace {
 
 // Drives a RestoreJob against a simulated device; a restart is played as the runner does it: LWT
 // Offline, a fresh boot, then LWT Online and INFO1-3 on the (maybe new) topics.
-void drive_restore(RestoreJob& job, SimDevice& d, std::int64_t& now) {
+// `after_upload`: runs once, when the device restarted after taking the file (a firmware that did not keep
+// all of it).
+void drive_restore(RestoreJob& job, SimDevice& d, std::int64_t& now, std::function<void(SimDevice&)> after_upload = {}) {
   std::vector<DeviceAction> actions = job.start(now);
   auto feed = [&](const Outgoing& p) {
     auto topic = p.topic;
@@ -475,6 +481,7 @@ void drive_restore(RestoreJob& job, SimDevice& d, std::int64_t& now) {
         more.insert(more.end(), m.begin(), m.end());
         now += 1500;
         d.reboot(now);
+        if (after_upload && a.command.name == "FileUpload") std::exchange(after_upload, {})(d);
         for (auto& p : d.on_connected(now)) {
           auto m2 = feed(p);
           more.insert(more.end(), m2.begin(), m2.end());
@@ -489,6 +496,7 @@ void drive_restore(RestoreJob& job, SimDevice& d, std::int64_t& now) {
         auto m = feed({d.lwt_topic(), "Offline", true});
         more.insert(more.end(), m.begin(), m.end());
         d.reboot(now + 1500);
+        if (after_upload) std::exchange(after_upload, {})(d);
         for (auto& p : d.on_connected(now)) {
           auto m2 = feed(p);
           more.insert(more.end(), m2.begin(), m2.end());
@@ -520,6 +528,49 @@ TEST(RestoreJob, AfterReset6TheUploadedBackupBringsEverythingBackAndIsVerified) 
   auto f = fields_of(d.config_file());
   EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]);
   EXPECT_EQ("ON Power1#State=1 DO Publish stat/plug/ON 1 ENDON", f["rules"][0]);
+}
+
+// The fields an upload did not carry over are replayed as commands, exactly those, then verified again.
+TEST(RestoreJob, FieldsTheUploadDidNotKeepAreReplayedAsCommandsAndVerifiedAgain) {
+  SimDevice d(spec("15.0.1"), kNow);
+  auto backup_file = d.config_file();
+  d.handle(cmnd(d, "Reset"), "6", kNow);
+  d.reboot(kNow + 1000);
+  RestoreSettings rs;
+  rs.device_mqtt_password = "secret";
+  RestoreJob job(target_of(d), backup_file, rs);
+  std::int64_t now = kNow + 2000;
+  std::vector<std::string> sent_after;
+  drive_restore(job, d, now, [&](SimDevice& dev) {
+    dev.handle(cmnd(dev, "FriendlyName1"), "Lost", now);  // as if the firmware had dropped the name and the TelePeriod
+    dev.handle(cmnd(dev, "TelePeriod"), "60", now);
+  });
+  EXPECT_TRUE(job.succeeded()) << (job.problems().empty() ? "" : job.problems()[0]);
+  auto f = fields_of(d.config_file());
+  EXPECT_EQ("Kitchen Plug", f["friendlyname"][0]);
+  EXPECT_EQ(fields_of(backup_file)["tele_period"], f["tele_period"]);
+  bool replayed = false;
+  for (auto& l : job.log()) replayed = replayed || l.find("did not keep 2 fields of the file (friendlyname[0], tele_period)") != std::string::npos;
+  EXPECT_TRUE(replayed) << fmt::format("{}", fmt::join(job.log(), " | "));
+}
+
+// What no command sets, or what the device still does not keep, fails the restore naming the fields.
+TEST(RestoreJob, FieldsThatStillDifferAfterTheReplayFailTheRestoreNamingThem) {
+  SimDevice d(spec("15.0.1"), kNow);
+  auto backup_file = d.config_file();
+  RestoreSettings rs;
+  rs.device_mqtt_password = "secret";
+  RestoreJob job(target_of(d), backup_file, rs);
+  std::int64_t now = kNow + 2000;
+  drive_restore(job, d, now, [&](SimDevice& dev) {
+    // bootcount_reset_time: no command sets it (a counter's stamp), and it is not volatile
+    auto file = read_dmp(dev.config_file()).file.value();
+    ASSERT_EQ("", SettingsLayouts::builtin().set(file, "bootcount_reset_time", 12345));
+    file.seal();
+    ASSERT_EQ("", dev.restore_config(file.bytes()));
+  });
+  ASSERT_FALSE(job.succeeded());
+  EXPECT_NE(std::string::npos, job.problems().back().find("no command sets them: bootcount_reset_time")) << job.problems().back();
 }
 
 TEST(RestoreJob, An851BackupOnA91DeviceIsVerifiedAgainstTheRenumberedGpios) {
