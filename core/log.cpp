@@ -12,6 +12,21 @@ std::atomic<Level> g_threshold{Level::Info};
 std::mutex g_mutex;
 }  // namespace
 
+std::string safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c < 0x20 || c > 0x7E || c == '\\') {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 Level threshold() { return g_threshold.load(std::memory_order_relaxed); }
 void set_threshold(Level level) { g_threshold = level; }
 

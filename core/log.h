@@ -2,11 +2,16 @@
 // Plain stderr logging with a level threshold. Secrets never reach it: callers pass redacted text.
 #include <fmt/core.h>
 
+#include <string>
 #include <string_view>
 
 namespace fleet::log {
 
 enum class Level { Debug = 0, Info = 1, Warn = 2, Error = 3, Off = 4 };
+
+// Text from outside (a topic off the broker) made safe for a log line: control bytes and every byte
+// above 0x7E as \xNN, so binary topics cannot move the terminal's cursor or break the line.
+std::string safe(std::string_view text);
 
 Level threshold();
 void set_threshold(Level level);

@@ -96,9 +96,12 @@ void Inventory::on_message(std::string_view topic_in, std::string_view payload, 
   }
   if (!parts || parts->prefix == mqtt::Prefix::Command) {
     ++stats_.unknown_topics;
-    if (logged_unknown_.size() < 1000 && logged_unknown_.insert(std::string(topic_in.substr(0, 256))).second)
+    // Once per topic while the set has room (it is bounded; past that the budget alone limits the lines).
+    bool repeated = logged_unknown_.size() < 1000 ? !logged_unknown_.insert(std::string(topic_in.substr(0, 256))).second
+                                                  : false;
+    if (!repeated && sender_warnings_.allow(clock_.now_ms()))
       log::warn("inventory: ignoring topic '{}': not a Tasmota device topic under FullTopic '{}'",
-                topic_in.substr(0, 256), scheme_.full_topic());
+                log::safe(topic_in.substr(0, 256)), scheme_.full_topic());
     return;
   }
   auto kind = classify(parts->prefix == mqtt::Prefix::Tele, parts->suffix);
@@ -282,11 +285,11 @@ void Inventory::note_bad(const std::string& topic, TopicState* ts, const std::st
     }
   } else if (logged_unknown_.size() < 1000) {
     first = logged_unknown_.insert(topic).second;
-  } else {
-    first = false;
   }
-  // Once per device: a device that keeps sending garbage must not flood the log.
-  if (first) log::warn("inventory: bad payload from '{}': {} (further ones only counted)", topic, reason);
+  // Once per device, within the fleet-wide budget: a device that keeps sending garbage, or a broker full
+  // of strangers, must not flood the log.
+  if (first && sender_warnings_.allow(clock_.now_ms()))
+    log::warn("inventory: bad payload from '{}': {} (further ones only counted)", log::safe(topic), log::safe(reason));
 }
 
 void Inventory::queue_query(const std::string& topic, TopicState& ts) {
@@ -339,6 +342,7 @@ void Inventory::on_connected() {
 
 void Inventory::tick() {
   auto now = clock_.now_ms();
+  if (auto line = sender_warnings_.summary(now, "warnings about unknown topics or bad payloads")) log::warn("inventory: {}", *line);
   send_queries(now);
   if (now - last_retry_scan_ms_ >= 1000) {
     last_retry_scan_ms_ = now;

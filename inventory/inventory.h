@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/warning_budget.h"
 #include "inventory/device_record.h"
 #include "inventory/ports.h"
 #include "inventory/rate_limiter.h"
@@ -134,6 +135,8 @@ class Inventory {
   std::unordered_set<std::string> dirty_;
   std::deque<std::string> query_queue_;
   std::unordered_set<std::string> logged_unknown_;
+  // Unknown topics and bad payloads: 20 lines a minute fleet-wide at most, the rest summed up in tick().
+  core::WarningBudget sender_warnings_{20, 60'000};
   std::unordered_map<std::string, std::set<std::string>> conflicts_;  // topic -> the MACs seen on it
   std::unordered_map<std::string, std::string> by_fallback_;          // "<MqttClient>_fb" -> MAC
   std::uint64_t applied_since_flush_ = 0;

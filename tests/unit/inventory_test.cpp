@@ -380,3 +380,45 @@ TEST_F(InventoryTest, AReplyOnAFallbackTopicIsItsDevicesAndLeavesItsTopic) {
   EXPECT_EQ(1u, inv.devices().size());
   EXPECT_EQ("127.0.0.10", inv.find("AA:BB:CC:00:00:01")->ip);
 }
+
+// Tried as a new user would: 2,000 random topics under tele/+/STATE with binary payloads wrote 2,000
+// warning lines. Now the warnings about unknown or bad senders share one budget fleet-wide (20 a minute)
+// and the rest come out as a count once a minute; no raw byte of a topic reaches the log.
+TEST_F(InventoryTest, HostileTrafficWarningsAreRateLimitedFleetWideWithASummaryCount) {
+  fleet::log::set_threshold(fleet::log::Level::Warn);
+  auto inv = make();
+  std::uint32_t seed = 12345;
+  auto next = [&] { return seed = seed * 1103515245u + 12345u; };
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 2000; ++i) {
+    std::string topic = "tele/";
+    for (int k = 0; k < 8; ++k) topic += static_cast<char>(0x20 + next() % 0xDF);  // printable, high and \x7F bytes
+    topic.erase(std::remove(topic.begin() + 5, topic.end(), '/'), topic.end());
+    topic += "/STATE";
+    std::string payload;
+    for (int k = 0; k < 40; ++k) payload += static_cast<char>(next() & 0xFF);
+    inv.on_message(topic, payload, false);
+    inv.on_message("rogue/" + std::to_string(i), payload, false);  // not under the FullTopic at all
+  }
+  inv.tick();
+  clock.advance(61'000);
+  inv.tick();
+  auto out = ::testing::internal::GetCapturedStderr();
+  fleet::log::set_threshold(fleet::log::Level::Off);
+  auto lines = std::count(out.begin(), out.end(), '\n');
+  EXPECT_EQ(21, lines) << out.substr(0, 2000);  // 20 warnings and one summary
+  // 2,000 unknown topics and 2,000 bad payloads, less the 20 written
+  EXPECT_NE(std::string::npos, out.find("inventory: 3980 more warnings about unknown topics or bad payloads in the last 61 s not logged"))
+      << out.substr(out.size() > 400 ? out.size() - 400 : 0);
+  for (unsigned char c : out) EXPECT_TRUE(c == '\n' || (c >= 0x20 && c <= 0x7E)) << "raw byte " << int(c) << " in the log";
+  EXPECT_GE(inv.stats().unknown_topics, 2000u);
+  // Quiet again: the next window's warnings are written as before.
+  ::testing::internal::CaptureStderr();
+  fleet::log::set_threshold(fleet::log::Level::Warn);
+  clock.advance(61'000);
+  inv.on_message("rogue/again", "x", false);
+  inv.tick();
+  out = ::testing::internal::GetCapturedStderr();
+  fleet::log::set_threshold(fleet::log::Level::Off);
+  EXPECT_NE(std::string::npos, out.find("ignoring topic 'rogue/again'")) << out;
+}
