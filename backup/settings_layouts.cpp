@@ -382,7 +382,9 @@ DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
   auto& object = out.fields.get_ref<ordered_json::object_t&>();
   for (auto& [name, runs] : impl_->fields) {
     auto* d = Impl::in_runs(runs, layout, platform);
-    if (!d || !shown(*d, cx)) continue;
+    if (!d) continue;
+    if (d->read == "hidden") out.hidden[name] = decode_value(*d, 0, 0, 0, name, cx);
+    if (!shown(*d, cx)) continue;
     object.emplace_back(name, decode_value(*d, 0, 0, 0, name, cx));
   }
   return out;

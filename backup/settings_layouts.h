@@ -22,6 +22,8 @@ struct DecodedSettings {
   std::string platform;            // "ESP8266", "ESP32-C3", …
   nlohmann::ordered_json fields;   // decode-config's names and value shapes (numbers stay numbers)
   std::vector<std::string> notes;  // what could not be decoded, and why
+  nlohmann::ordered_json hidden = nlohmann::ordered_json::object();  // fields decode-config never shows (scripting_used…):
+                                                                     // not compared or exported, but migrated
 };
 
 // decode-config's names for a field the ESP32 family or one of its variants keeps elsewhere: NAME,

@@ -63,11 +63,12 @@ DmpFile migrate_settings(const DmpFile& from, const planner::Version& to_version
   bool old_esp8266 = kind == Migration::Firmware && platform == 0 && from.version() < planner::Version{8, 0, 0, 0} &&
                      to_version >= planner::Version{9, 1, 0, 0};
   bool renumber = crosses_gpio_renumbering(from.version(), to_version, platform);
-  for (auto& [name, value] : decoded.fields.items()) {
-    if (kHeader.count(name)) continue;
-    if (old_esp8266 && !kWifiMqtt.count(name)) continue;
-    copy_leaves(value, name, to, layouts, renumber);
-  }
+  for (const auto* part : {&decoded.fields, &decoded.hidden})
+    for (auto& [name, value] : part->items()) {
+      if (kHeader.count(name)) continue;
+      if (old_esp8266 && !kWifiMqtt.count(name)) continue;
+      copy_leaves(value, name, to, layouts, renumber);
+    }
   // Before 8.2.0.3 the template name lived in the template itself; the settings delta moves it to the
   // text pool (SET_TEMPLATE_NAME), where later firmware reads it.
   if (!old_esp8266 && !decoded.fields.contains("templatename")) {

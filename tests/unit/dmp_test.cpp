@@ -398,3 +398,17 @@ TEST(Dmp, AFileNewerThanTheNewestLayoutIsReadWithANoteSayingWhichLayoutReadIt) {
   EXPECT_EQ("Kitchen Plug", d.fields["friendlyname"][0]);  // the fields it has are still read
   EXPECT_TRUE(layouts.decode(read_ok(load("sample-15.0.1.dmp"))).notes.empty());
 }
+
+TEST(Dmp, FieldsDecodeConfigNeverShowsAreStillMigrated) {
+  // scripting_compressed (decode-config: a field without a read converter, never shown) lives in the
+  // settings like any other: an upgrade's migration keeps it.
+  auto& layouts = SettingsLayouts::builtin();
+  auto f = blank_settings(Version{14, 2, 0, 0}, 0);
+  ASSERT_EQ("", layouts.set(f, "scripting_compressed", 1));
+  f.seal();
+  auto d = layouts.decode(f);
+  EXPECT_FALSE(d.fields.contains("scripting_compressed"));  // as decode-config shows the file
+  EXPECT_EQ(1, d.hidden["scripting_compressed"]);
+  auto migrated = migrate_settings(f, Version{15, 0, 1, 0}, Migration::Firmware);
+  EXPECT_EQ(1, layouts.decode(migrated).hidden["scripting_compressed"]);
+}
