@@ -27,6 +27,9 @@ constexpr FieldCommand kTable[] = {
     {"ledmask", "LedMask"},  // CmndLedMask: strtol base 0 takes the 0x form
     {"ledpwm_off", "LedPwmOff"},
     {"ledpwm_on", "LedPwmOn"},
+    // CmndPwm stores a value only for a PWM pin the module has: after the hardware.
+    {"pwm_value", "Pwm#", F::Number, S::Network},
+    {"pwm_value_ext", "Pwm#", F::Number, S::Network, 0, 6},
     {"poweronstate", "PowerOnState"},
     {"pulse_timer", "PulseTime#"},
     {"switchmode", "SwitchMode#"},
@@ -134,13 +137,14 @@ constexpr FieldCommand kTable[] = {
     {"flag/mqtt_switch_retain", "SwitchRetain"},
     {"switch_topic", "SwitchTopic", F::Text},  // CmndSwitchTopic: `"` clears
     {"tele_period", "TelePeriod"},
-    // Power (xdrv_03_energy.ino): calibration and limits; the meter readings are state (not sent)
+    // Power (xdrv_03_energy.ino): calibration and limits; the meter readings are state (not sent). Not
+    // FrequencySet/PowerSet2/VoltageSet2/CurrentSet2 as decode-config writes them: the XxxSet commands
+    // take a reference measurement and compute the calibration from the live reading
+    // (EnergyCommandCalResponse), they do not take a stored calibration.
     {"energy_current_calibration", "CurrentCal"},
     {"energy_max_current", "CurrentHigh"},
     {"energy_min_current", "CurrentLow"},
-    {"energy_current_calibration2", "CurrentSet2"},
     {"flag2/frequency_resolution", "FreqRes"},
-    {"energy_frequency_calibration", "FrequencySet"},
     {"energy_max_energy", "MaxEnergy"},
     {"energy_max_energy_start", "MaxEnergyStart"},
     {"energy_max_power_limit", "MaxPower"},
@@ -150,14 +154,13 @@ constexpr FieldCommand kTable[] = {
     {"energy_power_delta", "PowerDelta#"},  // one value ("PowerDelta") before the per-phase array of 8.x
     {"energy_max_power", "PowerHigh"},
     {"energy_min_power", "PowerLow"},
-    {"energy_power_calibration2", "PowerSet2"},
-    {"energy_max_power_safe_limit", "SavePower"},
-    {"energy_max_power_safe_limit_hold", "SavePowerHold"},
-    {"energy_max_power_safe_limit_window", "SavePowerWindow"},
+    // CmndSafePower… (decode-config writes "SavePower…", which no firmware knows).
+    {"energy_max_power_safe_limit", "SafePower"},
+    {"energy_max_power_safe_limit_hold", "SafePowerHold"},
+    {"energy_max_power_safe_limit_window", "SafePowerWindow"},
     {"energy_voltage_calibration", "VoltageCal"},
     {"energy_max_voltage", "VoltageHigh"},
     {"energy_min_voltage", "VoltageLow"},
-    {"energy_voltage_calibration2", "VoltageSet2"},
     {"flag3/energy_weekend", "Tariff9"},
     {"ina226_r_shunt", "Sensor54 #1"},
     {"ina226_i_fs", "Sensor54 #2"},
@@ -213,21 +216,21 @@ constexpr FieldCommand kTable[] = {
     {"flag2/weight_resolution", "WeightRes"},
     {"ds3502_state", "Wiper#"},
     // Serial
-    {"baudrate", "Baudrate"},
     {"modbus_sbaudrate", "ModbusBaudrate"},
-    {"sbaudrate", "SBaudrate"},
     {"sserial_mode", "SSerialMode"},
     {"serial_delimiter", "SerialDelimiter"},
     {"tcp_baudrate", "TCPBaudrate"},
     {"sbflag1/serbridge_console", "SSerialSend9"},
-    // Shutters (xdrv_27_shutter.ino): after the hardware, they name relays of the module
-    {"shutter_closetime", "ShutterCloseDuration#", F::Tenths, S::Network},
+    // Shutters (xdrv_27_shutter.ino): after the hardware, they name relays of the module. ShutterRelay
+    // first: the other commands take only shutters present (TasmotaGlobal.shutters_present).
+    {"shutter_startrelay", "ShutterRelay#", F::Number, S::Network},
     {"shutter_mode", "ShutterMode", F::Number, S::Network},
+    {"shutter_closetime", "ShutterCloseDuration#", F::Tenths, S::Network},
+    // CmndShutterMotorDelay stores STEPS_PER_SECOND (20) * seconds: two decimals give it back exactly
+    // (decode-config's one decimal loses half the steps).
     {"shutter_motordelay", "ShutterMotorDelay#", F::Twentieths, S::Network},
     {"shutter_motorstop", "ShutterMotorStop", F::Number, S::Network},
     {"shutter_opentime", "ShutterOpenDuration#", F::Tenths, S::Network},
-    {"shutter_startrelay", "ShutterRelay#", F::Number, S::Network},
-    {"shutter_set50percent", "ShutterSetHalfway#", F::Number, S::Network},
     {"shutter_invert", "ShutterInvert#", F::Number, S::Network},
     // Telegram: TmState 0/1 send, 2/3 receive, 4/5 echo, 6/7 auto-format (xdrv_40_telegram.ino)
     {"sbflag1/telegram_send_enable", "TmState"},
@@ -321,7 +324,8 @@ std::string value_text(const FieldCommand& c, const ojson& v) {
       auto d = real_of(v);
       if (!d) return {};
       if (c.form == F::Hundredths) return fmt::format("{}", *d / 100.0);
-      return fmt::format("{:.1f}", *d / (c.form == F::Tenths ? 10.0 : 20.0));
+      if (c.form == F::Twentieths) return fmt::format("{:.2f}", *d / 20.0);  // exact: steps of 0.05
+      return fmt::format("{:.1f}", *d / 10.0);
     }
     case F::Absolute: {
       auto i = integer_of(v);

@@ -27,7 +27,7 @@ enum class Form {
   TextOrDefault,  // the text; an empty one as `1`, the firmware's default (SC_DEFAULT): no clear exists
   TextIfAny,      // the text; nothing when empty (the command cannot store an empty text)
   Tenths,         // stored in tenths: value / 10 with one decimal
-  Twentieths,     // stored in steps of 0.05: value / 20 with one decimal
+  Twentieths,     // stored in steps of 0.05: value / 20 with two decimals
   Hundredths,     // stored in hundredths: value / 100
   Absolute,       // the magnitude (DisplayDimmer from display_dimmer_protected)
 };

@@ -329,8 +329,9 @@ std::vector<DeviceAction> RestoreJob::verify(const std::vector<std::uint8_t>& by
   auto actual = SettingsLayouts::builtin().decode(*r.file).fields;
   differences_ = compare_settings(expected_, actual);
   // After an upload the firmware migrated the file itself; what it did not carry over is set by
-  // commands, then verified again (once: what still differs then, no command sets).
-  if (!differences_.empty() && !commands_only_ && !repairing_) return begin_repair(now_ms);
+  // commands, then verified again (once: what still differs then, no command sets). Not when only
+  // looking (verify_only): a resumed job uploads the file again rather than replay it all.
+  if (!differences_.empty() && !commands_only_ && !repairing_ && !settings_.verify_only) return begin_repair(now_ms);
   if (!differences_.empty()) {
     std::string list;
     for (std::size_t i = 0; i < differences_.size() && i < 20; ++i)

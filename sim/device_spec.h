@@ -45,6 +45,9 @@ struct DeviceSpec {
   std::string module_name = "Generic";
   std::uint32_t boot_count = 1;
   bool power = false;  // the relay at start: ON when true
+  // Relays the module provides (TasmotaGlobal.devices_present): what Interlock groups and Timer
+  // outputs may name. The simulator does not derive it from the GPIOs.
+  int relays = 1;
   std::string restart_reason = "Power On";
   DeviceSettings settings;
 };

@@ -27,14 +27,18 @@ std::string mac_hex(const std::string& mac) {
   return h;
 }
 
-// Splits "FriendlyName2" into ("FRIENDLYNAME", 2); no digits gives index 0.
-std::pair<std::string, int> split_index(std::string_view name) {
+// Splits "FriendlyName2" into ("FRIENDLYNAME", 2, true) as CommandHandler does (trailing digits are
+// the index); no digits give index 0 and no index.
+struct CommandName {
+  std::string cmd;
+  int index = 0;
+  bool has_index = false;
+};
+CommandName split_index(std::string_view name) {
   size_t end = name.size();
   while (end > 0 && std::isdigit(static_cast<unsigned char>(name[end - 1]))) --end;
-  int index = 0;
-  if (end < name.size() && name.size() - end <= 2) index = std::stoi(std::string(name.substr(end)));
-  else end = name.size();
-  return {upper(name.substr(0, end)), index};
+  if (end == name.size() || end == 0 || name.size() - end > 4) return {upper(name), 0, false};
+  return {upper(name.substr(0, end)), std::stoi(std::string(name.substr(end))), true};
 }
 
 std::optional<bool> on_off(std::string_view arg) {
@@ -44,14 +48,6 @@ std::optional<bool> on_off(std::string_view arg) {
   return std::nullopt;
 }
 
-const char* module_name(int id) {
-  switch (id) {
-    case 0: return "Template";  // a user template is active
-    case 1: return "Sonoff Basic";
-    case 18: return "Generic";
-    default: return "Generic";
-  }
-}
 
 }  // namespace
 
@@ -309,13 +305,22 @@ Reaction SimDevice::handle(std::string_view topic, std::string_view payload, std
   if (name.empty() || payload.size() > 4096) return out;  // Tasmota refuses over-long input silently
   via_fallback_ = topic.rfind(fallback_prefix("cmnd"), 0) == 0;
   via_group_ = !via_fallback_ && topic.rfind(full(0, ""), 0) != 0;  // came in on the group topic
+  explicit_restart_ = false;
   command(name, trim(payload), now_ms, out, 0);
   via_fallback_ = false;
+  // A setting that needs a restart (its handler sets restart_flag) restarts once the commands stop:
+  // Tasmota counts restart_flag down once a second, and only while the backlog is empty
+  // (support_tasmota.ino), so the commands that follow on its heels are still taken. Restart and
+  // Reset restart at once (the simulator skips their short countdown).
+  if (out.restart && !explicit_restart_) {
+    out.restart = false;
+    out.restart_when_idle = true;
+  }
   return out;
 }
 
 void SimDevice::command(std::string_view name, std::string_view arg, std::int64_t now_ms, Reaction& out, int depth) {
-  auto [cmd, index] = split_index(name);
+  auto [cmd, index, has_index] = split_index(name);
   auto& st = spec_.settings;
   if (cmd == "BACKLOG" && depth == 0) {
     // Backlog runs each ";"-separated command in order, later and not as a command from the fallback
@@ -328,9 +333,12 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
       rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
       if (one.empty()) continue;
       auto sp = one.find_first_of(" \t");
+      explicit_restart_ = false;
       command(one.substr(0, sp), sp == std::string_view::npos ? std::string_view{} : trim(one.substr(sp + 1)), now_ms,
               out, depth + 1);
     }
+    // A Backlog that ends with Restart/Reset restarts now; settings that need a restart wait until
+    // the backlog has drained (handle(), below: more Backlogs may follow on the heels of this one).
     return;
   }
   if (cmd == "STATUS") {
@@ -352,15 +360,25 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
     status(which, now_ms, out);
     return;
   }
-  if (cmd == "FRIENDLYNAME" && index <= 4) {
+  // CmndFriendlyname: `"` clears, 1 is FRIENDLY_NAME ("Tasmota", "Tasmota<x>"); 1..4 are modelled,
+  // 5..8 (MAX_FRIENDLYNAMES 8 from 8.x) live in the settings file only.
+  if ((cmd == "FRIENDLYNAME" || cmd == "FN") && index <= 4) {
     int i = std::max(index, 1);
-    if (!arg.empty()) st.friendly_names[i - 1] = arg == "1" ? (i == 1 ? "Tasmota" : fmt::format("Tasmota{}", i)) : std::string(arg);
+    address(fmt::format("friendlyname/{}", i - 1));
+    if (!arg.empty())
+      st.friendly_names[i - 1] = arg == "\"" ? std::string() : arg == "1" ? (i == 1 ? "Tasmota" : fmt::format("Tasmota{}", i)) : std::string(arg);
     reply(out, "FRIENDLYNAME", ojson{{fmt::format("FriendlyName{}", i), st.friendly_names[i - 1]}}.dump());
     return;
   }
   if (cmd == "TOPIC" && index == 0) {
-    if (!arg.empty() && arg != st.topic) {
-      st.topic = arg == "1" ? "tasmota_" + mac_hex(spec_.mac).substr(6) : std::string(arg);
+    address("mqtt_topic");
+    // CmndTopic: 1 (or the MQTT client id) = MQTT_TOPIC, else the text with '+', '#' and ' ' as '_'
+    // (MakeValidMqtt); not from the group topic.
+    std::string v;
+    for (char c : arg) v += (c == '+' || c == '#' || c == ' ') ? '_' : c;
+    if (arg == "1" || v == client_id()) v = "tasmota_" + mac_hex(spec_.mac).substr(6);
+    if (!arg.empty() && !via_group_ && v != st.topic) {
+      st.topic = v;
       reply(out, "TOPIC", ojson{{"Topic", st.topic}}.dump());
       out.restart = true;  // Tasmota restarts to reconnect with the new topic
       return;
@@ -369,6 +387,7 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
     return;
   }
   if (cmd == "OTAURL") {
+    address("ota_url");
     if (!arg.empty()) st.ota_url = arg == "1" ? "" : std::string(arg);
     reply(out, "OTAURL", ojson{{"OtaUrl", ota_url()}}.dump());
     return;
@@ -383,6 +402,7 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
     return;
   }
   if (cmd == "SETOPTION" && index == 4) {
+    address("flag/mqtt_response");
     if (auto v = on_off(arg)) st.set_option4 = *v;
     reply(out, "SETOPTION4", ojson{{"SetOption4", st.set_option4 ? "ON" : "OFF"}}.dump());
     return;
@@ -395,6 +415,7 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
     return;
   }
   if (cmd == "TELEPERIOD") {
+    address("tele_period");
     if (!arg.empty()) {
       int v = 300;
       try {
@@ -402,26 +423,15 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
       } catch (...) {
         v = st.tele_period;
       }
-      st.tele_period = v == 1 ? 300 : v == 0 ? 0 : std::clamp(v, 10, 3600);
+      // CmndTeleperiod: 0..3600 (else unchanged), 1 = TELE_PERIOD (300), below 10 becomes 10.
+      if (v >= 0 && v <= 3600) st.tele_period = v == 1 ? 300 : (v > 0 && v < 10) ? 10 : v;
     }
     reply(out, "TELEPERIOD", ojson{{"TelePeriod", st.tele_period}}.dump());
     return;
   }
-  if (cmd == "MODULE") {
-    if (!arg.empty()) {
-      try {
-        int m = std::stoi(std::string(arg));
-        if (m != st.module_id) {
-          st.module_id = m;
-          out.restart = true;
-        }
-      } catch (...) {
-      }
-    }
-    reply(out, "MODULE", ojson{{"Module", {{std::to_string(st.module_id), module_name(st.module_id)}}}}.dump());
-    return;
-  }
   if (cmd == "TEMPLATE") {
+    address("user_template");
+    address("templatename");
     if (!arg.empty() && arg.front() == '{') {
       auto t = ojson::parse(arg, nullptr, false);
       if (!t.is_discarded() && t.is_object()) st.template_json = t.dump();
@@ -431,19 +441,15 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
     reply(out, "TEMPLATE", t.dump());
     return;
   }
-  if (cmd == "RULE" && index >= 1 && index <= 3) {
-    auto& rule = st.rules[index - 1];
-    if (!arg.empty() && arg != "0" && arg != "1" && arg != "4" && arg != "5") rule = arg == "\"" ? "" : std::string(arg);
-    ojson r = {{"State", "OFF"}, {"Once", "OFF"}, {"StopOnError", "OFF"}, {"Length", rule.size()},
-               {"Free", 511 - static_cast<int>(rule.size())}, {"Rules", rule}};
-    reply(out, "RULE", ojson{{fmt::format("Rule{}", index), r}}.dump());
-    return;
-  }
   if (cmd == "TIMERS") {
+    address("flag3/timers_enable");
     if (auto v = on_off(arg)) st.timers_enabled = *v;
+    if (upper(arg) == "2" || upper(arg) == "TOGGLE") st.timers_enabled = !st.timers_enabled;  // CmndTimers: 2 toggles
     reply(out, "TIMERS", ojson{{"Timers", st.timers_enabled ? "ON" : "OFF"}}.dump());
     return;
   }
+  // These restart at once in the simulator: Restart, Reset, and a settings file uploaded in full.
+  if (cmd == "RESTART" || cmd == "RESET" || cmd == "FILEUPLOAD") explicit_restart_ = true;
   if (cmd == "RESTART" && arg == "1") {
     reply(out, "RESTART", R"({"Restart":"Restarting"})");
     out.restart = true;
@@ -465,7 +471,8 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
     reply(out, "RESET", R"({"Command":"Error"})");
     return;
   }
-  if (setting_command(cmd, index, arg, out)) return;
+  if (setting_command(cmd, index, has_index, arg, out)) return;
+  if (stored_command(cmd, index, has_index, arg, out)) return;
   if (cmd == "FILEDOWNLOAD" && has_mqtt_file()) return file_download(arg, via_group_, out);
   if (cmd == "FILEUPLOAD" && has_mqtt_file()) return file_upload(arg, via_group_, out);
   reply(out, "COMMAND", R"({"Command":"Unknown"})");

@@ -2,8 +2,10 @@
 // One simulated Tasmota device, as pure logic: given the time and an incoming command it says what it
 // publishes and whether it restarts. The runner (sim_runner) owns the network side. Payload shapes
 // follow the version it pretends to run (FirmwareTraits).
+#include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <span>
 #include <string>
@@ -25,7 +27,11 @@ struct Outgoing {
 
 struct Reaction {
   std::vector<Outgoing> publish;
-  bool restart = false;         // Restart, Reset, Topic, Module…: reconnect as a freshly booted device
+  bool restart = false;         // Restart 1, Reset: reconnect as a freshly booted device
+  // A setting that needs a restart (Topic, Module, GPIO, MqttHost…): Tasmota restarts once its
+  // backlog has drained and a second or two have passed (support_tasmota.ino: restart_flag counts
+  // down only while BACKLOG_EMPTY), so after the commands that follow on its heels, not before them.
+  bool restart_when_idle = false;
   std::optional<std::string> fetch;  // OTA: download this URL over HTTP, then call ota_downloaded()
   bool bricked = false;         // flashed an image it cannot boot: drops off and never comes back
 };
@@ -83,6 +89,9 @@ class SimDevice {
   // A minimal build booted for the minimal step fetches the original OtaUrl again by itself.
   std::optional<std::string> take_boot_fetch();
   bool ota_in_progress() const { return ota_active_; }
+  // The settings fields ("pulse_timer/3", "flag/save_state") the commands handled so far were meant to
+  // set, whether the value was taken or not: tests find with it what no command addresses.
+  const std::set<std::string>& addressed_fields() const { return addressed_; }
   // The largest image the updater accepts now (free program space): the fetcher stops at the headers
   // of a larger one, as the device does.
   std::size_t ota_room_bytes() const { return static_cast<std::size_t>(std::max(0, spec_.free_kb)) * 1024; }
@@ -118,7 +127,8 @@ class SimDevice {
   void file_download(std::string_view arg, bool group, Reaction& out);
   void file_upload(std::string_view arg, bool group, Reaction& out);
   bool has_mqtt_file() const;
-  bool setting_command(const std::string& cmd, int index, std::string_view arg, Reaction& out);  // sim_setting_commands.cpp
+  bool setting_command(const std::string& cmd, int index, bool has_index, std::string_view arg, Reaction& out);  // sim_setting_commands.cpp
+  bool stored_command(const std::string& cmd, int index, bool has_index, std::string_view arg, Reaction& out);   // sim_stored_commands.cpp
 
   DeviceSpec spec_;
   planner::Version version_;
@@ -127,6 +137,9 @@ class SimDevice {
   bool announced_ = false;
   bool via_group_ = false;     // the command being handled came in on the group topic
   bool via_fallback_ = false;  // ... on its fallback topic: its replies go to stat/<MqttClient>_fb/
+  bool explicit_restart_ = false;  // the command handled was Restart, Reset or FileUpload: restart at once
+  std::set<std::string> addressed_;
+  void address(std::string_view path);  // sim_stored_commands.cpp
   bool power_ = false;      // the relay (Power, POWER1): what a restart cuts for what is plugged in
 
   // OTA state (Tasmota: ota_state_flag, RtcSettings.ota_loader)
@@ -145,6 +158,11 @@ class SimDevice {
 
   // Settings the struct does not model, as the last file taken (sim_settings.h); none after Reset 6.
   std::optional<backup::DmpFile> stored_;
+  // Command state that outlives one command: the OpenTherm setpoints OT_Save_Setpoints keeps, and
+  // the shutter measurements ShutterCalibration scales (xdrv_27_shutter.ino's messwerte, which start
+  // as {30, 50, 70, 90, 100}).
+  std::array<std::optional<std::int64_t>, 2> pending_setpoints_;
+  std::array<int, 5> shutter_measured_ = {30, 50, 70, 90, 100};
   // An MQTT file transfer in progress (Tasmota's FMqtt).
   struct FileTransfer {
     bool upload = false;

@@ -74,7 +74,7 @@ class NoSocketPairs {
   bool active_ = false;
 };
 
-enum class TimerKind { Connect, State, Boot };
+enum class TimerKind { Connect, State, Boot, Idle };
 
 struct Timer {
   std::int64_t at;
@@ -100,10 +100,15 @@ struct SimRunner::Impl {
     std::string will_topic;
     std::uint64_t flood_left = 0;
     bool restart_pending = false;  // restarts happen after the callback: libmosquitto only queues inside one
+    bool restart_when_idle = false;  // … or once no command has come for a while (Tasmota's drained backlog)
+    std::int64_t last_command_ms = 0;
     bool bricked = false;          // flashed an image it cannot boot: gone for good
     std::string label;             // its topic at start, naming it in the command log
   };
   static constexpr std::uint32_t kFetchTag = 0xFFFFFFFFu;  // epoll data of the OTA fetcher's eventfd
+  // How long a device waits, after the last command, before the restart a Backlog asked for: Tasmota
+  // counts restart_flag (2) down once a second while its backlog is empty.
+  static constexpr std::int64_t kIdleRestartMs = 1000;
   static constexpr std::uint32_t kWebTag = 0xFFFFFFFEu;    // … and of the web server's
 
   RunnerOptions opt;
@@ -292,6 +297,11 @@ struct SimRunner::Impl {
     for (const auto& o : reaction.publish) publish(s, o.topic, o.payload, o.retain);
     if (reaction.fetch) fetcher->request(s.index, s.generation, *reaction.fetch, s.device->spec().ip, s.device->ota_room_bytes());
     if (reaction.restart) s.restart_pending = true;
+    s.last_command_ms = now_ms();
+    if (reaction.restart_when_idle && !s.restart_when_idle) {
+      s.restart_when_idle = true;
+      timers.push({now_ms() + kIdleRestartMs, s.index, TimerKind::Idle, s.generation});
+    }
   }
 
   // OTA downloads finished on the fetcher's threads: the device decides, on this thread.
@@ -345,6 +355,7 @@ struct SimRunner::Impl {
   void restart(Slot& s) {
     // A restarting Tasmota drops off the broker: Offline, a pause, then a fresh boot.
     ++stats.restarts;
+    s.restart_when_idle = false;
     publish(s, s.will_topic, "Offline", true, 1);
     mosquitto_loop_write(s.mosq, 1);
     mosquitto_disconnect(s.mosq);
@@ -365,6 +376,15 @@ struct SimRunner::Impl {
         s.device->reboot(now_ms());
         connect(s);
         break;
+      case TimerKind::Idle:
+        if (!s.restart_when_idle) break;
+        if (now_ms() - s.last_command_ms < kIdleRestartMs) {  // commands still coming: the backlog is not drained
+          timers.push({s.last_command_ms + kIdleRestartMs, s.index, TimerKind::Idle, s.generation});
+          break;
+        }
+        s.restart_when_idle = false;
+        if (s.fd >= 0) restart(s);
+        return;
       case TimerKind::State: {
         if (!s.connected) break;
         auto o = s.device->state(now_ms());

@@ -1,8 +1,13 @@
-// The rest of the setting commands a configuration replay sends (backup/settings_commands.h): topics,
-// MQTT and Wi-Fi credentials, web server, and plain values kept only in the settings file (PowerOnState,
-// Latitude, Timer<n>, GPIO<n> …). Each answers {"<Command><index>": value} like Tasmota; the ones that
-// change how the device connects restart it, as on a device (FullTopic, Prefix, MqttHost/Port/User/
-// Password/Client, Hostname, SSId/Password).
+// The setting commands a configuration replay sends whose settings DeviceSettings models (topics, MQTT
+// and Wi-Fi credentials, the web server), and Timer<n> and GPIO<n>. Each answers {"<Command><index>":
+// value} like Tasmota; the ones that change how the device connects restart it, as on a device
+// (FullTopic, Prefix, MqttHost/Port/User/Password/Client, Hostname, SSId/Password). The rest is in
+// sim_stored_commands.cpp.
+//
+// Text arguments as Tasmota's handlers read them (xdrv_02_9_mqtt.ino, support_command.ino): `"` (or
+// 0) clears where the handler takes SC_CLEAR, `1` restores the firmware default where it takes
+// SC_DEFAULT; FullTopic deletes '+', '#' and ' ', Prefix turns them into '_' (MakeValidMqtt). The
+// simulator keeps an empty text for "the firmware's default" of Hostname, MqttClient and GroupTopic.
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -11,52 +16,90 @@
 #include "planner/chip.h"
 #include "sim/sim_device.h"
 #include "sim/sim_settings.h"
+#include "sim/text.h"
 
 namespace fleet::sim {
 namespace {
 
 using ojson = nlohmann::ordered_json;
 
-// "\"" clears a text setting; "1" restores a default (here: empty, the simulator's default marker).
-std::string text_arg(std::string_view arg) {
-  if (arg == "\"") return "";
-  return std::string(arg);
+// MakeValidMqtt: '+', '#' and ' ' become '_' (option 0) or are deleted (option 1).
+std::string valid_mqtt(std::string_view s, bool remove) {
+  std::string out;
+  for (char c : s) {
+    if (c == '+' || c == '#' || c == ' ') {
+      if (!remove) out += '_';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Tasmota's JSON parser matches keys case-insensitively.
+const ojson* key(const ojson& o, std::string_view name) {
+  for (auto it = o.begin(); it != o.end(); ++it)
+    if (upper(it.key()) == upper(name)) return &it.value();
+  return nullptr;
+}
+
+std::int64_t as_int(const ojson& v) {
+  if (v.is_number()) return v.get<std::int64_t>();
+  if (v.is_string()) return std::strtoll(v.get<std::string>().c_str(), nullptr, 0);
+  if (v.is_boolean()) return v.get<bool>();
+  return 0;
 }
 
 }  // namespace
 
-bool SimDevice::setting_command(const std::string& cmd, int index, std::string_view arg, Reaction& out) {
+bool SimDevice::setting_command(const std::string& cmd, int index, bool has_index, std::string_view arg, Reaction& out) {
   auto& st = spec_.settings;
-  auto name = index > 0 ? fmt::format("{}{}", cmd, index) : cmd;
-  auto pretty = [&](const char* nice) { return index > 0 ? fmt::format("{}{}", nice, index) : std::string(nice); };
-  // Text settings the simulator models, with whether a change restarts the device.
+  int idx = has_index ? index : 1;
+  auto name = has_index ? fmt::format("{}{}", cmd, index) : cmd;
+  auto pretty = [&](const char* nice) { return has_index ? fmt::format("{}{}", nice, index) : std::string(nice); };
+  // Text settings the simulator models: the handler's clear (SC_CLEAR) and default (SC_DEFAULT).
+  enum Clear { NoClear, Clears };
   struct Text {
     const char* cmd;
     const char* nice;
     std::string* value;
-    bool restarts;
+    Clear clear;
+    const char* fallback;  // what `1` sets ("" = the simulator's default marker)
     bool secret;
   };
-  std::string* prefix = index >= 1 && index <= 3 ? &st.prefixes[static_cast<std::size_t>(index - 1)] : nullptr;
-  const Text texts[] = {{"FULLTOPIC", "FullTopic", &st.full_topic, true, false},
-                        {"PREFIX", "Prefix", prefix, true, false},
-                        {"GROUPTOPIC", "GroupTopic", &st.group_topic, false, false},
-                        {"HOSTNAME", "Hostname", &st.hostname, true, false},
-                        {"MQTTHOST", "MqttHost", &st.mqtt_host, true, false},
-                        {"MQTTUSER", "MqttUser", &st.mqtt_user, true, false},
-                        {"MQTTPASSWORD", "MqttPassword", &st.mqtt_password, true, true},
-                        {"MQTTCLIENT", "MqttClient", &st.mqtt_client, true, false},
-                        {"WEBPASSWORD", "WebPassword", &st.web_password, false, true},
-                        {"SSID", "SSId", index <= 1 ? &st.ssid1 : nullptr, true, false}};
+  std::string* prefix = idx >= 1 && idx <= 3 ? &st.prefixes[static_cast<std::size_t>(idx - 1)] : nullptr;
+  static const char* kPrefix[] = {"cmnd", "stat", "tele"};  // SUB_PREFIX, PUB_PREFIX, PUB_PREFIX2
+  const Text texts[] = {{"FULLTOPIC", "FullTopic", &st.full_topic, NoClear, "%prefix%/%topic%/", false},
+                        {"PREFIX", "Prefix", prefix, NoClear, prefix ? kPrefix[idx - 1] : "", false},
+                        {"HOSTNAME", "Hostname", &st.hostname, NoClear, "", false},
+                        {"MQTTHOST", "MqttHost", &st.mqtt_host, Clears, "", false},
+                        {"MQTTUSER", "MqttUser", &st.mqtt_user, Clears, "", false},
+                        {"MQTTPASSWORD", "MqttPassword", &st.mqtt_password, Clears, "", true},
+                        {"MQTTCLIENT", "MqttClient", &st.mqtt_client, NoClear, "", false},
+                        {"WEBPASSWORD", "WebPassword", &st.web_password, Clears, "", true}};
+  static const std::pair<const char*, const char*> kFields[] = {{"FULLTOPIC", "mqtt_fulltopic"}, {"PREFIX", "mqtt_prefix/#"}, {"HOSTNAME", "hostname"},
+                                                                {"MQTTHOST", "mqtt_host"}, {"MQTTUSER", "mqtt_user"}, {"MQTTPASSWORD", "mqtt_pwd"},
+                                                                {"MQTTCLIENT", "mqtt_client"}, {"WEBPASSWORD", "web_password"}, {"MQTTPORT", "mqtt_port"},
+                                                                {"WEBSERVER", "webserver"}};
+  for (auto [c, f] : kFields)
+    if (cmd == c) {
+      std::string path = f;
+      if (auto hash = path.find('#'); hash != std::string::npos) path.replace(hash, 1, std::to_string(idx - 1));
+      address(path);
+    }
   for (const auto& t : texts) {
     if (cmd != t.cmd || !t.value) continue;
-    if (!arg.empty()) {
-      std::string v = arg == "1" && cmd != "PREFIX" ? std::string() : text_arg(arg);
-      if (cmd == "FULLTOPIC" && v.empty()) v = "%prefix%/%topic%/";
-      if (cmd == "PREFIX" && (v.empty() || arg == "1")) v = std::array<const char*, 3>{"cmnd", "stat", "tele"}[static_cast<std::size_t>(index - 1)];
+    if (!arg.empty() && !(via_group_ && (cmd == "HOSTNAME" || cmd == "MQTTCLIENT"))) {  // not from the group topic
+      std::string v;
+      if (arg == "1") v = t.fallback;
+      else if (t.clear == Clears && (arg == "\"" || arg == "0")) v.clear();
+      else if (cmd == "FULLTOPIC") v = valid_mqtt(arg, true);
+      else if (cmd == "PREFIX") v = valid_mqtt(arg, false);
+      else v = std::string(arg);
+      if (cmd == "HOSTNAME" && v.find('%') != std::string::npos) v.clear();  // CmndHostname: WIFI_HOSTNAME
       if (v != *t.value) {
         *t.value = v;
-        if (t.restarts) out.restart = true;
+        if (cmd != "WEBPASSWORD") out.restart = true;
       }
     }
     reply(out, name, ojson{{pretty(t.nice), t.secret ? std::string("****") : *t.value}}.dump());
@@ -67,6 +110,8 @@ bool SimDevice::setting_command(const std::string& cmd, int index, std::string_v
     if (!arg.empty()) {
       try {
         int v = std::stoi(std::string(arg));
+        // CmndMqttPort: 1..65535, 1 = MQTT_PORT (1883); WebServer 0..2.
+        if (cmd == "MQTTPORT" && (v < 1 || v > 65535)) throw std::out_of_range("port");
         if (cmd == "MQTTPORT" && v == 1) v = 1883;
         if (cmd == "WEBSERVER" && (v < 0 || v > 2)) throw std::out_of_range("mode");
         if (v != value) {
@@ -81,93 +126,114 @@ bool SimDevice::setting_command(const std::string& cmd, int index, std::string_v
     reply(out, name, ojson{{cmd == "MQTTPORT" ? "MqttPort" : "WebServer", value}}.dump());
     return true;
   }
-  // Values kept only in the settings file: written straight into it.
-  struct Stored {
-    const char* cmd;
-    const char* nice;
-    std::string path;
-    enum Kind { Int, Float, Text } kind;
-  };
-  bool esp32 = planner::is_esp32_family(planner::parse_chip(spec_.chip));
-  const Stored stored[] = {{"POWERONSTATE", "PowerOnState", "poweronstate", Stored::Int},
-                           {"LEDSTATE", "LedState", "ledstate", Stored::Int},
-                           {"SAVEDATA", "SaveData", "save_data", Stored::Int},
-                           {"TIMEZONE", "Timezone", "timezone", Stored::Int},
-                           {"LATITUDE", "Latitude", "latitude", Stored::Float},
-                           {"LONGITUDE", "Longitude", "longitude", Stored::Float},
-                           {"LOGHOST", "LogHost", "syslog_host", Stored::Text},
-                           {"SSID", "SSId", index == 2 ? "sta_ssid/1" : "", Stored::Text},
-                           {"PASSWORD", "Password", index >= 1 && index <= 2 ? fmt::format("sta_pwd/{}", index - 1) : "", Stored::Text},
-                           {"GPIO", "GPIO", fmt::format("my_gp/{}", index), Stored::Int}};
-  for (const auto& s : stored) {
-    if (cmd != s.cmd || s.path.empty()) continue;
-    if (arg.empty()) {
-      reply(out, name, ojson{{pretty(s.nice), nullptr}}.dump());
-      return true;
+  auto& layouts = backup::SettingsLayouts::builtin();
+  // CmndSsid<1|2>, CmndPassword<1|2>: `"` (or 0) clears, 1 the default; either selects that AP
+  // (sta_active) and restarts. A password needs more than 4 characters, or a shortcut.
+  if ((cmd == "SSID" || cmd == "PASSWORD") && idx >= 1 && idx <= 2 && !(cmd == "SSID" && !has_index)) {
+    address(fmt::format("{}/{}", cmd == "SSID" ? "sta_ssid" : "sta_pwd", idx - 1));
+    bool shortcut = arg == "\"" || arg == "0" || arg == "1";
+    bool takes = cmd == "SSID" ? !arg.empty() : (arg.size() > 4 || shortcut);
+    if (takes) {
+      std::string v = (arg == "\"" || arg == "0" || arg == "1") ? std::string() : std::string(arg);
+      auto file = settings_file(spec_, version_, stored_);
+      if (cmd == "SSID" && idx == 1) st.ssid1 = v;
+      else layouts.set(file, fmt::format("{}/{}", cmd == "SSID" ? "sta_ssid" : "sta_pwd", idx - 1), v);
+      layouts.set(file, "sta_active", idx - 1);
+      file.seal();
+      stored_ = std::move(file);
+      out.restart = true;
     }
-    nlohmann::json value;
-    try {
-      if (s.kind == Stored::Int) value = std::stoll(std::string(arg));
-      else if (s.kind == Stored::Float) value = std::stod(std::string(arg));
-      else value = text_arg(arg);
-    } catch (...) {
-      reply(out, name, R"({"Command":"Error"})");
-      return true;
-    }
-    auto file = settings_file(spec_, version_, stored_);
-    std::string why = "no such field";
-    if (cmd == "GPIO") {  // ESP32 variants keep the GPIOs under my_gp_esp32, my_gp_esp32c3, …
-      for (auto& n : backup::field_variants("my_gp")) {
-        if (esp32 && n == "my_gp") continue;
-        if (!esp32 && n != "my_gp") continue;
-        if ((why = backup::SettingsLayouts::builtin().set(file, fmt::format("{}/{}", n, index), value)).empty()) break;
-      }
-    } else {
-      why = backup::SettingsLayouts::builtin().set(file, s.path, value);
-    }
-    if (!why.empty()) {
-      reply(out, name, R"({"Command":"Error"})");
-      return true;
-    }
-    file.seal();
-    stored_ = std::move(file);
-    if (cmd == "GPIO") out.restart = true;
-    reply(out, name, ojson{{pretty(s.nice), value}}.dump());
+    reply(out, name, ojson{{pretty(cmd == "SSID" ? "SSId" : "Password"), cmd == "SSID" ? std::string(arg) : std::string("****")}}.dump());
     return true;
   }
-  if (cmd == "TIMER" && index >= 1 && index <= 16) {
-    auto j = ojson::parse(arg, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      reply(out, name, R"({"Command":"Error"})");
+  // CmndGpio<x>: x below the chip's GPIO count; a function on another pin moves here (that pin becomes
+  // none). The simulator takes any function number (it has no list of them) and every pin as free.
+  if (cmd == "GPIO" && has_index) {
+    bool esp32 = planner::is_esp32_family(planner::parse_chip(spec_.chip));
+    auto file = settings_file(spec_, version_, stored_);
+    auto fields = layouts.decode(file).fields;
+    std::string gp;
+    for (auto& n : backup::field_variants("my_gp")) {
+      if (esp32 && n == "my_gp") continue;
+      if (!esp32 && n != "my_gp") continue;
+      if (fields.contains(n)) gp = n;
+    }
+    if (gp.empty() || index < 0 || static_cast<std::size_t>(index) >= fields[gp].size()) return false;
+    address(fmt::format("{}/{}", gp, index));
+    long long v = 0;
+    try {
+      v = std::stoll(std::string(arg));
+    } catch (...) {
+      reply(out, name, ojson{{pretty("GPIO"), fields[gp][static_cast<std::size_t>(index)]}}.dump());
       return true;
     }
-    auto file = settings_file(spec_, version_, stored_);
-    auto& layouts = backup::SettingsLayouts::builtin();
-    auto base = fmt::format("timer/{}/", index - 1);
-    auto time = j.value("Time", std::string("00:00"));
-    bool negative = !time.empty() && time[0] == '-';
-    int minutes = 0;
-    try {
-      auto t = negative ? time.substr(1) : time;
-      minutes = std::stoi(t.substr(0, t.find(':'))) * 60 + std::stoi(t.substr(t.find(':') + 1));
-    } catch (...) {
+    if (v >= 0 && v < 65536) {
+      for (std::size_t i = 0; i < fields[gp].size(); ++i)
+        if (static_cast<int>(i) != index && fields[gp][i].is_number() && fields[gp][i].get<long long>() == v) layouts.set(file, fmt::format("{}/{}", gp, i), 0);
+      if (layouts.set(file, fmt::format("{}/{}", gp, index), v).empty()) {
+        file.seal();
+        stored_ = std::move(file);
+        out.restart = true;
+      }
     }
-    if (negative) minutes += 12 * 60;
-    int days = 0;
-    auto d = j.value("Days", std::string("0000000"));
-    for (std::size_t i = 0; i < d.size() && i < 7; ++i)
-      if (d[i] != '0' && d[i] != '-') days |= 1 << i;
-    layouts.set(file, base + "arm", j.value("Enable", 0));
-    layouts.set(file, base + "mode", j.value("Mode", 0));
-    layouts.set(file, base + "time", minutes);
-    layouts.set(file, base + "window", j.value("Window", 0));
-    layouts.set(file, base + "days", days);
-    layouts.set(file, base + "repeat", j.value("Repeat", 0));
-    layouts.set(file, base + "device", std::max(0, j.value("Output", 1) - 1));
-    layouts.set(file, base + "power", j.value("Action", 0));
+    reply(out, name, ojson{{pretty("GPIO"), v}}.dump());
+    return true;
+  }
+  // CmndTimer<x> (xdrv_09_timers.ino): "0" clears, "1".."16" copies that timer, else JSON with any of
+  // Enable (Arm before 8.4.0), Mode (& 3), Time ("hh:mm", "-hh:mm" an offset before sunrise/sunset:
+  // 12 hours added; hours at most 23, minutes 0..59), Window (& 15), Days ("SMTWTFS", '0' or '-' off),
+  // Repeat, Output (the relay, kept only below the relays present, else 0) and Action (& 3; 3, the
+  // rule, when there are no relays).
+  if (cmd == "TIMER" && idx >= 1 && idx <= 16) {
+    address(fmt::format("timer/{}", idx - 1));
+    auto file = settings_file(spec_, version_, stored_);
+    auto base = fmt::format("timer/{}/", idx - 1);
+    if (!arg.empty() && arg.front() != '{') {
+      long n = std::strtol(std::string(arg).c_str(), nullptr, 0);
+      if (n == 0) {
+        for (const char* k : {"arm", "mode", "time", "window", "days", "repeat", "device", "power"}) layouts.set(file, base + k, 0);
+      } else if (n >= 1 && n <= 16) {
+        auto t = layouts.decode(file).fields["timer"][static_cast<std::size_t>(n - 1)];
+        for (auto& [k, v] : t.items()) layouts.set(file, base + k, v);
+      }
+    } else if (!arg.empty()) {
+      auto j = ojson::parse(arg, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) {
+        reply(out, name, ojson{{name, "Invalid JSON"}}.dump());
+        return true;
+      }
+      bool enable_key = version_ >= planner::Version{8, 4, 0, 0};  // "Arm" renamed "Enable" (CHANGELOG 8.4.0)
+      if (auto* v = key(j, enable_key ? "Enable" : "Arm")) layouts.set(file, base + "arm", as_int(*v) != 0 ? 1 : 0);
+      if (auto* v = key(j, "Mode")) layouts.set(file, base + "mode", as_int(*v) & 3);
+      if (auto* v = key(j, "Time"); v && v->is_string()) {
+        auto time = v->get<std::string>();
+        bool negative = !time.empty() && time[0] == '-';
+        auto t = negative ? time.substr(1) : time;
+        int hours = std::atoi(t.c_str());
+        if (negative) hours += 12;
+        hours = std::min(hours, 23);
+        int minutes = 0;
+        if (auto colon = t.find(':'); colon != std::string::npos) minutes = std::clamp(std::atoi(t.c_str() + colon + 1), 0, 59);
+        layouts.set(file, base + "time", hours * 60 + minutes);
+      }
+      if (auto* v = key(j, "Window")) layouts.set(file, base + "window", as_int(*v) & 0x0F);
+      if (auto* v = key(j, "Days"); v && v->is_string()) {
+        int days = 0;
+        auto d = v->get<std::string>();
+        for (std::size_t i = 0; i < d.size() && i < 7; ++i)
+          if (d[i] != '0' && d[i] != '-') days |= 1 << i;
+        layouts.set(file, base + "days", days);
+      }
+      if (auto* v = key(j, "Repeat")) layouts.set(file, base + "repeat", as_int(*v) != 0 ? 1 : 0);
+      if (auto* v = key(j, "Output")) {
+        auto device = (as_int(*v) - 1) & 0x0F;
+        layouts.set(file, base + "device", device < spec_.relays ? device : 0);
+      }
+      if (auto* v = key(j, "Action")) layouts.set(file, base + "power", spec_.relays > 0 ? (as_int(*v) & 3) : 3);
+    }
     file.seal();
     stored_ = std::move(file);
-    reply(out, name, ojson{{name == "TIMER" ? "Timer" : fmt::format("Timer{}", index), j}}.dump());
+    reply(out, name, ojson{{fmt::format("Timer{}", idx), std::string(arg)}}.dump());
     return true;
   }
   return false;

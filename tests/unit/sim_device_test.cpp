@@ -111,7 +111,7 @@ TEST(SimDevice, BacklogRunsEachCommandInOrder) {
 TEST(SimDevice, TopicChangeAndRestartRestart) {
   SimDevice d(spec("15.0.1"), kNow);
   auto r = d.handle("cmnd/plug/Topic", "kitchen", kNow);
-  EXPECT_TRUE(r.restart);
+  EXPECT_TRUE(r.restart_when_idle);  // CmndTopic sets restart_flag: the restart waits for the commands to stop
   EXPECT_EQ("tele/kitchen/LWT", d.lwt_topic());
   EXPECT_TRUE(d.handle("cmnd/kitchen/Restart", "1", kNow).restart);
   EXPECT_FALSE(d.handle("cmnd/kitchen/Restart", "", kNow).restart);
