@@ -111,6 +111,8 @@ struct Context {
   bool rules_compressible;
   bool scripting;  // the rules' space holds a script (Tasmota's scripter): decode-config shows one or the other
   std::vector<std::string>& notes;
+  std::optional<std::vector<std::string>> pool = {};  // the text pool, split at its first use
+  std::size_t pool_at = 0;
 };
 
 // A number a converter of the form "mul:N" or "add:N" carries.
@@ -122,12 +124,17 @@ ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offse
   if (!d.group.empty()) {
     ordered_json o = ordered_json::object();
     auto& object = o.get_ref<ordered_json::object_t&>();  // unique names: appended (see decode)
-    for (auto& [sub, sd] : d.group) object.emplace_back(sub, decode_value(sd, 0, offset, text_offset, name + "." + sub, cx));
+    for (auto& [sub, sd] : d.group) object.emplace_back(sub, decode_value(sd, 0, offset, text_offset, name, cx));
     return o;
   }
   std::size_t at = d.at + offset;
   if (d.type == "text") {
-    auto parts = split_pool(cx.b, d);
+    // One pool of ~100 strings holds every text field: split once per file, not once per field.
+    if (!cx.pool || cx.pool_at != d.at) {
+      cx.pool = split_pool(cx.b, d);
+      cx.pool_at = d.at;
+    }
+    auto& parts = *cx.pool;
     auto idx = static_cast<std::size_t>(d.index + text_offset);
     if (idx >= parts.size()) return "";
     auto& s = parts[idx];
@@ -138,7 +145,8 @@ ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offse
     if (d.read == "rules" && cx.rules_compressible && cx.b[at] == 0 && d.len > 1 && cx.b[at + 1] != 0) {
       auto rule = decode_stored_rule(&cx.b[at], d.len);  // a rule of 512 bytes or more, compressed
       if (rule) return clean_text(reinterpret_cast<const std::uint8_t*>(rule->data()), rule->size());
-      cx.notes.push_back(name + ": a compressed rule that does not decompress: kept byte for byte in the .dmp, not shown");
+      cx.notes.push_back(fmt::format("{}[{}]: a compressed rule that does not decompress: kept byte for byte in the .dmp, not shown", name,
+                                     (offset / d.len) + 1));
       return nullptr;
     }
     return clean_text(&cx.b[at], d.len);
@@ -179,7 +187,7 @@ ordered_json decode_value(const FieldDef& d, std::size_t dim, std::size_t offset
     if (d.type == "text")
       arr.push_back(decode_value(d, dim + 1, offset, text_offset + i, name, cx));
     else
-      arr.push_back(decode_value(d, dim + 1, offset + static_cast<std::size_t>(i * d.stride[dim]), text_offset, fmt::format("{}[{}]", name, i + 1), cx));
+      arr.push_back(decode_value(d, dim + 1, offset + static_cast<std::size_t>(i * d.stride[dim]), text_offset, name, cx));
   }
   return arr;
 }
