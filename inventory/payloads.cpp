@@ -371,8 +371,16 @@ ParseResult parse_payload(MessageKind kind, std::string_view payload) {
         f.friendly_name = rd.text(first, "discovery", "fn");
       }
       if (auto it = j.find("tp"); it != j.end()) {
-        if (it->is_array() && it->size() == 3 && (*it)[0].is_string() && (*it)[1].is_string() && (*it)[2].is_string())
-          f.prefixes = (*it)[0].get<std::string>() + "," + (*it)[1].get<std::string>() + "," + (*it)[2].get<std::string>();
+        // Each one a text field like any other: printable and bounded (a device's prefix is one short
+        // topic level), and no ',' that would blur the joined form.
+        auto prefix = [&](std::size_t i) {
+          json one = json::object({{"tp", (*it)[i]}});
+          auto p = rd.text(one, "discovery", "tp", 64);
+          return p && !p->empty() && p->find(',') == std::string::npos ? p : std::nullopt;
+        };
+        Str cmnd, stat, tele;
+        if (it->is_array() && it->size() == 3 && (cmnd = prefix(0)) && (stat = prefix(1)) && (tele = prefix(2)))
+          f.prefixes = *cmnd + "," + *stat + "," + *tele;
         else rd.drop("discovery", "tp", "not three prefixes");
       }
       if (!f.mac) r.error = "discovery config without a valid mac";

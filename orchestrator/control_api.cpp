@@ -4,6 +4,7 @@
 
 #include "core/json_depth.h"
 #include "core/log.h"
+#include "core/utf8_prefix.h"
 
 namespace fleet::orchestrator {
 namespace {
@@ -102,7 +103,8 @@ bool ControlApi::on_message(core::Transport& transport, std::string_view topic, 
   if (!reply) return false;
   log::info("control: {} -> {}",
             reply->body.value("ok", false) ? "answered" : "refused: " + reply->body.value("error", std::string()), reply->topic);
-  transport.publish(reply->topic, reply->body.dump());
+  // Replacing what is not UTF-8 rather than throwing: no answer may take the daemon's loop down.
+  transport.publish(reply->topic, reply->body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return true;
 }
 
@@ -170,7 +172,7 @@ Result<json> ControlApi::dispatch(const std::string& command, const json& reques
     if (!forget) return fail("device.forget: not offered by this process");
     return forget(request);
   }
-  return fail(fmt::format("command: unknown '{}'; one of {}", command.substr(0, 64), kCommands));
+  return fail(fmt::format("command: unknown '{}'; one of {}", core::utf8_prefix(command, 64), kCommands));
 }
 
 }  // namespace fleet::orchestrator

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/utf8_prefix.h"
 #include "mqtt/fallback_topic.h"
 
 namespace fleet::orchestrator {
@@ -219,7 +220,8 @@ void JobRunner::on_message(std::string_view topic, std::string_view payload) {
   auto before = a.job->progress_key();
   execute(a, a.job->on_message(parts->prefix, parts->suffix, payload, clock_.now_ms()));
   if (audit && a.job->progress_key() != before)
-    audit(*a.job, "reply", std::string(topic) + " " + std::string(payload.substr(0, 300)) + (payload.size() > 300 ? "…" : ""));
+    audit(*a.job, "reply",
+          std::string(topic) + " " + std::string(core::utf8_prefix(payload, 300)) + (payload.size() > 300 ? "…" : ""));
   // A restore may have moved the device to other topics.
   for (auto& t : a.job->topics()) by_topic_[t] = a.job.get();
 }

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8_prefix.h"
 #include "inventory/payloads.h"
 #include "planner/chip.h"
 #include "planner/version.h"
@@ -37,7 +38,7 @@ bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(
 std::string quote(std::string_view text) {
   constexpr std::size_t kMax = 40;
   if (text.size() <= kMax) return fmt::format("'{}'", text);
-  return fmt::format("'{}…'", text.substr(0, kMax));
+  return fmt::format("'{}…'", core::utf8_prefix(text, kMax));
 }
 
 std::string join(const std::vector<std::string>& parts) {

@@ -1,6 +1,7 @@
 #include "planner/catalog.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 namespace fleet::planner {
@@ -53,7 +54,10 @@ Catalog Catalog::parse(std::string_view json_text) {
       cp.esp32_build = text(e, "esp32_build", where);
       cp.dir = text(e, "dir", where);
       cp.github = text(e, "github", where);
-      cp.entry_only = e.value("entry_only", false);
+      if (auto eo = e.find("entry_only"); eo != e.end()) {
+        if (!eo->is_boolean()) throw CatalogError(where + ".entry_only must be true or false");
+        cp.entry_only = eo->get<bool>();
+      }
       if (!cp.entry_only && cp.dir.empty() == cp.github.empty())
         throw CatalogError(where + " needs exactly one of dir (OTA server) or github");
       c.checkpoints_.push_back(cp);
@@ -80,8 +84,10 @@ Catalog Catalog::parse(std::string_view json_text) {
   if (auto it = root.find("image_kb"); it != root.end()) {
     if (!it->is_object()) throw CatalogError("catalog.image_kb must be an object");
     for (const auto& [image, kb] : it->items()) {
-      if (!kb.is_number_integer() || kb.get<int>() <= 0) throw CatalogError("catalog.image_kb." + image + " must be a positive integer");
-      c.image_kb_[image] = kb.get<int>();
+      // Read as 64 bits: get<int>() would take 4294967297 for 1. No image is larger than a 16 MB flash.
+      if (!kb.is_number_integer() || kb.get<std::int64_t>() <= 0 || kb.get<std::int64_t>() > 16 * 1024)
+        throw CatalogError("catalog.image_kb." + image + " must be a positive integer of KB, at most 16384");
+      c.image_kb_[image] = static_cast<int>(kb.get<std::int64_t>());
     }
   }
   if (auto it = root.find("sha256"); it != root.end()) {
@@ -108,7 +114,10 @@ Catalog Catalog::parse(std::string_view json_text) {
       }
       if (auto rn = e.find("rename"); rn != e.end()) {
         if (!rn->is_object()) throw CatalogError("catalog.eras.rename must be an object");
-        for (const auto& [k, v] : rn->items()) era.rename[k] = v.get<std::string>();
+        for (const auto& [k, v] : rn->items()) {
+          if (!v.is_string()) throw CatalogError("catalog.eras.rename." + k + " must be a string");
+          era.rename[k] = v.get<std::string>();
+        }
       }
       c.eras_.push_back(era);
     }
@@ -117,6 +126,10 @@ Catalog Catalog::parse(std::string_view json_text) {
   std::sort(c.releases_.begin(), c.releases_.end());
   c.releases_.erase(std::unique(c.releases_.begin(), c.releases_.end()), c.releases_.end());
   std::sort(c.checkpoints_.begin(), c.checkpoints_.end(), [](const auto& a, const auto& b) { return a.version < b.version; });
+  // Twice the same checkpoint would be two hops to one version (merge() keeps one of them, silently).
+  auto twice = std::adjacent_find(c.checkpoints_.begin(), c.checkpoints_.end(),
+                                  [](const auto& a, const auto& b) { return a.version == b.version; });
+  if (twice != c.checkpoints_.end()) throw CatalogError("catalog.checkpoints lists " + twice->version.str() + " twice");
   return c;
 }
 
