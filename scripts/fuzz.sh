@@ -3,9 +3,11 @@
 # undefined-behaviour sanitizers, in its own build tree build-fuzz/ (clang, every library sanitized).
 #   scripts/fuzz.sh [SECONDS] [TARGET…]   each target (default: all) for SECONDS (default 60), its
 #                                          corpus growing in build-fuzz/fuzz/corpus/TARGET across runs
-#   scripts/fuzz.sh --smoke                every target for a few seconds from its seeds alone
+#   scripts/fuzz.sh --smoke [TARGET…]      each target for SMOKE_SECONDS (default 1; libFuzzer stops a
+#                                          second later) from its seeds alone: about 25 s for all
 # Prints executions, coverage and crashes per target; exits 1 when a target crashed, naming the input
-# that reproduces it (run it again: build-fuzz/tests/fuzz/fuzz_TARGET FILE). JOBS=N builds with N jobs.
+# that reproduces it (run it again: build-fuzz/tests/fuzz/fuzz_TARGET FILE). JOBS=N builds with N jobs;
+# FUZZ_ARGS adds libFuzzer options.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +15,7 @@ smoke=0
 seconds=60
 if [ "${1:-}" = "--smoke" ]; then
   smoke=1
-  seconds=${SMOKE_SECONDS:-2}
+  seconds=${SMOKE_SECONDS:-1}
   shift
 elif [[ "${1:-}" =~ ^[0-9]+$ ]]; then
   seconds=$1
@@ -60,7 +62,7 @@ if ! command -v clang++ >/dev/null || ! command -v ninja >/dev/null ||
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends clang libclang-rt-dev ninja-build
 fi
 
-build=build-fuzz
+build="build-fuzz"
 if [ ! -f "$build/CMakeCache.txt" ]; then
   # -O1 and line tables only: fast enough to fuzz, readable stacks, a third less to compile. No NDEBUG:
   # an assert that fires is a finding.
