@@ -23,19 +23,6 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-// MakeValidMqtt: '+', '#' and ' ' become '_' (option 0) or are deleted (option 1).
-std::string valid_mqtt(std::string_view s, bool remove) {
-  std::string out;
-  for (char c : s) {
-    if (c == '+' || c == '#' || c == ' ') {
-      if (!remove) out += '_';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // Tasmota's JSON parser matches keys case-insensitively.
 const ojson* key(const ojson& o, std::string_view name) {
   for (auto it = o.begin(); it != o.end(); ++it)

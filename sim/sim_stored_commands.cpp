@@ -59,19 +59,6 @@ constexpr const char* kDefaultGroupMarker = "\001default";
 // Tasmota's float parsing (CharToFloat) works in single precision.
 float to_float(std::string_view s) { return std::strtof(std::string(s).c_str(), nullptr); }
 
-// MakeValidMqtt: '+', '#' and ' ' become '_' (option 0) or are deleted (option 1).
-std::string valid_mqtt(std::string s, bool remove) {
-  std::string out;
-  for (char c : s) {
-    if (c == '+' || c == '#' || c == ' ') {
-      if (!remove) out += '_';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // The device's settings file while a command changes it: read through the decoded fields, written
 // by path, sealed and kept when the command is done.
 class Store {

@@ -19,4 +19,17 @@ inline std::string lower(std::string_view s) {
   return out;
 }
 
+// Tasmota's MakeValidMqtt (topics and prefixes): '+', '#' and ' ' become '_' (option 0) or are deleted (option 1).
+inline std::string valid_mqtt(std::string_view s, bool remove) {
+  std::string out;
+  for (char c : s) {
+    if (c == '+' || c == '#' || c == ' ') {
+      if (!remove) out += '_';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace fleet::sim
