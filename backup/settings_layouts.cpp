@@ -24,6 +24,8 @@ using nlohmann::ordered_json;
 
 // One field definition as layouts.json describes it (see tools/extract_dmp_layouts.py).
 struct FieldDef {
+  // Declared: clang 14 with libstdc++ 12 cannot define the implicit one of a struct holding pairs of itself.
+  FieldDef() {}
   std::string type;  // u8 i8 u16 i16 u32 i32 u64 i64 f32 str text; empty for a group
   std::size_t at = 0;
   std::size_t len = 0;  // str/text: bytes
