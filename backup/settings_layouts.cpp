@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <stdexcept>
@@ -22,11 +23,16 @@ namespace {
 using nlohmann::json;
 using nlohmann::ordered_json;
 
+// How a value is stored, and how decode-config shows it (tools/extract_dmp_layouts.py); read once from
+// layouts.json, as enums, because a decode looks at each of ~1,500 values.
+enum class Type { group, u8, i8, u16, i16, u24be, u32, i32, f32, u64, i64, str, text };
+enum class Read { none, plus1, micro, ipv4, gpio32_user, mul, add, per_mille_floor, shutter_button, rules, script, script_only, hidden };
+
 // One field definition as layouts.json describes it (see tools/extract_dmp_layouts.py).
 struct FieldDef {
   // Declared: clang 14 with libstdc++ 12 cannot define the implicit one of a struct holding pairs of itself.
   FieldDef() {}
-  std::string type;  // u8 i8 u16 i16 u32 i32 u64 i64 f32 str text; empty for a group
+  Type type = Type::group;  // a group has members instead
   std::size_t at = 0;
   std::size_t len = 0;  // str/text: bytes
   int index = -1;       // text: index into the text pool
@@ -35,8 +41,8 @@ struct FieldDef {
   int shift = 0;
   std::vector<int> count, stride;  // array shape and the byte stride of each dimension
   std::vector<std::pair<std::string, FieldDef>> group;
-  std::string read;     // value conversion: plus1, micro, ipv4, gpio32_user, mul:N, add:N, per_mille_floor,
-                        // shutter_button, rules, script, script_only, hidden (see tools/extract_dmp_layouts.py)
+  Read read = Read::none;  // value conversion (see tools/extract_dmp_layouts.py)
+  std::int64_t factor = 0; // the N of mul:N and add:N
 };
 
 struct FieldRun {
@@ -47,7 +53,25 @@ struct FieldRun {
 
 FieldDef parse_def(const json& j) {
   FieldDef d;
-  d.type = j.value("type", "");
+  static const std::map<std::string, Type> kTypes = {{"u8", Type::u8},   {"i8", Type::i8},       {"u16", Type::u16}, {"i16", Type::i16},
+                                                     {"u24be", Type::u24be}, {"u32", Type::u32}, {"i32", Type::i32}, {"f32", Type::f32},
+                                                     {"u64", Type::u64}, {"i64", Type::i64},     {"str", Type::str}, {"text", Type::text}};
+  static const std::map<std::string, Read> kReads = {{"", Read::none},
+                                                     {"plus1", Read::plus1},
+                                                     {"micro", Read::micro},
+                                                     {"ipv4", Read::ipv4},
+                                                     {"gpio32_user", Read::gpio32_user},
+                                                     {"per_mille_floor", Read::per_mille_floor},
+                                                     {"shutter_button", Read::shutter_button},
+                                                     {"rules", Read::rules},
+                                                     {"script", Read::script},
+                                                     {"script_only", Read::script_only},
+                                                     {"hidden", Read::hidden}};
+  if (auto t = j.value("type", ""); !t.empty()) {
+    auto it = kTypes.find(t);
+    if (it == kTypes.end()) throw std::runtime_error("unknown type " + t);
+    d.type = it->second;
+  }
   if (j.contains("at") && !j["at"].is_null()) d.at = j["at"].get<std::size_t>();
   d.len = j.value("len", std::size_t{0});
   d.index = j.value("index", -1);
@@ -57,21 +81,39 @@ FieldDef parse_def(const json& j) {
   if (j.contains("count")) d.count = j["count"].get<std::vector<int>>();
   if (j.contains("stride")) d.stride = j["stride"].get<std::vector<int>>();
   if (d.count.size() != d.stride.size()) throw std::runtime_error("count and stride differ in length");
-  d.read = j.value("read", "");
+  auto read = j.value("read", "");
+  if (read.rfind("mul:", 0) == 0 || read.rfind("add:", 0) == 0) {
+    d.read = read[0] == 'm' ? Read::mul : Read::add;
+    d.factor = std::stoll(read.substr(4));
+    if (d.read == Read::mul && d.factor == 0) throw std::runtime_error("mul:0");
+  } else if (auto it = kReads.find(read); it != kReads.end()) {
+    d.read = it->second;
+  } else {
+    throw std::runtime_error("unknown conversion " + read);
+  }
   if (j.contains("group"))
     for (auto& [name, sub] : j["group"].items()) d.group.emplace_back(name, parse_def(sub));
-  if (d.group.empty() && d.type.empty()) throw std::runtime_error("a field without a type");
+  if (d.group.empty() && d.type == Type::group) throw std::runtime_error("a field without a type");
   return d;
 }
 
-std::size_t type_size(const std::string& t) {
-  if (t == "u8" || t == "i8") return 1;
-  if (t == "u16" || t == "i16") return 2;
-  if (t == "u24be") return 3;
-  if (t == "u32" || t == "i32" || t == "f32") return 4;
-  if (t == "u64" || t == "i64") return 8;
-  return 0;
+std::size_t type_size(Type t) {
+  switch (t) {
+    case Type::u8:
+    case Type::i8: return 1;
+    case Type::u16:
+    case Type::i16: return 2;
+    case Type::u24be: return 3;
+    case Type::u32:
+    case Type::i32:
+    case Type::f32: return 4;
+    case Type::u64:
+    case Type::i64: return 8;
+    default: return 0;
+  }
 }
+
+bool signed_type(Type t) { return t == Type::i8 || t == Type::i16 || t == Type::i32 || t == Type::i64; }
 
 std::uint64_t read_le(const std::vector<std::uint8_t>& b, std::size_t at, std::size_t n) {
   std::uint64_t v = 0;
@@ -117,9 +159,6 @@ struct Context {
   std::size_t pool_at = 0;
 };
 
-// A number a converter of the form "mul:N" or "add:N" carries.
-std::int64_t converter_number(const std::string& read) { return std::stoll(read.substr(4)); }
-
 ordered_json decode_value(const FieldDef& d, std::size_t dim, std::size_t offset, int text_offset, const std::string& name, Context& cx);
 
 ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offset, const std::string& name, Context& cx) {
@@ -130,7 +169,7 @@ ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offse
     return o;
   }
   std::size_t at = d.at + offset;
-  if (d.type == "text") {
+  if (d.type == Type::text) {
     // One pool of ~100 strings holds every text field: split once per file, not once per field.
     if (!cx.pool || cx.pool_at != d.at) {
       cx.pool = split_pool(cx.b, d);
@@ -142,9 +181,9 @@ ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offse
     auto& s = parts[idx];
     return clean_text(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
   }
-  if (d.type == "str") {
+  if (d.type == Type::str) {
     if (at + d.len > cx.b.size()) return nullptr;
-    if (d.read == "rules" && cx.rules_compressible && cx.b[at] == 0 && d.len > 1 && cx.b[at + 1] != 0) {
+    if (d.read == Read::rules && cx.rules_compressible && cx.b[at] == 0 && d.len > 1 && cx.b[at + 1] != 0) {
       auto rule = decode_stored_rule(&cx.b[at], d.len);  // a rule of 512 bytes or more, compressed
       if (rule) return clean_text(reinterpret_cast<const std::uint8_t*>(rule->data()), rule->size());
       cx.notes.push_back(fmt::format("{}[{}]: a compressed rule that does not decompress: kept byte for byte in the .dmp, not shown", name,
@@ -156,8 +195,8 @@ ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offse
   std::size_t n = type_size(d.type);
   if (n == 0 || at + n > cx.b.size()) return nullptr;
   std::uint64_t raw = read_le(cx.b, at, n);
-  if (d.type == "u24be") raw = std::uint64_t(cx.b[at]) << 16 | std::uint64_t(cx.b[at + 1]) << 8 | cx.b[at + 2];
-  if (d.type == "f32") {
+  if (d.type == Type::u24be) raw = std::uint64_t(cx.b[at]) << 16 | std::uint64_t(cx.b[at + 1]) << 8 | cx.b[at + 2];
+  if (d.type == Type::f32) {
     float f;
     auto u = static_cast<std::uint32_t>(raw);
     std::memcpy(&f, &u, 4);
@@ -167,17 +206,17 @@ ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offse
     raw >>= d.shift;
     raw &= (d.bits >= 64) ? ~0ull : ((1ull << d.bits) - 1);
   }
-  bool is_signed = d.type[0] == 'i' && d.bits == 0;
+  bool is_signed = signed_type(d.type) && d.bits == 0;
   std::int64_t value = static_cast<std::int64_t>(raw);
   if (is_signed && n < 8 && (raw >> (8 * n - 1)) & 1) value = static_cast<std::int64_t>(raw | (~0ull << (8 * n)));
-  if (d.read == "plus1") return value + 1;
-  if (d.read == "micro") return static_cast<double>(value) / 1000000.0;
-  if (d.read == "ipv4") return ipv4(static_cast<std::uint32_t>(raw));
-  if (d.read == "gpio32_user") return value == 65504 ? 1 : value;
-  if (d.read.rfind("mul:", 0) == 0) return value * converter_number(d.read);
-  if (d.read.rfind("add:", 0) == 0) return value + converter_number(d.read);
-  if (d.read == "per_mille_floor") return std::floor(static_cast<double>(value) / 1000.0);
-  if (d.read == "shutter_button") return value == 0 ? ordered_json("-") : ordered_json((value - 1) << 1);
+  if (d.read == Read::plus1) return value + 1;
+  if (d.read == Read::micro) return static_cast<double>(value) / 1000000.0;
+  if (d.read == Read::ipv4) return ipv4(static_cast<std::uint32_t>(raw));
+  if (d.read == Read::gpio32_user) return value == 65504 ? 1 : value;
+  if (d.read == Read::mul) return value * d.factor;
+  if (d.read == Read::add) return value + d.factor;
+  if (d.read == Read::per_mille_floor) return std::floor(static_cast<double>(value) / 1000.0);
+  if (d.read == Read::shutter_button) return value == 0 ? ordered_json("-") : ordered_json((value - 1) << 1);
   if (is_signed) return value;
   return raw;
 }
@@ -186,7 +225,7 @@ ordered_json decode_value(const FieldDef& d, std::size_t dim, std::size_t offset
   if (dim >= d.count.size()) return decode_scalar(d, offset, text_offset, name, cx);
   ordered_json arr = ordered_json::array();
   for (int i = 0; i < d.count[dim]; ++i) {
-    if (d.type == "text")
+    if (d.type == Type::text)
       arr.push_back(decode_value(d, dim + 1, offset, text_offset + i, name, cx));
     else
       arr.push_back(decode_value(d, dim + 1, offset + static_cast<std::size_t>(i * d.stride[dim]), text_offset, name, cx));
@@ -196,9 +235,9 @@ ordered_json decode_value(const FieldDef& d, std::size_t dim, std::size_t offset
 
 // decode-config shows the rules or the script, whichever the rules' space holds, and never its flags.
 bool shown(const FieldDef& d, const Context& cx) {
-  if (d.read == "hidden") return false;
-  if (d.read == "script" || d.read == "script_only") return cx.scripting;
-  if (d.read == "rules") return !cx.scripting;
+  if (d.read == Read::hidden) return false;
+  if (d.read == Read::script || d.read == Read::script_only) return cx.scripting;
+  if (d.read == Read::rules) return !cx.scripting;
   return true;
 }
 
@@ -246,6 +285,7 @@ struct SettingsLayouts::Impl {
   // validated, again when it is restored; the migrated image it expects, again when the device hands
   // the same image back), and decoding is a tenth of the daemon's loop (bench/rollout).
   struct Recent {
+    std::size_t hash;  // files of one fleet share long runs of bytes: a hash before comparing 4 KB each
     std::vector<std::uint8_t> settings;
     DecodedSettings decoded;
   };
@@ -353,14 +393,15 @@ std::string SettingsLayouts::layout_for(std::uint32_t id) const {
 }
 
 DecodedSettings SettingsLayouts::decode(const DmpFile& file) const {
+  auto hash = std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(file.settings.data()), file.settings.size()));
   {
     std::lock_guard lock(impl_->recent_mu);
     for (auto& r : impl_->recent)
-      if (r.settings == file.settings) return r.decoded;
+      if (r.hash == hash && r.settings == file.settings) return r.decoded;
   }
   auto out = decode_uncached(file);
   std::lock_guard lock(impl_->recent_mu);
-  impl_->recent.push_back({file.settings, out});
+  impl_->recent.push_back({hash, file.settings, out});
   if (impl_->recent.size() > Impl::kRecent) impl_->recent.pop_front();
   return out;
 }
@@ -393,7 +434,7 @@ DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
   for (auto& [name, runs] : impl_->fields) {
     auto* d = Impl::in_runs(runs, layout, platform);
     if (!d) continue;
-    if (d->read == "hidden") out.hidden[name] = decode_value(*d, 0, 0, 0, name, cx);
+    if (d->read == Read::hidden) out.hidden[name] = decode_value(*d, 0, 0, 0, name, cx);
     if (!shown(*d, cx)) continue;
     object.emplace_back(name, decode_value(*d, 0, 0, 0, name, cx));
   }
@@ -441,6 +482,100 @@ std::vector<std::string> SettingsLayouts::encode(DmpFile& file, const ordered_js
   return errors;
 }
 
+namespace {
+
+// Two definitions that store a value the same way, wherever each one sits.
+bool stored_alike(const FieldDef& a, const FieldDef& b) {
+  if (a.type != b.type || a.len != b.len || a.bits != b.bits || a.shift != b.shift || a.read != b.read || a.factor != b.factor || a.count != b.count ||
+      a.stride != b.stride || a.group.size() != b.group.size())
+    return false;
+  for (std::size_t i = 0; i < a.group.size(); ++i)
+    if (a.group[i].first != b.group[i].first || !stored_alike(a.group[i].second, b.group[i].second)) return false;
+  return true;
+}
+
+struct PoolCopy {
+  const std::vector<std::uint8_t>& from;
+  std::vector<std::uint8_t>& to;
+  std::map<std::size_t, std::vector<std::string>> from_pools, to_pools;  // by offset: split once
+  std::map<std::size_t, const FieldDef*> to_defs;
+};
+
+void copy_value(const FieldDef& a, const FieldDef& b, std::size_t dim, std::size_t offset, int text_offset, PoolCopy& cx) {
+  if (dim < a.count.size()) {
+    for (int i = 0; i < a.count[dim]; ++i) {
+      if (a.type == Type::text) copy_value(a, b, dim + 1, offset, text_offset + i, cx);
+      else copy_value(a, b, dim + 1, offset + static_cast<std::size_t>(i * a.stride[dim]), text_offset, cx);
+    }
+    return;
+  }
+  if (!a.group.empty()) {
+    for (std::size_t i = 0; i < a.group.size(); ++i) copy_value(a.group[i].second, b.group[i].second, 0, offset, text_offset, cx);
+    return;
+  }
+  if (a.type == Type::text) {
+    auto& src = cx.from_pools.try_emplace(a.at, split_pool(cx.from, a)).first->second;
+    auto [it, fresh] = cx.to_pools.try_emplace(b.at);
+    if (fresh) {
+      it->second = split_pool(cx.to, b);
+      it->second.resize(static_cast<std::size_t>(std::max<int>(b.pool, static_cast<int>(it->second.size()))));
+      cx.to_defs[b.at] = &b;
+    }
+    auto from_i = static_cast<std::size_t>(a.index + text_offset), to_i = static_cast<std::size_t>(b.index + text_offset);
+    if (to_i < it->second.size()) it->second[to_i] = from_i < src.size() ? src[from_i] : std::string();
+    return;
+  }
+  std::size_t n = a.type == Type::str ? a.len : type_size(a.type);
+  std::size_t from_at = a.at + offset, to_at = b.at + offset;
+  if (n == 0 || from_at + n > cx.from.size() || to_at + n > cx.to.size()) return;  // as decode and set skip it
+  if (a.bits > 0) {
+    std::uint64_t mask = (a.bits >= 64 ? ~0ull : ((1ull << a.bits) - 1)) << a.shift;
+    write_le(cx.to, to_at, n, (read_le(cx.to, to_at, n) & ~mask) | (read_le(cx.from, from_at, n) & mask));
+    return;
+  }
+  std::copy_n(cx.from.begin() + static_cast<std::ptrdiff_t>(from_at), n, cx.to.begin() + static_cast<std::ptrdiff_t>(to_at));
+}
+
+bool has_text(const FieldDef& d) {
+  return d.type == Type::text || std::any_of(d.group.begin(), d.group.end(), [](auto& g) { return has_text(g.second); });
+}
+
+}  // namespace
+
+std::vector<std::string> SettingsLayouts::copy_stored(const DmpFile& from, DmpFile& to, const std::vector<std::string>& names) const {
+  int from_layout = impl_->layout_index(from.version_id()), to_layout = impl_->layout_index(to.version_id());
+  if (from_layout < 0 || to_layout < 0) return names;
+  unsigned from_platform = impl_->platform_of(from), to_platform = impl_->platform_of(to);
+  // Long rules are stored compressed only by firmware that compresses them.
+  bool rules_alike = layout_compresses_rules(from_layout, from_platform) == layout_compresses_rules(to_layout, to_platform);
+  std::vector<std::string> left, texts;
+  PoolCopy cx{from.settings, to.settings, {}, {}, {}};
+  for (auto& name : names) {
+    auto* a = impl_->find(name, from_layout, from_platform);
+    auto* b = impl_->find(name, to_layout, to_platform);
+    if (!a || !b || !stored_alike(*a, *b) || (a->read == Read::rules && !rules_alike)) {
+      left.push_back(name);
+      continue;
+    }
+    if (has_text(*a)) texts.push_back(name);
+    copy_value(*a, *b, 0, 0, 0, cx);
+  }
+  for (auto& [at, pool] : cx.to_pools) {
+    auto* d = cx.to_defs[at];
+    if (at + d->len > to.settings.size()) continue;
+    std::string joined;
+    for (int i = 0; i < d->pool; ++i) joined += pool[static_cast<std::size_t>(i)] + '\0';
+    if (joined.size() > d->len) {  // the texts do not fit this pool: the caller writes them one by one
+      left.insert(left.end(), texts.begin(), texts.end());
+      texts.clear();
+      continue;
+    }
+    std::fill_n(to.settings.begin() + static_cast<std::ptrdiff_t>(at), d->len, 0);
+    std::copy(joined.begin(), joined.end(), to.settings.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+  return left;
+}
+
 std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlohmann::json& value) const {
   auto parts = split_path(path);
   int layout = impl_->layout_index(file.version_id());
@@ -453,7 +588,7 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
     if (dim < d->count.size()) {
       auto i = as_index(parts[k]);
       if (!i || *i >= d->count[dim]) return fmt::format("{}: index {} out of range", path, parts[k]);
-      if (d->type == "text") text_offset += *i;
+      if (d->type == Type::text) text_offset += *i;
       else offset += static_cast<std::size_t>(*i * d->stride[dim]);
       ++dim;
       continue;
@@ -466,17 +601,17 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
   if (dim < d->count.size() || !d->group.empty()) return fmt::format("{}: names a whole array or group, not one value", path);
   auto& b = file.settings;
   std::size_t at = d->at + offset;
-  if (d->type == "str" || d->type == "text") {
+  if (d->type == Type::str || d->type == Type::text) {
     if (!value.is_string()) return fmt::format("{}: expects a string", path);
     auto s = value.get<std::string>();
     if (s.find('\0') != std::string::npos) return fmt::format("{}: NUL inside a string", path);
-    if (d->type == "str" && d->read == "rules") {  // long rules are stored compressed, as SetRule does
+    if (d->type == Type::str && d->read == Read::rules) {  // long rules are stored compressed, as SetRule does
       auto stored = encode_stored_rule(s, d->len, layout_compresses_rules(layout, impl_->platform_of(file)));
       if (!stored) return fmt::format("{}: a rule of {} bytes does not fit {} bytes, compressed or not", path, s.size(), d->len);
       std::copy(stored->begin(), stored->end(), b.begin() + static_cast<std::ptrdiff_t>(at));
       return {};
     }
-    if (d->type == "str") {
+    if (d->type == Type::str) {
       if (s.size() + 1 > d->len) return fmt::format("{}: {} bytes do not fit {}", path, s.size(), d->len - 1);
       std::fill(b.begin() + static_cast<std::ptrdiff_t>(at), b.begin() + static_cast<std::ptrdiff_t>(at + d->len), 0);
       std::copy(s.begin(), s.end(), b.begin() + static_cast<std::ptrdiff_t>(at));
@@ -494,7 +629,7 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
   }
   std::size_t n = type_size(d->type);
   if (n == 0 || at + n > b.size()) return fmt::format("{}: outside the settings", path);
-  if (d->type == "f32") {
+  if (d->type == Type::f32) {
     if (!value.is_number()) return fmt::format("{}: expects a number", path);
     float f = value.get<float>();
     std::uint32_t u;
@@ -505,7 +640,7 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
   std::int64_t v = 0;
   nlohmann::json given = value;
   // decode-config's JSON shows some numbers as "0x…" or "0b…" text (its display format): the same numbers
-  if (value.is_string() && d->read != "ipv4" && d->read != "shutter_button") {
+  if (value.is_string() && d->read != Read::ipv4 && d->read != Read::shutter_button) {
     auto t = value.get<std::string>();
     int base = t.rfind("0x", 0) == 0 ? 16 : t.rfind("0b", 0) == 0 ? 2 : 0;
     char* end = nullptr;
@@ -514,34 +649,34 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
       if (end && *end == 0) given = n;
     }
   }
-  if (d->read == "per_mille_floor") {  // shown in thousands, rounded down: a value that still shows the same keeps its units
+  if (d->read == Read::per_mille_floor) {  // shown in thousands, rounded down: a value that still shows the same keeps its units
     if (!given.is_number()) return fmt::format("{}: expects a number", path);
     auto raw = static_cast<std::int64_t>(read_le(b, at, n));
     if (std::floor(static_cast<double>(raw) / 1000.0) == std::floor(given.get<double>())) return {};
     given = std::llround(std::floor(given.get<double>()) * 1000.0);
   }
-  if (d->read == "shutter_button") {  // "-": not set; else an even number, stored halved plus one
+  if (d->read == Read::shutter_button) {  // "-": not set; else an even number, stored halved plus one
     if (given == "-") given = 0;
     else if (!given.is_number_integer() || given.get<std::int64_t>() < 0 || given.get<std::int64_t>() % 2)
       return fmt::format("{}: expects \"-\" or an even number", path);
     else given = given.get<std::int64_t>() / 2 + 1;
   }
-  if (d->read == "ipv4") {
+  if (d->read == Read::ipv4) {
     unsigned a, b2, c, e;
     if (!value.is_string() || std::sscanf(value.get<std::string>().c_str(), "%u.%u.%u.%u", &a, &b2, &c, &e) != 4 || a > 255 || b2 > 255 || c > 255 || e > 255)
       return fmt::format("{}: expects an IPv4 address", path);
     v = a | b2 << 8 | c << 16 | std::int64_t(e) << 24;
-  } else if (d->read == "micro") {
+  } else if (d->read == Read::micro) {
     if (!value.is_number()) return fmt::format("{}: expects a number", path);
     v = std::llround(value.get<double>() * 1000000.0);
   } else {
     if (!given.is_number_integer()) return fmt::format("{}: expects an integer", path);
     v = given.is_number_unsigned() ? static_cast<std::int64_t>(given.get<std::uint64_t>()) : given.get<std::int64_t>();
-    if (d->read == "plus1") v -= 1;
-    if (d->read == "gpio32_user" && v == 1) v = 65504;
-    if (d->read.rfind("add:", 0) == 0) v -= converter_number(d->read);
-    if (d->read.rfind("mul:", 0) == 0) {
-      auto k = converter_number(d->read);
+    if (d->read == Read::plus1) v -= 1;
+    if (d->read == Read::gpio32_user && v == 1) v = 65504;
+    if (d->read == Read::add) v -= d->factor;
+    if (d->read == Read::mul) {
+      auto k = d->factor;
       if (v % k) return fmt::format("{}: {} is no multiple of {}", path, v, k);
       v /= k;
     }
@@ -554,14 +689,14 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
     write_le(b, at, n, raw);
     return {};
   }
-  if (d->type == "u24be") {
+  if (d->type == Type::u24be) {
     if (v < 0 || v > 0xFFFFFF) return fmt::format("{}: {} does not fit three bytes", path, v);
     b[at] = static_cast<std::uint8_t>(v >> 16);
     b[at + 1] = static_cast<std::uint8_t>(v >> 8);
     b[at + 2] = static_cast<std::uint8_t>(v);
     return {};
   }
-  bool is_signed = d->type[0] == 'i';
+  bool is_signed = signed_type(d->type);
   if (n < 8) {
     std::int64_t lo = is_signed ? -(std::int64_t(1) << (8 * n - 1)) : 0;
     std::int64_t hi = is_signed ? (std::int64_t(1) << (8 * n - 1)) - 1 : (std::int64_t(1) << (8 * n)) - 1;

@@ -59,6 +59,13 @@ class SettingsLayouts {
   // The caller seals the file afterwards.
   std::vector<std::string> encode(DmpFile& file, const nlohmann::ordered_json& fields) const;
 
+  // Copies the stored bytes of each named top-level field from one file into another wherever both
+  // files' layouts store it alike (type, shape, bit position, conversion; it may have moved), which
+  // is nearly every field between two versions: a migration without a decode/encode per value.
+  // Returns the names it did not copy (absent from either layout, or stored differently), for the
+  // caller to write by value. Texts move between the two text pools. The caller seals `to`.
+  std::vector<std::string> copy_stored(const DmpFile& from, DmpFile& to, const std::vector<std::string>& names) const;
+
   std::string newest_layout() const;
   std::string layout_for(std::uint32_t version_id) const;  // empty before the first layout
 

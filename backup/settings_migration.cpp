@@ -63,11 +63,24 @@ DmpFile migrate_settings(const DmpFile& from, const planner::Version& to_version
   bool old_esp8266 = kind == Migration::Firmware && platform == 0 && from.version() < planner::Version{8, 0, 0, 0} &&
                      to_version >= planner::Version{9, 1, 0, 0};
   bool renumber = crosses_gpio_renumbering(from.version(), to_version, platform);
+  // Fields stored alike in both layouts are copied byte for byte (nearly all of them: fast); the rest,
+  // and the GPIOs that 9.1 renumbers, are written value by value.
+  std::vector<std::string> names;
   for (const auto* part : {&decoded.fields, &decoded.hidden})
     for (auto& [name, value] : part->items()) {
       if (kHeader.count(name)) continue;
       if (old_esp8266 && !kWifiMqtt.count(name)) continue;
-      copy_leaves(value, name, to, layouts, renumber);
+      if (renumber && (name == "my_gp" || name.rfind("user_template", 0) == 0)) continue;
+      names.push_back(name);
+    }
+  auto left = layouts.copy_stored(from, to, names);
+  std::set<std::string> by_value(left.begin(), left.end());
+  for (const auto* part : {&decoded.fields, &decoded.hidden})
+    for (auto& [name, value] : part->items()) {
+      if (kHeader.count(name)) continue;
+      if (old_esp8266 && !kWifiMqtt.count(name)) continue;
+      bool gpio = renumber && (name == "my_gp" || name.rfind("user_template", 0) == 0);
+      if (gpio || by_value.count(name)) copy_leaves(value, name, to, layouts, renumber);
     }
   // Before 8.2.0.3 the template name lived in the template itself; the settings delta moves it to the
   // text pool (SET_TEMPLATE_NAME), where later firmware reads it.

@@ -114,6 +114,39 @@ TEST_P(DmpVectors, DecodeConfigsJsonEncodesIntoTheSameSettings) {
   EXPECT_EQ(std::vector<std::string>{}, diff) << v.name;
 }
 
+// A migration copies the stored bytes of the fields both layouts store alike (SettingsLayouts::copy_stored,
+// for speed): the same settings as writing every decoded value into a blank file of the new version.
+TEST_P(DmpVectors, MigratingByStoredBytesGivesWhatWritingEveryValueGives) {
+  auto v = GetParam();
+  auto read = read_dmp(load_bytes(std::string(v.name) + ".dmp"));
+  ASSERT_TRUE(read.file) << read.error;
+  auto& layouts = SettingsLayouts::builtin();
+  auto platform = read.file->platform().value_or(0);
+  auto original = layouts.decode(*read.file);
+  int targets = 0;
+  for (auto to : {"8.5.1", "9.1.0", "12.5.0", "14.2.0", "15.0.1"}) {
+    auto version = *fleet::planner::Version::parse(to);
+    if (version < read.file->version()) continue;
+    ++targets;
+    auto migrated = layouts.decode(migrate_settings(*read.file, version, Migration::Translate));
+    auto by_value = blank_settings(version, platform);
+    layouts.encode(by_value, original.fields);  // fields the new layout lacks are refused: dropped, as migration drops them
+    layouts.encode(by_value, original.hidden);
+    by_value.seal();
+    auto expected = layouts.decode(by_value);
+    auto diff = differing(device_fields(expected.fields), device_fields(migrated.fields));
+    auto hidden = differing(expected.hidden, migrated.hidden);
+    diff.insert(diff.end(), hidden.begin(), hidden.end());
+    // Renumbered on purpose (dmp_test); decode-config's my_gp_esp32 names my_gp's bytes on ESP8266 from 10.1.0.6.
+    if (crosses_gpio_renumbering(read.file->version(), version, platform))
+      std::erase_if(diff, [](auto& d) { return d == "my_gp" || d == "my_gp_esp32" || d == "user_template" || d == "templatename"; });
+    if (!original.fields.contains("templatename"))  // moved out of the template by the migration (SET_TEMPLATE_NAME)
+      std::erase(diff, "templatename");
+    EXPECT_EQ(std::vector<std::string>{}, diff) << v.name << " -> " << to;
+  }
+  EXPECT_GT(targets, 0);
+}
+
 // The rules of 512 bytes or more decode-config wrote (tools/make_dmp_vectors.py): compressed, decoded back to
 // the text, and written again byte for byte as decode-config wrote them (Tasmota's SetRule: a rule of
 // MAX_RULE_SIZE bytes or more is stored as 0, (length + 7) / 8, the Unishox bytes, NUL).
