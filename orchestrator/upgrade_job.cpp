@@ -733,6 +733,8 @@ JobEffects UpgradeJob::restarted(std::int64_t now_ms) {
   online_at_ms_ = 0;
   seen_offline_ = false;
   event("the device restarted");
+  interim_ = Interim::None;
+  interim_version_.clear();
   if (state_.hop < hops_.size() && hop().steps[state_.step] == Step::HealthCheck)
     return health_failed(health_.failure.empty() ? "the device restarted during the window" : health_.failure, now_ms);
   just_restarted_ = true;
@@ -846,12 +848,44 @@ JobEffects UpgradeJob::on_message(bool tele, std::string_view suffix, std::strin
         online_at_ms_ = now_ms;  // INFO1 follows once its commands are subscribed; else a quiet moment
       }
     } else if (suffix == "INFO1") {
+      bool handled = false;
+      auto out = interim_booted(payload, now_ms, handled);
+      if (handled) return out;
       return restarted(now_ms);
     }
     return {};
   }
   if (tele) return {};
   return on_reply(suffix, payload, now_ms);
+}
+
+// The boot announcement of an image on the way to the hop's: the minimal build fetches the full image by
+// itself, the safeboot image downloads the hop's image and reports the outcome on stat/…/UPGRADE
+// (support_tasmota.ino; docs/upgrade.md). Either way the job waits for the next boot, as long as an
+// upgrade may take, instead of asking a version these images do not answer.
+JobEffects UpgradeJob::interim_booted(std::string_view info1, std::int64_t now_ms, bool& handled) {
+  handled = false;
+  auto j = object_of(info1);
+  if (!j) return {};
+  const auto& o = j->contains("Info1") && (*j)["Info1"].is_object() ? (*j)["Info1"] : *j;
+  if (!o.contains("Version") || !o["Version"].is_string()) return {};
+  auto fw = planner::FirmwareVersion::parse(o["Version"].get<std::string>());
+  if (!fw || !(fw->is_minimal() || fw->is_safeboot())) return {};
+  handled = true;
+  interim_version_ = fw->str();
+  if (fw->is_safeboot()) {
+    interim_ = Interim::Safeboot;
+    event("the device restarted into " + fw->str() + ", which downloads the image itself");
+    wait_ = Wait::UpgradeReply;  // its outcome: "Successful. Restarting", then the boot into the hop's image
+    seen_offline_ = false;
+    online_at_ms_ = 0;
+    deadline_ms_ = now_ms + settings_.upgrade_timeout_ms;
+    return {};
+  }
+  interim_ = Interim::Minimal;
+  event("the minimal build booted (" + fw->str() + "): it fetches the full image by itself");
+  await_restart(now_ms, settings_.upgrade_timeout_ms);
+  return {};
 }
 
 JobEffects UpgradeJob::on_reply(std::string_view suffix, std::string_view payload, std::int64_t now_ms) {
@@ -883,6 +917,10 @@ JobEffects UpgradeJob::on_reply(std::string_view suffix, std::string_view payloa
           event("the image does not fit: the device takes the -minimal step by itself (" + text + ")");
           return {};
         }
+        if (interim_ == Interim::Safeboot)  // it stays there: no settings to restore into, no Status to ask
+          return fail(fmt::format("Upgrade failed in safeboot ({}): the device stays in {}; Restart 3 takes it back to its firmware "
+                                  "(its settings are kept in flash), or run the upgrade again",
+                                  text, interim_version_));
         state_.failed_step = Step::Upgrade;
         state_.failed_reason = "Upgrade failed (" + text + ")";
         event("the upgrade failed: " + text + "; restoring the settings on " + state_.current_version);
@@ -891,6 +929,13 @@ JobEffects UpgradeJob::on_reply(std::string_view suffix, std::string_view payloa
       return {};
     }
     case Wait::VersionReply: {
+      if (j && j->contains("Command") && (*j)["Command"] == "Unknown" && j->value("Input", "").starts_with("STATUS")) {
+        // A minimal or safeboot image has no Status (its boot announcement was missed): wait for its next boot.
+        event("the device does not know Status: an intermediate (minimal or safeboot) image; waiting for its next boot");
+        interim_ = Interim::Minimal;
+        await_restart(now_ms, settings_.upgrade_timeout_ms);
+        return {};
+      }
       if (!j || !j->contains("StatusFWR")) return {};
       auto fw = planner::FirmwareVersion::parse((*j)["StatusFWR"].value("Version", ""));
       auto want = planner::Version::parse(hop().version);
@@ -912,7 +957,12 @@ JobEffects UpgradeJob::on_reply(std::string_view suffix, std::string_view payloa
         await_restart(now_ms, settings_.upgrade_timeout_ms);
         return {};
       }
-      return fail(fmt::format("expected {} after the upgrade, the device reports {}", hop().version, fw->str()));
+      // The old image booted again (the new one did not take): the settings are restored on it, then the job fails.
+      state_.failed_step = Step::Upgrade;
+      state_.failed_reason = fmt::format("expected {} after the upgrade, the device reports {}", hop().version, fw->str());
+      event(state_.failed_reason + "; restoring the settings on " + fw->str());
+      state_.current_version = fw->version.str();
+      return go(Event::Failed, now_ms);
     }
     case Wait::HealthReply:
       if (j && j->contains("StatusSTS")) {
@@ -1100,6 +1150,10 @@ JobEffects UpgradeJob::on_time(std::int64_t now_ms) {
         event(state_.failed_reason);
         return go(Event::Failed, now_ms);
       }
+      if (interim_ == Interim::Minimal && !interim_version_.empty())
+        return fail(fmt::format("the device booted {} and did not go on to the full image within {} s: it stays on the minimal build; "
+                                "check its OtaUrl and the image, then run the upgrade again",
+                                interim_version_, settings_.upgrade_timeout_ms / 1000));
       return fail(fmt::format("the device did not come back within {} s ({})", (settings_.restart_timeout_ms) / 1000, current_step()));
     case Wait::OtaUrlReply:
       if (ota_tries_ < 3) return enter_ota_url(now_ms, How::Fresh);  // idempotent: ask again

@@ -242,6 +242,7 @@ class UpgradeJob {
   JobEffects wrap(std::vector<backup::DeviceAction> actions);
   void await_restart(std::int64_t now_ms, std::int64_t timeout_ms);
   JobEffects restarted(std::int64_t now_ms);
+  JobEffects interim_booted(std::string_view info1, std::int64_t now_ms, bool& handled);
   JobEffects on_reply(std::string_view suffix, std::string_view payload, std::int64_t now_ms);
   // What the running backup or restore job asked for, and what follows when it has finished.
   JobEffects from_inner(std::vector<backup::DeviceAction> actions, std::int64_t now_ms);
@@ -275,6 +276,12 @@ class UpgradeJob {
   bool just_restarted_ = false;  // the step that ended saw the device restart: an AwaitRestart after it is over
   int query_tries_ = 0;
   bool upgrade_resumed_ = false;  // Upgrade 1 may have gone out before we were interrupted
+  // An intermediate image announced itself (INFO1): the minimal build of the minimal step, or an ESP32's
+  // safeboot image downloading the hop's image. Neither answers Status (support_command.ino, FIRMWARE_MINIMAL).
+  enum class Interim { None, Minimal, Safeboot };
+  Interim interim_ = Interim::None;
+  std::string interim_version_;
+
   int ota_tries_ = 0;
   std::optional<backup::BackupJob> backup_;
   std::optional<backup::BackupRecord> hop_backup_;   // this hop's backup as kept (gone after a resume: loaded again)

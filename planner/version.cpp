@@ -94,6 +94,10 @@ bool FirmwareVersion::is_minimal() const {
   return build == "minimal" || (build.size() > 8 && build.ends_with("-minimal"));
 }
 
+bool FirmwareVersion::is_safeboot() const {
+  return build == "safeboot" || (build.size() > 9 && build.ends_with("-safeboot"));
+}
+
 std::string FirmwareVersion::str() const {
   return raw_build.empty() ? version.str() : version.str() + "(" + raw_build + ")";
 }

@@ -32,6 +32,7 @@ struct FirmwareVersion {
 
   static std::optional<FirmwareVersion> parse(std::string_view text);
   bool is_minimal() const;
+  bool is_safeboot() const;  // the ESP32 safeboot image ("15.0.1(safeboot)", "(release-safeboot)")
   std::string str() const;  // "9.1.0(tasmota)"
 };
 

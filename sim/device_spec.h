@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "sim/faults.h"
+
 namespace fleet::sim {
 
 // The settings a device keeps across restarts; Reset 6 returns all but Wi-Fi and MQTT to defaults.
@@ -50,6 +52,7 @@ struct DeviceSpec {
   int relays = 1;
   std::string restart_reason = "Power On";
   DeviceSettings settings;
+  Faults faults;
 };
 
 }  // namespace fleet::sim

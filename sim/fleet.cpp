@@ -94,6 +94,7 @@ void apply_device(const json& d, DeviceSpec& spec, const std::string& who) {
   take(d, "power", spec.power, who);
   take(d, "topic", spec.settings.topic, who);
   if (auto it = d.find("settings"); it != d.end()) apply_settings(*it, spec.settings, who);
+  if (auto it = d.find("faults"); it != d.end()) apply_faults(*it, spec.faults, who);
 }
 
 }  // namespace

@@ -96,7 +96,9 @@ int main(int argc, char** argv) {
   app.add_option("--ota-kbps", opt.ota_kbps, "OTA download speed per device in KB/s (0: unlimited)");
   app.add_option("--web-port", opt.web_port, "the devices' web servers (/dl, /rs, /u2) on this port of each device's 127.x address (0: any free port; default off)");
   app.add_option("--web-port-file", opt.web_port_file, "write the web port here once listening");
-  app.add_option("--command-log", opt.command_log, "append every command a device received to FILE (its first topic, its MAC, the topic, the payload; tab-separated)");
+  app.add_option("--command-log", opt.command_log, "append every command a device received to FILE (JSON lines: t, device, mac, topic, payload)");
+  std::vector<std::string> fault_flags;
+  app.add_option("--fault", fault_flags, "TOPIC:KIND[=VALUE]: give a device (TOPIC * every device) a fault (docs/simulator.md, Faults)");
   app.add_option("--log-level", log_level, "debug, info, warn, error");
   // Test images: small files with valid headers that simulated devices boot as the version they name.
   std::string make_image_file, image_chip = "esp8266";
@@ -152,6 +154,22 @@ int main(int argc, char** argv) {
       for (std::string v; std::getline(ss, v, ',');)
         if (!v.empty()) versions.push_back(v);
       devices = fleet::sim::generate_fleet(count, seed, versions);
+    }
+    for (const auto& flag : fault_flags) {
+      fleet::sim::Faults probe;
+      std::string error;
+      auto topic = fleet::sim::parse_fault_flag(flag, probe, error);
+      if (!topic) {
+        std::cerr << "tasmota-sim: " << error << "\n";
+        return 2;
+      }
+      bool any = false;
+      for (auto& d : devices)
+        if (*topic == "*" || d.settings.topic == *topic) any = fleet::sim::parse_fault_flag(flag, d.faults, error).has_value();
+      if (!any) {
+        std::cerr << "tasmota-sim: --fault " << flag << ": no device has the topic " << *topic << "\n";
+        return 2;
+      }
     }
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

@@ -61,6 +61,7 @@ SimDevice::SimDevice(DeviceSpec spec, std::int64_t boot_ms) : spec_(std::move(sp
 }
 
 std::string SimDevice::firmware_string() const {
+  if (safeboot_stage_) return version_.str() + "(" + (traits_.release_marker ? "release-" : "") + "safeboot)";
   if (!traits_.build_in_version) return version_.str();
   return version_.str() + "(" + (traits_.release_marker ? "release-" : "") + spec_.build + ")";
 }
@@ -161,9 +162,11 @@ Outgoing SimDevice::state(std::int64_t now_ms) const {
   if (traits_.uptime_sec) s["UptimeSec"] = uptime_s(now_ms);
   s["Heap"] = 25;
   s["POWER"] = power_ ? "ON" : "OFF";
-  ojson wifi = {{"AP", 1}, {"SSId", spec_.settings.ssid1}, {"RSSI", 76}};
+  // RSSI is Tasmota's quality 0-100 (2 x (dBm + 100)), Signal the dBm (support_wifi.ino WifiGetRssiAsQuality).
+  int quality = spec_.faults.rssi >= 0 ? spec_.faults.rssi : 76;
+  ojson wifi = {{"AP", 1}, {"SSId", spec_.settings.ssid1}, {"RSSI", quality}};
   if (traits_.uptime_sec) {
-    wifi["Signal"] = -62;
+    wifi["Signal"] = quality / 2 - 100;
     wifi["LinkCount"] = 1;
   }
   s["Wifi"] = std::move(wifi);
@@ -171,7 +174,12 @@ Outgoing SimDevice::state(std::int64_t now_ms) const {
 }
 
 void SimDevice::reboot(std::int64_t now_ms, std::string reason) {
+  bool flashed = pending_.has_value();
   apply_pending();
+  if (flashed) {
+    safeboot_stage_ = false;
+    if (spec_.build != "minimal") crashes_left_ = spec_.faults.boot_loop;
+  }
   boot_ms_ = now_ms;
   ++spec_.boot_count;
   spec_.restart_reason = std::move(reason);
@@ -322,6 +330,13 @@ Reaction SimDevice::handle(std::string_view topic, std::string_view payload, std
 void SimDevice::command(std::string_view name, std::string_view arg, std::int64_t now_ms, Reaction& out, int depth) {
   auto [cmd, index, has_index] = split_index(name);
   auto& st = spec_.settings;
+  // The minimal and safeboot builds have only Upgrade, Upload, OtaUrl, SerialLog and Restart of the core's
+  // commands (support_command.ino under FIRMWARE_MINIMAL), no Status or Backlog: the rest is unknown.
+  if ((spec_.build == "minimal" || safeboot_stage_) && cmd != "UPGRADE" && cmd != "UPLOAD" && cmd != "OTAURL" && cmd != "SERIALLOG" &&
+      cmd != "RESTART") {
+    reply(out, "COMMAND", ojson{{"Command", "Unknown"}, {"Input", upper(std::string(name) + (arg.empty() ? "" : " ") + std::string(arg))}}.dump());
+    return;
+  }
   if (cmd == "BACKLOG" && depth == 0) {
     // Backlog runs each ";"-separated command in order, later and not as a command from the fallback
     // topic (ExecuteCommand): their replies go to the device's Topic.
@@ -395,7 +410,16 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
   if (cmd == "UPGRADE") {
     if (arg == "1") {
       reply(out, "UPGRADE", ojson{{"Upgrade", fmt::format("Version {} from {}", version_.str(), ota_url())}}.dump());
-      if (!ota_active_) start_ota(out, ota_url());
+      if (spec_.faults.safeboot && !safeboot_stage_ && spec_.chip.rfind("ESP32", 0) == 0) {
+        // A single-OTA layout (EspSingleOtaPartition): the image restarts into safeboot, which downloads
+        // the OtaUrl itself and publishes the outcome (support_tasmota.ino; docs/simulator.md).
+        safeboot_stage_ = true;
+        boot_fetch_ = ota_url();
+        explicit_restart_ = true;
+        out.restart = true;
+      } else if (!ota_active_) {
+        start_ota(out, ota_url());
+      }
     } else {
       reply(out, "UPGRADE", ojson{{"Upgrade", fmt::format("Version {} from {}", version_.str(), ota_url())}}.dump());
     }
@@ -476,6 +500,14 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
   if (cmd == "FILEDOWNLOAD" && has_mqtt_file()) return file_download(arg, via_group_, out);
   if (cmd == "FILEUPLOAD" && has_mqtt_file()) return file_upload(arg, via_group_, out);
   reply(out, "COMMAND", R"({"Command":"Unknown"})");
+}
+
+void SimDevice::crash(std::int64_t now_ms) {
+  --crashes_left_;
+  // ESP8266: the core's "Exception"; ESP32 reports the ROM's "Software reset CPU" for a crash too
+  // (support_esp32.ino GetResetReason; the crash dump in INFO3 tells them apart).
+  bool esp32 = spec_.chip.rfind("ESP32", 0) == 0;
+  reboot(now_ms, esp32 ? "Software reset CPU" : "Exception");
 }
 
 }  // namespace fleet::sim

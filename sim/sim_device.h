@@ -89,6 +89,10 @@ class SimDevice {
   // A minimal build booted for the minimal step fetches the original OtaUrl again by itself.
   std::optional<std::string> take_boot_fetch();
   bool ota_in_progress() const { return ota_active_; }
+  // Faults (sim/faults.h): a boot-loop crash is due after this boot; the runner crashes it.
+  bool crash_due() const { return crashes_left_ > 0; }
+  void crash(std::int64_t now_ms);
+  bool in_safeboot() const { return safeboot_stage_; }
   // The settings fields ("pulse_timer/3", "flag/save_state") the commands handled so far were meant to
   // set, whether the value was taken or not: tests find with it what no command addresses.
   const std::set<std::string>& addressed_fields() const { return addressed_; }
@@ -154,6 +158,8 @@ class SimDevice {
   std::optional<PendingImage> pending_;
   std::optional<std::string> boot_fetch_;
   void start_ota(Reaction& out, const std::string& url);
+  int crashes_left_ = 0;         // boot-loop fault: crashes still to come after the last flash
+  bool safeboot_stage_ = false;  // running the safeboot image of an ESP32 single-OTA layout
   void apply_pending();
 
   // Settings the struct does not model, as the last file taken (sim_settings.h); none after Reset 6.

@@ -60,6 +60,7 @@ void SimDevice::start_ota(Reaction& out, const std::string& url) {
 std::optional<std::string> SimDevice::take_boot_fetch() {
   auto f = std::move(boot_fetch_);
   boot_fetch_.reset();
+  if (f && spec_.faults.stuck_minimal && spec_.build == "minimal") f.reset();  // fault: it never goes on
   if (f) {
     ota_active_ = true;
     ota_loader_ = false;
@@ -108,6 +109,7 @@ Reaction SimDevice::ota_downloaded(const OtaDownload& d, std::int64_t /*now_ms*/
     return finish("Failed " + why);
   };
 
+  if (!spec_.faults.download_fails.empty()) return fail(spec_.faults.download_fails, false);  // fault
   if (d.http_status == 0) return fail("HTTP error: connection failed", false);
   if (d.http_status == 404) return fail("File Not Found (404)", false);
   if (d.http_status == 403) return fail("Forbidden (403)", false);
@@ -160,6 +162,11 @@ Reaction SimDevice::ota_downloaded(const OtaDownload& d, std::int64_t /*now_ms*/
   if (ota_loader_) boot_fetch_ = ota_original_url_;  // the minimal build continues with the real image
   out = finish("Successful. Restarting");
   out.restart = true;
+  if (spec_.faults.keeps_old_version) {  // fault: the new image does not take; the old one boots again
+    pending_.reset();
+    boot_fetch_.reset();
+  }
+  if (spec_.faults.never_returns) out.bricked = true;  // fault: it never comes back
   return out;
 }
 

@@ -19,6 +19,9 @@
 #include <queue>
 #include <random>
 #include <stdexcept>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "core/log.h"
 #include "sim/sim_device.h"
@@ -74,7 +77,7 @@ class NoSocketPairs {
   bool active_ = false;
 };
 
-enum class TimerKind { Connect, State, Boot, Idle };
+enum class TimerKind { Connect, State, Boot, Idle, Crash };
 
 struct Timer {
   std::int64_t at;
@@ -104,7 +107,15 @@ struct SimRunner::Impl {
     std::int64_t last_command_ms = 0;
     bool bricked = false;          // flashed an image it cannot boot: gone for good
     std::string label;             // its topic at start, naming it in the command log
+    // Faults (sim/faults.h) that count: commands still to lose, commands received so far, and whether
+    // the coming boot follows a crash.
+    int drop_left = 0;
+    int commands_seen = 0;
+    bool crash_boot = false;
   };
+  // How long after connecting a boot-loop device crashes: well within Tasmota's 10 s fast-reboot
+  // window (BOOT_LOOP_TIME), and within a short health window.
+  static constexpr std::int64_t kCrashAfterMs = 1000;
   static constexpr std::uint32_t kFetchTag = 0xFFFFFFFFu;  // epoll data of the OTA fetcher's eventfd
   // How long a device waits, after the last command, before the restart a Backlog asked for: Tasmota
   // counts restart_flag (2) down once a second while its backlog is empty.
@@ -144,6 +155,7 @@ struct SimRunner::Impl {
         // The device's MqttPassword is the one it connects with (FileDownload/FileUpload quote it).
         if (devices[i].settings.mqtt_password.empty()) devices[i].settings.mqtt_password = opt.password;
         s.label = devices[i].settings.topic;
+        s.drop_left = devices[i].faults.drop_commands;
         s.device = std::make_unique<SimDevice>(std::move(devices[i]), now);
         s.mosq = mosquitto_new(s.device->client_id().c_str(), true, &s);
         if (!s.mosq) throw std::runtime_error("mosquitto_new failed");
@@ -281,6 +293,7 @@ struct SimRunner::Impl {
     for (std::size_t i = 1; i < announce.size(); ++i)
       publish(s, announce[i].topic, announce[i].payload, announce[i].retain, announce[i].retain ? 1 : 0);
     if (auto url = s.device->take_boot_fetch()) fetcher->request(s.index, s.generation, *url, s.device->spec().ip, s.device->ota_room_bytes());
+    if (s.device->crash_due()) timers.push({now + kCrashAfterMs, s.index, TimerKind::Crash, s.generation});
     if (opt.flood_per_device == 0 && s.device->spec().settings.tele_period > 0)
       timers.push({now + opt.first_state_ms + std::uniform_int_distribution<int>(0, 250)(rng), s.index, TimerKind::State,
                    s.generation});
@@ -289,9 +302,22 @@ struct SimRunner::Impl {
   void command(Slot& s, const mosquitto_message* m) {
     ++stats.commands;
     std::string payload(static_cast<const char*>(m->payload), static_cast<std::size_t>(std::max(0, m->payloadlen)));
+    ++s.commands_seen;
+    const auto& faults = s.device->spec().faults;
+    bool offline = faults.offline_at_command == s.commands_seen;
+    bool dropped = offline || s.drop_left > 0;
     if (command_log) {
-      std::fprintf(command_log.get(), "%s\t%s\t%s\t%s\n", s.label.c_str(), s.device->spec().mac.c_str(), m->topic, payload.c_str());
+      // One JSON object a line: when, which device (its first topic and MAC), the topic and the payload as received.
+      nlohmann::json line = {{"t", now_ms()}, {"device", s.label}, {"mac", s.device->spec().mac}, {"topic", m->topic}, {"payload", payload}};
+      if (dropped) line["dropped"] = true;
+      auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      std::fprintf(command_log.get(), "%s\n", text.c_str());
       std::fflush(command_log.get());
+    }
+    if (offline) return go_offline(s, faults.offline_ms);
+    if (s.drop_left > 0) {
+      --s.drop_left;
+      return;
     }
     auto reaction = s.device->handle(m->topic, payload, now_ms());
     for (const auto& o : reaction.publish) publish(s, o.topic, o.payload, o.retain);
@@ -352,6 +378,22 @@ struct SimRunner::Impl {
     ++s.generation;
   }
 
+  // Fault: off the network for a while (Wi-Fi lost), without a restart; the broker publishes the will.
+  void go_offline(Slot& s, int for_ms) {
+    log::info("sim: {} drops off the network for {} ms", s.device->topic(), for_ms);
+    if (s.fd >= 0) ::shutdown(s.fd, SHUT_RDWR);
+    detach(s);
+    if (s.connected) ++stats.disconnects;
+    s.connected = false;
+    ++s.generation;
+    timers.push({now_ms() + for_ms, s.index, TimerKind::Connect, s.generation});
+  }
+
+  int restart_delay(const Slot& s) const {
+    int own = s.device->spec().faults.restart_ms;
+    return own >= 0 ? own : opt.restart_delay_ms;
+  }
+
   void restart(Slot& s) {
     // A restarting Tasmota drops off the broker: Offline, a pause, then a fresh boot.
     ++stats.restarts;
@@ -362,7 +404,7 @@ struct SimRunner::Impl {
     detach(s);
     s.connected = false;
     ++s.generation;
-    timers.push({now_ms() + opt.restart_delay_ms, s.index, TimerKind::Boot, s.generation});
+    timers.push({now_ms() + restart_delay(s), s.index, TimerKind::Boot, s.generation});
   }
 
   void fire(const Timer& t) {
@@ -373,9 +415,23 @@ struct SimRunner::Impl {
         if (!s.connected && s.fd < 0) connect(s);
         break;
       case TimerKind::Boot:
-        s.device->reboot(now_ms());
+        if (std::exchange(s.crash_boot, false)) s.device->crash(now_ms());
+        else s.device->reboot(now_ms());
         connect(s);
         break;
+      case TimerKind::Crash:
+        // Fault: the new firmware crashes soon after boot. No Offline of its own: the socket dies and the
+        // broker publishes the will; it boots again with the crash as its restart reason.
+        if (!s.connected) break;
+        log::info("sim: {} crashes (boot loop)", s.device->topic());
+        ++stats.restarts;
+        if (s.fd >= 0) ::shutdown(s.fd, SHUT_RDWR);
+        detach(s);
+        s.connected = false;
+        ++s.generation;
+        s.crash_boot = true;
+        timers.push({now_ms() + restart_delay(s), s.index, TimerKind::Boot, s.generation});
+        return;
       case TimerKind::Idle:
         if (!s.restart_when_idle) break;
         if (now_ms() - s.last_command_ms < kIdleRestartMs) {  // commands still coming: the backlog is not drained

@@ -255,18 +255,14 @@ std::vector<Received> received_by(const std::string& command_log, const std::str
   std::istringstream lines(read_file(command_log));
   std::vector<Received> out;
   for (std::string line; std::getline(lines, line);) {
-    std::vector<std::string> cols;
-    for (std::size_t at = 0;;) {
-      auto tab = line.find('\t', at);
-      if (cols.size() == 3 || tab == std::string::npos) {
-        cols.push_back(line.substr(at));
-        break;
-      }
-      cols.push_back(line.substr(at, tab - at));
-      at = tab + 1;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) {
+      ADD_FAILURE() << command_log << ": not a JSON line: " << line;
+      continue;
     }
-    if (cols.size() != 4 || (cols[0] != device && cols[1] != device)) continue;
-    out.push_back({cols[2], cols[2].substr(cols[2].rfind('/') + 1) + " " + cols[3]});
+    if (j.value("device", "") != device && j.value("mac", "") != device) continue;
+    auto topic = j.value("topic", "");
+    out.push_back({topic, topic.substr(topic.rfind('/') + 1) + " " + j.value("payload", ""), j.value("dropped", false)});
   }
   return out;
 }

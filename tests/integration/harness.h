@@ -91,6 +91,7 @@ nlohmann::json by_mac(const nlohmann::json& list, const std::string& mac);
 // with `command` ("Reset 6", "Upgrade") it received, on whichever topic they came.
 struct Received {
   std::string topic, command;
+  bool dropped = false;  // lost by a fault (--fault …:drop_commands / offline_at_command)
 };
 std::vector<Received> received_by(const std::string& command_log, const std::string& device);
 int received(const std::string& command_log, const std::string& device, const std::string& command);
