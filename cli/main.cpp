@@ -554,7 +554,7 @@ int main(int argc, char** argv) {
   int max_parallel = 20, error_min = 1, min_rssi = -1;
   bool skip_powered = false;
   double max_per_minute = 0;
-  std::int64_t offline_timeout = 600, health_window = 60;
+  std::int64_t offline_timeout = 600, health_window = 60, restart_timeout = 120, upgrade_timeout = 600;
   auto rollout_options = [&](CLI::App* c) {
     c->add_option("--to", st.to, "target version, or latest")->capture_default_str();
     c->add_option("--to-build", st.to_build, "target build (default: keep each device's; --build works too)");
@@ -563,6 +563,10 @@ int main(int argc, char** argv) {
     c->add_option("--max-per-minute", max_per_minute, "device job starts per minute (0: no limit)");
     c->add_option("--offline-timeout", offline_timeout, "seconds an offline device waits at its turn before it is skipped")->capture_default_str();
     c->add_option("--health-window", health_window, "seconds a device must stay healthy after each hop")->capture_default_str();
+    c->add_option("--restart-timeout", restart_timeout, "seconds a restart may take before the device counts as gone")
+        ->capture_default_str()->check(CLI::Range(1, 86400));
+    c->add_option("--upgrade-timeout", upgrade_timeout, "seconds from Upgrade 1 to the new image's boot (download, -minimal or safeboot stage)")
+        ->capture_default_str()->check(CLI::Range(1, 86400));
     c->add_option("--min-rssi", min_rssi, "refuse devices whose Wi-Fi RSSI (%) is below this");
     c->add_option("--window", window, "start device jobs only inside this daily window, local time (01:00-05:00)");
     c->add_option("--mode", mode, "clean (backup, Reset 6, upgrade, restore, verify) or in-place (backup, upgrade, compare the settings)")
@@ -667,7 +671,8 @@ int main(int argc, char** argv) {
                                   log_rollout > 0 ? std::optional(log_rollout) : std::nullopt, st.json);
     if (*ro_start || *upgrade_cmd || std::any_of(ro_ops.begin(), ro_ops.end(), [](CLI::App* c) { return c->parsed(); })) {
       nlohmann::json spec = {{"target", st.to}, {"max_parallel", max_parallel}, {"offline_timeout_s", offline_timeout},
-                             {"health_window_s", health_window}, {"mode", mode}};
+                             {"health_window_s", health_window}, {"restart_timeout_s", restart_timeout},
+                             {"upgrade_timeout_s", upgrade_timeout}, {"mode", mode}};
       if (!st.to_build.empty()) spec["target_build"] = st.to_build;
       if (!rollout_name.empty()) spec["name"] = rollout_name;
       if (!where.empty()) spec["where"] = where;

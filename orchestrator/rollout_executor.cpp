@@ -522,6 +522,8 @@ std::shared_ptr<UpgradeDeviceJob> RolloutExecutor::make_job(std::int64_t job_id,
   UpgradeSettings us = o_.upgrade;
   us.device_mqtt_password = access.mqtt_password;
   us.health_window_ms = spec.health_window_s * 1000;
+  us.restart_timeout_ms = spec.restart_timeout_s * 1000;
+  us.upgrade_timeout_ms = spec.upgrade_timeout_s * 1000;
   auto version = planner::Version::parse(d.version.value_or("")).value_or(planner::Version{});
   backup::BackupTarget target{d.mac, d.topic.value_or(""), d.ip.value_or(""), version, planner::parse_chip(d.chip.value_or(""))};
   auto state = UpgradeJobState::from_json(json::parse(jr.state));

@@ -335,6 +335,8 @@ json RolloutSpec::to_json() const {
           {"success_threshold", success_threshold.str()},
           {"offline_timeout_s", offline_timeout_s},
           {"health_window_s", health_window_s},
+          {"restart_timeout_s", restart_timeout_s},
+          {"upgrade_timeout_s", upgrade_timeout_s},
           {"mode", mode},
           {"window", window ? json(window->str()) : json(nullptr)},
           {"skip_powered", skip_powered},
@@ -346,7 +348,7 @@ Result<RolloutSpec> RolloutSpec::from_json(const json& j) {
   if (!j.is_object()) return fail("a rollout spec must be a JSON object, not " + what(j));
   static const std::set<std::string, std::less<>> kKeys = {
       "name", "target", "target_build", "all", "devices", "where", "canary", "waves", "max_parallel", "max_per_minute",
-      "error_threshold", "error_min_executed", "success_threshold", "offline_timeout_s", "health_window_s", "mode",
+      "error_threshold", "error_min_executed", "success_threshold", "offline_timeout_s", "health_window_s", "restart_timeout_s", "upgrade_timeout_s", "mode",
       "window", "skip_powered", "min_rssi", "access"};
   RolloutSpec s;
   std::vector<std::string> errors;
@@ -502,6 +504,8 @@ Result<RolloutSpec> RolloutSpec::from_json(const json& j) {
   amount("success_threshold", s.success_threshold);
   number("offline_timeout_s", 0, 7 * 86'400, s.offline_timeout_s);
   number("health_window_s", 0, 86'400, s.health_window_s);
+  number("restart_timeout_s", 1, 86'400, s.restart_timeout_s);
+  number("upgrade_timeout_s", 1, 86'400, s.upgrade_timeout_s);
 
   // How each device is upgraded.
   if (text("mode", s.mode) && s.mode != "clean" && s.mode != "in-place") error("mode", quote(s.mode) + " is not clean or in-place");

@@ -86,6 +86,8 @@ struct RolloutSpec {
   Amount success_threshold{true, 100};
   std::int64_t offline_timeout_s = 600;          // a device offline at its turn waits this long, then is skipped
   std::int64_t health_window_s = 60;             // health stability window after each hop
+  std::int64_t restart_timeout_s = 120;          // how long a restart may take before the device counts as gone
+  std::int64_t upgrade_timeout_s = 600;          // from Upgrade 1 to the new image's boot (download, minimal or safeboot stage)
   std::string mode = "clean";                    // clean | in-place
   std::optional<TimeWindow> window;
   bool skip_powered = false;
@@ -101,6 +103,7 @@ struct RolloutSpec {
   // array of strings. Missing keys keep their defaults, but a selection must be given (all, devices or
   // where), and all with devices together is refused. Limits against typing errors and hostile input:
   // max_parallel <= 10000, max_per_minute <= 60000, offline_timeout_s <= a week, health_window_s <= a day,
+  // restart_timeout_s 1..a day, upgrade_timeout_s 1..a day,
   // access nested at most 8 levels (a json copy recurses).
   static Result<RolloutSpec> from_json(const nlohmann::json& j);
   friend bool operator==(const RolloutSpec&, const RolloutSpec&) = default;

@@ -1,4 +1,5 @@
 #include "sim/sim_device.h"
+#include "sim/sim_settings.h"
 #include "sim/text.h"
 
 #include <fmt/format.h>
@@ -117,10 +118,7 @@ std::string SimDevice::group_topic() const {
 }
 
 std::string SimDevice::ota_url() const {
-  if (!spec_.settings.ota_url.empty()) return spec_.settings.ota_url;
-  bool esp32 = spec_.chip.rfind("ESP32", 0) == 0;
-  return esp32 ? "http://ota.tasmota.com/tasmota32/release/tasmota32.bin"
-               : "http://ota.tasmota.com/tasmota/release/tasmota.bin.gz";
+  return spec_.settings.ota_url.empty() ? default_ota_url(spec_) : spec_.settings.ota_url;
 }
 
 std::string SimDevice::uptime_text(std::int64_t now_ms) const {
@@ -403,7 +401,8 @@ void SimDevice::command(std::string_view name, std::string_view arg, std::int64_
   }
   if (cmd == "OTAURL") {
     address("ota_url");
-    if (!arg.empty()) st.ota_url = arg == "1" ? "" : std::string(arg);
+    // The simulator keeps "" for the firmware's OTA_URL (DeviceSettings), whether set by `1` or spelt out.
+    if (!arg.empty()) st.ota_url = arg == "1" || arg == default_ota_url(spec_) ? "" : std::string(arg);
     reply(out, "OTAURL", ojson{{"OtaUrl", ota_url()}}.dump());
     return;
   }

@@ -34,6 +34,11 @@ constexpr IntSetting kIntSettings[] = {
 
 }  // namespace
 
+std::string default_ota_url(const DeviceSpec& spec) {
+  return spec.chip.rfind("ESP32", 0) == 0 ? "http://ota.tasmota.com/tasmota32/release/tasmota32.bin"
+                                          : "http://ota.tasmota.com/tasmota/release/tasmota.bin.gz";
+}
+
 std::uint8_t platform_of_spec(const DeviceSpec& spec) { return backup::platform_of(planner::parse_chip(spec.chip)).value_or(0); }
 
 backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& version, const std::optional<backup::DmpFile>& stored) {

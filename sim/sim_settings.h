@@ -18,6 +18,9 @@ backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& ve
 // firmware's migration): topics, names, module, template, rules, telemetry, OTA and web settings.
 void settings_from_file(const backup::DmpFile& file, DeviceSettings& settings);
 
+// The firmware's OTA_URL, what the device's OtaUrl is until one is set (and after `OtaUrl 1`).
+std::string default_ota_url(const DeviceSpec& spec);
+
 // The chip's platform byte (ESP8266 when the chip is unknown).
 std::uint8_t platform_of_spec(const DeviceSpec& spec);
 

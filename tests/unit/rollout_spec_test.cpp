@@ -475,8 +475,10 @@ TEST(RolloutSpecJson, WritesEveryField) {
   RolloutSpec spec;
   spec.all = true;
   json j = spec.to_json();
-  EXPECT_EQ(20u, j.size());
+  EXPECT_EQ(22u, j.size());
   EXPECT_EQ("latest", j["target"]);
+  EXPECT_EQ(120, j["restart_timeout_s"]);  // Upgrade job defaults; a spec stored before them reads them too
+  EXPECT_EQ(600, j["upgrade_timeout_s"]);
   EXPECT_EQ("1", j["canary"]);
   EXPECT_EQ(json::array({"100%"}), j["waves"]);
   EXPECT_EQ("100%", j["success_threshold"]);
@@ -507,6 +509,8 @@ TEST(RolloutSpecJson, RoundTripsEveryField) {
   spec.success_threshold = share(90);
   spec.offline_timeout_s = 1800;
   spec.health_window_s = 120;
+  spec.restart_timeout_s = 45;
+  spec.upgrade_timeout_s = 900;
   spec.mode = "in-place";
   spec.window = *TimeWindow::parse("22:00-02:00");
   spec.skip_powered = true;
@@ -617,6 +621,8 @@ TEST(RolloutSpecJson, HostileInputGetsAClearErrorAndNeverAThrow) {
             spec_error(json::parse(R"({"all": true, "max_parallel": 99999999999999999999999})")));
   EXPECT_EQ("offline_timeout_s: must be at least 0", spec_error(json::parse(R"({"all": true, "offline_timeout_s": -9223372036854775808})")));
   EXPECT_EQ("offline_timeout_s: must be at most 604800", spec_error({{"all", true}, {"offline_timeout_s", 604801}}));
+  EXPECT_EQ("restart_timeout_s: must be at least 1", spec_error({{"all", true}, {"restart_timeout_s", 0}}));
+  EXPECT_EQ("upgrade_timeout_s: must be at most 86400", spec_error({{"all", true}, {"upgrade_timeout_s", 86401}}));
   EXPECT_EQ("canary: must be at most 1000000", spec_error(json::parse(R"({"all": true, "canary": 18446744073709551615})")));
   EXPECT_EQ("error_min_executed: must be at least 0", spec_error({{"all", true}, {"error_min_executed", -1}}));
   EXPECT_EQ("max_per_minute: must be between 0 (no limit) and 60000", spec_error({{"all", true}, {"max_per_minute", 1e300}}));
@@ -646,8 +652,8 @@ TEST(RolloutSpecJson, HostileInputGetsAClearErrorAndNeverAThrow) {
 
 TEST(RolloutSpecJson, NoValueInAnyFieldThrows) {
   const char* keys[] = {"name", "target", "target_build", "all", "devices", "where", "canary", "waves", "max_parallel", "max_per_minute",
-                        "error_threshold", "error_min_executed", "success_threshold", "offline_timeout_s", "health_window_s", "mode",
-                        "window", "skip_powered", "min_rssi", "access"};
+                        "error_threshold", "error_min_executed", "success_threshold", "offline_timeout_s", "health_window_s", "restart_timeout_s",
+                        "upgrade_timeout_s", "mode", "window", "skip_powered", "min_rssi", "access"};
   std::vector<json> values = {nullptr, true, false, 0, -1, 1, 1e300, -1e300, std::numeric_limits<double>::quiet_NaN(),
                               json::parse("18446744073709551615"), json::parse("-9223372036854775808"), "", "NaN", "all", "10%",
                               "-", "1e999", json::array(), json::object(), json::parse("[[[[[]]]]]"), json::parse(R"([null, 1, "x"])"),
