@@ -929,7 +929,10 @@ JobEffects UpgradeJob::on_reply(std::string_view suffix, std::string_view payloa
       return {};
     }
     case Wait::VersionReply: {
-      if (j && j->contains("Command") && (*j)["Command"] == "Unknown" && j->value("Input", "").starts_with("STATUS")) {
+      // (Status 2 is all this wait asked; older firmware answers Unknown without naming the input.)
+      const json* input = j && j->contains("Input") ? &(*j)["Input"] : nullptr;
+      bool unknown = j && j->contains("Command") && (*j)["Command"] == "Unknown";
+      if (unknown && (!input || (input->is_string() && input->get<std::string>().starts_with("STATUS")))) {
         // A minimal or safeboot image has no Status (its boot announcement was missed): wait for its next boot.
         event("the device does not know Status: an intermediate (minimal or safeboot) image; waiting for its next boot");
         interim_ = Interim::Minimal;

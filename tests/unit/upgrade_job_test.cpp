@@ -206,7 +206,9 @@ class World {
     auto at = url.find("release-");
     auto version = url.substr(at + 8, url.find('/', at) - at - 8);
     bool minimal = url.find("-minimal") != std::string::npos;
-    auto image = fleet::firmware::make_image({fleet::planner::Chip::ESP8266, version, minimal ? "tasmota-minimal" : "tasmota",
+    auto chip = fleet::planner::parse_chip(device.spec().chip);
+    bool esp32 = chip != fleet::planner::Chip::ESP8266;
+    auto image = fleet::firmware::make_image({chip, version, minimal ? "tasmota-minimal" : esp32 ? "tasmota32" : "tasmota",
                                               static_cast<std::size_t>((minimal ? 200 : 300) * 1024), url.ends_with(".gz")});
     bool missing = url.find("missing") != std::string::npos;  // an image the server does not have
     auto r = device.ota_downloaded(missing ? OtaDownload{url, 404, {}} : OtaDownload{url, 200, image}, now);
@@ -367,6 +369,91 @@ TEST(UpgradeJob, WaitsThroughTheMinimalStepTheDeviceTakesByItself) {
   EXPECT_EQ(std::vector<std::string>{}, w.violations);
 }
 
+
+// The minimal build never goes on (a fault of the simulator): the job says so instead of waiting forever,
+// and never sends Upgrade 1 again. The minimal build answers no Status (support_command.ino under
+// FIRMWARE_MINIMAL): its boot announcement tells the job what it is.
+TEST(UpgradeJob, AMinimalBuildThatNeverFetchesTheFullImageFailsSayingSo) {
+  auto s = spec("7.2.0");
+  s.program_kb = 500;
+  s.free_kb = 250;
+  s.faults.stuck_minimal = true;
+  World w(s);
+  Durable d;
+  auto hops = hops_to({"8.5.1"});
+  hops[0].url = "http://127.0.0.1:8070/tasmota/release-8.5.1/tasmota.bin";
+  UpgradeJob job(target(w.device), hops, UpgradeJobState{}, settings());
+  w.run(job, d);
+  EXPECT_EQ("failed", job.state().status);
+  EXPECT_NE(std::string::npos, job.state().error.find("booted 8.5.1(minimal) and did not go on to the full image")) << job.state().error;
+  EXPECT_EQ("minimal", w.device.spec().build);
+  EXPECT_EQ(1, w.received.upgrade);
+}
+
+// An ESP32 with a single-OTA layout (a simulator fault: `safeboot`): Upgrade 1 restarts it into its
+// safeboot image, which answers no Status, downloads the image itself and reports on stat/…/UPGRADE
+// (support_tasmota.ino; docs/upgrade.md "Intermediate images and the waits").
+DeviceSpec safeboot_esp32() {
+  auto s = spec("14.2.0");
+  s.chip = "ESP32";
+  s.build = "tasmota32";
+  s.program_kb = 1650;
+  s.free_kb = 1230;
+  s.settings.template_json.clear();
+  s.faults.safeboot = true;
+  return s;
+}
+
+std::vector<JobHop> esp32_hop() { return {{"15.0.1", "tasmota32", "http://127.0.0.1:8070/tasmota32/release-15.0.1/tasmota32.bin", kSteps}}; }
+
+TEST(UpgradeJob, AnEsp32WithASafebootLayoutUpgradesThroughItsSafebootImage) {
+  World w(safeboot_esp32());
+  Durable d;
+  auto t = target(w.device);
+  t.chip = fleet::planner::Chip::ESP32;
+  UpgradeJob job(t, esp32_hop(), UpgradeJobState{}, settings());
+  ASSERT_TRUE(w.run(job, d));
+  EXPECT_EQ("done", job.state().status) << job.state().error;
+  EXPECT_EQ("15.0.1", w.device.spec().version);
+  EXPECT_FALSE(w.device.in_safeboot());
+  EXPECT_EQ(1, w.received.upgrade);
+  EXPECT_EQ("Desk Lamp", fields(w.device)["friendlyname"][0]);
+  EXPECT_EQ(std::vector<std::string>{}, w.violations);
+}
+
+TEST(UpgradeJob, ADownloadThatFailsInSafebootFailsTheJobNamingWhereTheDeviceIs) {
+  auto s = safeboot_esp32();
+  s.faults.download_fails = "Update error: Stream Read Timeout";
+  World w(s);
+  Durable d;
+  auto t = target(w.device);
+  t.chip = fleet::planner::Chip::ESP32;
+  UpgradeJob job(t, esp32_hop(), UpgradeJobState{}, settings());
+  w.run(job, d);
+  EXPECT_EQ("failed", job.state().status);
+  EXPECT_NE(std::string::npos, job.state().error.find("Upgrade failed in safeboot (Failed Update error: Stream Read Timeout)")) << job.state().error;
+  EXPECT_NE(std::string::npos, job.state().error.find("stays in 14.2.0(release-safeboot)")) << job.state().error;
+  EXPECT_TRUE(w.device.in_safeboot());
+  EXPECT_EQ(1, w.received.upgrade);
+}
+
+// The old image boots again after "Successful" (a fault): the settings are restored on it, then the job fails.
+TEST(UpgradeJob, TheOldVersionBootingAgainRestoresTheSettingsOnItAndFails) {
+  auto s = spec("8.5.1");
+  s.faults.keeps_old_version = true;
+  World w(s);
+  Durable d;
+  UpgradeJob job(target(w.device), hops_to({"9.1.0"}), UpgradeJobState{}, settings());
+  w.run(job, d);
+  EXPECT_EQ("failed", job.state().status);
+  EXPECT_NE(std::string::npos, job.state().error.find("expected 9.1.0 after the upgrade, the device reports 8.5.1")) << job.state().error;
+  EXPECT_NE(std::string::npos, job.state().error.find("restored on 8.5.1")) << job.state().error;
+  EXPECT_EQ("8.5.1", w.device.spec().version);
+  EXPECT_EQ(1, w.received.reset6);
+  EXPECT_EQ(1, w.received.upgrade);
+  EXPECT_EQ("Desk Lamp", fields(w.device)["friendlyname"][0]);  // back after the Reset 6
+  EXPECT_EQ(std::vector<std::string>{}, w.violations);
+}
 
 // Kill the job at every state write, both right after it and after the commands that follow it went
 // out, then rebuild it from what was persisted: it finishes or stops with a reason, and never repeats
