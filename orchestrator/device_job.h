@@ -37,6 +37,8 @@ class DeviceJob {
                                                        std::int64_t now_ms) = 0;
   virtual std::vector<backup::DeviceAction> on_http(const firmware::Download& result, std::int64_t now_ms) = 0;
   virtual std::vector<backup::DeviceAction> on_time(std::int64_t now_ms) = 0;
+  // The broker session is back after `outage_ms` away: what was published to us meanwhile is lost.
+  virtual std::vector<backup::DeviceAction> on_broker_back(std::int64_t /*now_ms*/, std::int64_t /*outage_ms*/) { return {}; }
   virtual bool finished() const = 0;
   // Asked to stop at its next safe point (pause, abort); a job without one finishes as it would.
   virtual void request_stop() {}

@@ -132,7 +132,7 @@ void JobRunner::start_waiting() {
     running_macs_.insert(job->mac());
     for (auto& t : topics) by_topic_[t] = job.get();
     for (auto& fb : job->fallbacks()) by_fallback_[fb] = job.get();
-    execute(a, job->start(clock_.now_ms()));
+    execute(a, job->start(job_now()));
   }
 }
 
@@ -218,7 +218,7 @@ void JobRunner::on_message(std::string_view topic, std::string_view payload) {
     }
   }
   auto before = a.job->progress_key();
-  execute(a, a.job->on_message(parts->prefix, parts->suffix, payload, clock_.now_ms()));
+  execute(a, a.job->on_message(parts->prefix, parts->suffix, payload, job_now()));
   if (audit && a.job->progress_key() != before)
     audit(*a.job, "reply",
           std::string(topic) + " " + std::string(core::utf8_prefix(payload, 300)) + (payload.size() > 300 ? "…" : ""));
@@ -226,20 +226,39 @@ void JobRunner::on_message(std::string_view topic, std::string_view payload) {
   for (auto& t : a.job->topics()) by_topic_[t] = a.job.get();
 }
 
+std::int64_t JobRunner::job_now() const {
+  auto now = clock_.now_ms();
+  return (offline_since_ ? *offline_since_ : now) - offline_total_ms_;
+}
+
+void JobRunner::set_online(bool online) {
+  auto now = clock_.now_ms();
+  if (!online && online_) offline_since_ = now;
+  online_ = online;
+  if (!online || !offline_since_) return;
+  auto away = now - *offline_since_;
+  offline_total_ms_ += away;
+  offline_since_.reset();
+  for (auto& [p, a] : active_)
+    if (!a.job->over()) execute(a, a.job->on_broker_back(job_now(), away));
+  retire();
+}
+
 void JobRunner::tick() {
   start_waiting();
-  auto now = clock_.now_ms();
+  auto now = job_now();
   // Jobs' timers are seconds long: time is handed out every 10 ms, not on every loop turn (a busy loop
   // turns thousands of times a second, and asking 200 jobs each time was a tenth of its CPU).
   bool time_due = now - last_time_ms_ >= 10 || now < last_time_ms_;
   if (time_due) last_time_ms_ = now;
   for (auto& [p, a] : active_) {
-    if (a.http && a.http->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    // A device's HTTP answer waits while the broker is away: what the job does next may be a command.
+    if (a.http && !offline_since_ && a.http->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
       auto result = a.http->get();
       a.http.reset();
       execute(a, a.job->on_http(result, now));
     }
-    if (time_due && !a.http && !a.job->over()) execute(a, a.job->on_time(now));
+    if (time_due && !a.http && !a.job->over() && !offline_since_) execute(a, a.job->on_time(now));
   }
   retire();
 }

@@ -62,8 +62,10 @@ class JobRunner {
   // Queued; it starts when a slot is free, the broker session is up and no other job holds its device.
   void add(std::shared_ptr<DeviceJob> job);
   bool has(const std::string& mac) const;  // a job of this device is queued or running
-  // The broker session is up with its subscriptions acknowledged (replies can reach us) or not.
-  void set_online(bool online) { online_ = online; }
+  // The broker session is up with its subscriptions acknowledged (replies can reach us) or not. While it
+  // is not, the jobs' clock stands still (no wait runs out for a reply that cannot reach us, no command
+  // is handed to a transport that would drop it); when it is back, each job hears how long it was away.
+  void set_online(bool online);
   void on_message(std::string_view topic, std::string_view payload);
   void tick();
   // Jobs that are over (finished or given up), once each.
@@ -99,6 +101,9 @@ class JobRunner {
   mqtt::TopicScheme defaults_;  // after a Reset 6 a device listens and answers on Tasmota's defaults
   DeviceHttp http_;
   bool online_ = false;
+  std::optional<std::int64_t> offline_since_;  // clock time the session was lost (after having been up)
+  std::int64_t offline_total_ms_ = 0;         // the jobs' clock: the runner's clock minus the time offline
+  std::int64_t job_now() const;
   bool draining_ = false;
   std::uint64_t commands_sent_ = 0;
   std::int64_t last_time_ms_ = std::numeric_limits<std::int64_t>::min() / 2;

@@ -24,6 +24,9 @@ std::vector<backup::DeviceAction> UpgradeDeviceJob::on_http(const firmware::Down
 }
 
 std::vector<backup::DeviceAction> UpgradeDeviceJob::on_time(std::int64_t now) { return drain(job_->on_time(now), now); }
+std::vector<backup::DeviceAction> UpgradeDeviceJob::on_broker_back(std::int64_t now, std::int64_t outage_ms) {
+  return drain(job_->on_broker_back(now, outage_ms), now);
+}
 
 std::vector<backup::DeviceAction> UpgradeDeviceJob::drain(JobEffects effects, std::int64_t now) {
   std::vector<backup::DeviceAction> out;

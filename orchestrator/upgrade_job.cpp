@@ -723,6 +723,8 @@ JobEffects UpgradeJob::enter_put_back_ota_url(std::int64_t now_ms) {
 
 void UpgradeJob::await_restart(std::int64_t now_ms, std::int64_t timeout_ms) {
   wait_ = Wait::Restart;
+  restart_wait_from_ms_ = now_ms;
+  restart_check_outage_ms_ = 0;
   seen_offline_ = false;
   online_at_ms_ = 0;
   deadline_ms_ = now_ms + timeout_ms;
@@ -838,7 +840,7 @@ JobEffects UpgradeJob::on_message(bool tele, std::string_view suffix, std::strin
   if ((wait_ == Wait::BackupRun || wait_ == Wait::VerifyBackupRun) && backup_) return tele ? JobEffects{} : from_inner(backup_->on_message(suffix, payload, now_ms), now_ms);
   if (wait_ == Wait::RestoreRun && restore_) return from_inner(restore_->on_message(tele, suffix, payload, now_ms), now_ms);
   if (wait_ == Wait::HealthWindow) return health_message(tele, suffix, payload, now_ms);
-  if (wait_ == Wait::Restart || (wait_ == Wait::UpgradeReply && tele)) {
+  if (wait_ == Wait::Restart || ((wait_ == Wait::UpgradeReply || wait_ == Wait::RestartCheck) && tele)) {
     if (!tele) return {};
     if (suffix == "LWT") {
       if (payload == "Offline") {
@@ -966,6 +968,24 @@ JobEffects UpgradeJob::on_reply(std::string_view suffix, std::string_view payloa
       event(state_.failed_reason + "; restoring the settings on " + fw->str());
       state_.current_version = fw->version.str();
       return go(Event::Failed, now_ms);
+    }
+    case Wait::RestartCheck: {
+      if (!j || !j->contains("StatusSTS")) return {};
+      auto up = uptime_of((*j)["StatusSTS"]);
+      if (!up) return {};
+      // Uptime counts whole seconds: it booted after the wait began only if even the longest uptime it can
+      // mean (up + 1 s) is shorter than the time since (a device that booted just before would pass otherwise).
+      auto since_ms = now_ms - restart_wait_from_ms_ + restart_check_outage_ms_;
+      auto since_s = since_ms / 1000;
+      if ((*up + 1) * 1000 <= since_ms) {
+        event(fmt::format("the device has been up {} s, less than the {} s since the wait began: it restarted meanwhile", *up, since_s));
+        return restarted(now_ms);
+      }
+      // Still up from before: the restart has not happened (yet). Back to waiting, to the same deadline.
+      wait_ = Wait::Restart;
+      deadline_ms_ = restart_check_deadline_ms_;
+      event(fmt::format("the device has been up {} s: it has not restarted since {} s ago; waiting on", *up, since_s));
+      return {};
     }
     case Wait::HealthReply:
       if (j && j->contains("StatusSTS")) {
@@ -1126,6 +1146,23 @@ JobEffects UpgradeJob::health_time(std::int64_t now_ms) {
   return {};
 }
 
+// After an outage a restart wait asks the device whether it restarted since the wait began (its uptime,
+// Status 11, is shorter than the time since then, outage included); a wait for Upgrade 1's outcome looks
+// at its version, as a resumed job does. Other waits go on: their clock stood still, and a query whose
+// answer was lost is asked again when its wait runs out.
+JobEffects UpgradeJob::on_broker_back(std::int64_t now_ms, std::int64_t outage_ms) {
+  if (finished()) return {};
+  event(fmt::format("the broker was away for {} s", (outage_ms + 500) / 1000));
+  if (wait_ == Wait::UpgradeReply && interim_ == Interim::None) return enter_upgrade(now_ms, How::CheckVersion);
+  if (wait_ != Wait::Restart) return {};
+  restart_check_outage_ms_ += outage_ms;
+  restart_check_deadline_ms_ = deadline_ms_;
+  wait_ = Wait::RestartCheck;
+  query_tries_ = 0;
+  deadline_ms_ = now_ms + settings_.reply_timeout_ms;
+  return send("Status", "11");
+}
+
 JobEffects UpgradeJob::on_http(int status, std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms) {
   if ((wait_ == Wait::BackupRun || wait_ == Wait::VerifyBackupRun) && backup_) return from_inner(backup_->on_http(std::move(body), error, now_ms), now_ms);
   if (wait_ == Wait::RestoreRun && restore_) return from_inner(restore_->on_http(status, std::move(body), error, now_ms), now_ms);
@@ -1157,6 +1194,10 @@ JobEffects UpgradeJob::on_time(std::int64_t now_ms) {
         return fail(fmt::format("the device booted {} and did not go on to the full image within {} s: it stays on the minimal build; "
                                 "check its OtaUrl and the image, then run the upgrade again",
                                 interim_version_, settings_.upgrade_timeout_ms / 1000));
+      if (restart_check_outage_ms_ > 0)
+        return fail(fmt::format("the device did not restart within {} s ({}): the broker went away as the command went out and it may never "
+                                "have reached the device; not sent again",
+                                settings_.restart_timeout_ms / 1000, current_step()));
       return fail(fmt::format("the device did not come back within {} s ({})", (settings_.restart_timeout_ms) / 1000, current_step()));
     case Wait::OtaUrlReply:
       if (ota_tries_ < 3) return enter_ota_url(now_ms, How::Fresh);  // idempotent: ask again
@@ -1168,10 +1209,16 @@ JobEffects UpgradeJob::on_time(std::int64_t now_ms) {
     case Wait::UpgradeReply: return fail("no outcome of Upgrade 1 within the time allowed: not sent again");
     case Wait::VersionReply:
     case Wait::HealthReply:
+    case Wait::RestartCheck:
       // Queries are harmless: ask again a few times before giving up.
       if (++query_tries_ < 3) {
         deadline_ms_ = now_ms + settings_.reply_timeout_ms;
         return wait_ == Wait::VersionReply ? send("Status", "2") : send("Status", "11");
+      }
+      if (wait_ == Wait::RestartCheck) {  // no answer: the restart wait goes on to its own deadline
+        wait_ = Wait::Restart;
+        deadline_ms_ = std::max(now_ms, restart_check_deadline_ms_);
+        return {};
       }
       return fail(wait_ == Wait::VersionReply ? "no answer to Status 2" : "health check: the device does not answer Status 11");
     default: return {};

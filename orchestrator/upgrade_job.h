@@ -154,6 +154,9 @@ class UpgradeJob {
   JobEffects on_message(bool tele, std::string_view suffix, std::string_view payload, std::int64_t now_ms);
   JobEffects on_http(int status, std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms);
   JobEffects on_time(std::int64_t now_ms);
+  // The broker is back after `outage_ms` (the job's clock stood still meanwhile); what the device published
+  // to us then, a boot announcement among it, is lost.
+  JobEffects on_broker_back(std::int64_t now_ms, std::int64_t outage_ms);
   JobEffects on_backup_stored(std::int64_t id, std::int64_t now_ms);
   JobEffects on_backup_loaded(std::optional<std::vector<std::uint8_t>> bytes, std::int64_t now_ms);
   JobEffects on_backup_record_loaded(std::optional<backup::BackupRecord> record, std::int64_t now_ms);
@@ -197,7 +200,9 @@ class UpgradeJob {
   static const Rule& rule_of(planner::Step step);
 
   enum class Wait { None, BackupRun, BackupStore, Restart, OtaUrlReply, UpgradeReply, VersionReply, HealthReply, HealthWindow, BackupLoad,
-                    RestoreRun, OtaUrlBackReply, VerifyBackupRun, VerifyBackupLoad };
+                    RestoreRun, OtaUrlBackReply, VerifyBackupRun, VerifyBackupLoad, RestartCheck };
+  // A restart wait the broker's outage interrupted: when it began (the job's clock), the outage, the wait's deadline.
+  std::int64_t restart_wait_from_ms_ = 0, restart_check_outage_ms_ = 0, restart_check_deadline_ms_ = 0;
 
   // What the device showed during the health window.
   struct Health {
