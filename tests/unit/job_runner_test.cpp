@@ -1,0 +1,73 @@
+// The job runner's clock while the broker is away: jobs are handed no time (no wait runs out for a reply
+// that cannot reach us) and, when the session is back, hear how long it was gone, on a clock that left the
+// outage out.
+#include <gtest/gtest.h>
+
+#include "orchestrator/job_runner.h"
+#include "tests/unit/fakes.h"
+
+using namespace fleet;
+
+namespace {
+
+// Records what the runner hands it; asks nothing.
+struct RecordingJob : orchestrator::DeviceJob {
+  RecordingJob() : DeviceJob("5C:CF:7F:00:00:01", "127.0.0.9", {}) {}
+  std::vector<std::int64_t> times;
+  std::vector<std::pair<std::int64_t, std::int64_t>> backs;  // (now, outage)
+  std::string device_topic() const override { return "plug"; }
+  std::vector<backup::DeviceAction> start(std::int64_t now) override {
+    times.push_back(now);
+    return {};
+  }
+  std::vector<backup::DeviceAction> on_message(mqtt::Prefix, std::string_view, std::string_view, std::int64_t) override { return {}; }
+  std::vector<backup::DeviceAction> on_http(const firmware::Download&, std::int64_t) override { return {}; }
+  std::vector<backup::DeviceAction> on_time(std::int64_t now) override {
+    times.push_back(now);
+    return {};
+  }
+  std::vector<backup::DeviceAction> on_broker_back(std::int64_t now, std::int64_t outage) override {
+    backs.emplace_back(now, outage);
+    return {};
+  }
+  bool finished() const override { return false; }
+};
+
+}  // namespace
+
+TEST(JobRunner, TheJobsClockStandsStillWhileTheBrokerIsAwayAndTheyHearHowLongItWas) {
+  fleet::testing::FakeTransport transport;
+  fleet::testing::FakeClock clock;
+  orchestrator::JobRunner runner{transport, clock, orchestrator::JobRunnerOptions{mqtt::TopicScheme(), 10}};
+  auto job = std::make_shared<RecordingJob>();
+  runner.add(job);
+  runner.tick();
+  EXPECT_TRUE(job->times.empty()) << "no job starts before the session is up";
+  runner.set_online(true);  // the first connection: no outage
+  runner.tick();
+  ASSERT_EQ(1u, job->times.size());
+  auto t0 = clock.t;
+  EXPECT_EQ(t0, job->times[0]);
+  EXPECT_TRUE(job->backs.empty());
+  clock.advance(1000);
+  runner.tick();
+  ASSERT_EQ(2u, job->times.size());
+  EXPECT_EQ(t0 + 1000, job->times[1]);
+
+  runner.set_online(false);  // lost: 30 s without the broker
+  for (int i = 0; i < 30; ++i) {
+    clock.advance(1000);
+    runner.tick();
+  }
+  EXPECT_EQ(2u, job->times.size()) << "no time handed out while the broker is away";
+  runner.set_online(false);  // connected again, subscriptions not acknowledged yet: still away
+  clock.advance(500);
+  runner.set_online(true);
+  ASSERT_EQ(1u, job->backs.size());
+  EXPECT_EQ(30'500, job->backs[0].second);
+  EXPECT_EQ(t0 + 1000, job->backs[0].first) << "the job's clock left the outage out";
+  clock.advance(1000);
+  runner.tick();
+  ASSERT_EQ(3u, job->times.size());
+  EXPECT_EQ(t0 + 2000, job->times[2]);
+}
