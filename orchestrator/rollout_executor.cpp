@@ -527,13 +527,27 @@ std::shared_ptr<UpgradeDeviceJob> RolloutExecutor::make_job(std::int64_t job_id,
   auto version = planner::Version::parse(d.version.value_or("")).value_or(planner::Version{});
   backup::BackupTarget target{d.mac, d.topic.value_or(""), d.ip.value_or(""), version, planner::parse_chip(d.chip.value_or(""))};
   auto state = UpgradeJobState::from_json(json::parse(jr.state));
-  auto job = std::make_shared<UpgradeDeviceJob>(d.mac, d.ip.value_or(""), access,
-                                                std::make_unique<UpgradeJob>(target, hops_from_json(json::parse(jr.hops)), state, us), job_id,
+  auto hops = hops_from_json(json::parse(jr.hops));
+  // A job planned by another process (one that died, its OTA server with it) names that server's images:
+  // the same paths are under this process's OTA base (the layout is the same on every server, Catalog::
+  // image_path), and the resumed job sends OtaUrl again before an Upgrade 1 it has not sent.
+  std::vector<std::string> moved;
+  if (!o_.catalog.official_base())
+    for (auto& h : hops) {
+      auto scheme = h.url.find("://");
+      auto slash = scheme == std::string::npos ? std::string::npos : h.url.find('/', scheme + 3);
+      auto base = slash == std::string::npos ? std::string() : h.url.substr(0, slash);
+      if (base.empty() || base == o_.catalog.ota_base() || base == "http://ota.tasmota.com" || base.find("github.com") != std::string::npos) continue;
+      h.url = o_.catalog.ota_base() + h.url.substr(slash);
+      moved.push_back(h.version);
+    }
+  auto job = std::make_shared<UpgradeDeviceJob>(d.mac, d.ip.value_or(""), access, std::make_unique<UpgradeJob>(target, hops, state, us), job_id,
                                                 p_.jobs, p_.backups);
   job->set_fallbacks(fallbacks_for(d));
   auto rollout = jr.rollout_id;
   auto mac = d.mac;
   job->on_event = [this, rollout, mac, job_id](const std::string& text) { audit(rollout, mac, job_id, "state", text); };
+  if (!moved.empty()) audit(rollout, mac, job_id, "state", fmt::format("the images of hop(s) to {} now come from {}", fmt::join(moved, ", "), o_.catalog.ota_base()));
   return job;
 }
 

@@ -321,6 +321,10 @@ ResumePoint resume_point(const UpgradeJobState& s, const std::vector<JobHop>& ho
       if (s.sent) {
         r.how = How::CheckVersion;
         r.why = "Upgrade 1 may have gone out before the interruption: asking the device what it runs";
+      } else if (s.step > 0 && hops[s.hop].steps[s.step - 1] == Step::OtaUrl) {
+        // The image may come from another OTA server now (another process took the job over): OtaUrl again.
+        r.step = s.step - 1;
+        r.why = "resumed before Upgrade 1: OtaUrl first again";
       }
       break;
     case Step::Restore:

@@ -76,3 +76,48 @@ TEST(Chaos, KilledTwentyTimesMidRolloutNoDeviceGetsADestructiveCommandTwiceNothi
   ASSERT_TRUE(it::wait_until([&] { return w.on_version("9.2.0") >= finished; }, 30s));
   EXPECT_EQ("ok\n", integrity());
 }
+
+// Two daemons on one database (and one broker): the first drives the rollout, the second waits for its
+// lease; killed, the first hands the rollout to the second at once (same host, its process gone), which
+// finishes it from the stored job states, its own OTA server now serving the images.
+TEST(Chaos, TwoDaemonsOnOneDatabaseKillingTheDriverHandsTheRolloutToTheOther) {
+  World w(it::fleet_of(8));
+  w.start_daemon({"--client-id", "fleet-a"}, "fleet-a.log");
+  auto start = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "2", "--health-window", "1",
+                      "--restart-timeout", "15", "--upgrade-timeout", "15", "--web-port", w.web_port});
+  ASSERT_EQ(0, start.status) << start.out << start.err;
+  int port_b = it::free_port();
+  std::vector<std::string> argv{it::fleet_bin(), "serve", "--db", w.db, "--log-level", "info", "--broker", w.broker.url(), "--firmware-dir", w.fw,
+                                "--ota-listen", "127.0.0.1:" + std::to_string(port_b), "--client-id", "fleet-b"};
+  auto b = std::make_unique<it::Process>(argv, w.dir.path("fleet-b.log"));
+  ASSERT_TRUE(it::wait_until([&] { return it::port_open(port_b); }, 20s)) << b->log();
+  // Both run; only the first drives: the second leaves the rollout alone while the lease is held.
+  ASSERT_TRUE(it::wait_until([&] { return w.count("dev0", "Reset 6") + w.count("dev1", "Reset 6") > 0; }, 30s));
+  std::this_thread::sleep_for(2s);
+  auto audit_text = [&] {
+    std::string all;
+    for (auto& e : w.audit(1)) all += e.value("text", "") + "\n";
+    return all;
+  };
+  EXPECT_EQ(std::string::npos, audit_text().find("taken over")) << "the second daemon must wait while the first holds the lease";
+  ASSERT_EQ("running", w.show(1).value("status", "")) << "killed mid-rollout";
+  w.fleet->stop(SIGKILL);
+  ASSERT_TRUE(it::wait_until([&] { return audit_text().find("taken over from") != std::string::npos; }, 15s)) << b->log();
+  ASSERT_TRUE(it::wait_until([&] { return w.show(1).value("status", "") == "finished"; }, 180s)) << w.show(1).dump(1) << b->log();
+  auto shown = w.show(1);
+  int finished = 0;
+  for (auto& d : shown["devices"]) {
+    std::string name = d["name"];
+    int hops = std::stoi(name.substr(3)) % 2 == 0 ? 1 : 2;
+    if (d["status"] == "finished") ++finished;
+    else EXPECT_FALSE(d.value("reason", "").empty()) << d.dump();
+    EXPECT_LE(w.count(name, "Reset 6"), hops) << name;
+    EXPECT_LE(w.count(name, "Upgrade 1"), hops) << name;
+  }
+  EXPECT_GE(finished, 6) << shown.dump(1);  // at most the jobs mid-download from the killed server fail
+  // The jobs the second daemon resumed fetch from its own OTA server.
+  EXPECT_NE(std::string::npos, b->log().find("127.0.0.1:" + std::to_string(port_b))) << b->log();
+  int from_b = 0;
+  for (int i = 0; i < 8; ++i) from_b += w.count(fmt::format("dev{}", i), "OtaUrl http://127.0.0.1:" + std::to_string(port_b) + "/");
+  EXPECT_GT(from_b, 0) << "the devices were pointed at the second daemon's OTA server (devices' side)\n" << audit_text();
+}
