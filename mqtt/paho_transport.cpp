@@ -5,6 +5,7 @@
 #include <mqtt/async_client.h>
 
 #include <chrono>
+#include <limits>
 #include <random>
 
 #include "core/log.h"
@@ -81,7 +82,7 @@ void PahoTransport::connect() {
   auto builder = ::mqtt::connect_options_builder()
                      .clean_session(true)
                      .keep_alive_interval(std::chrono::seconds(config_.keepalive_s))
-                     .connect_timeout(std::chrono::seconds(10))
+                     .connect_timeout(std::chrono::seconds(kConnectTimeoutS))
                      .automatic_reconnect(false);  // our own backoff, so initial failures retry too
   if (!config_.username.empty()) builder.user_name(config_.username);
   if (!config_.password.empty()) builder.password(config_.password);
@@ -98,6 +99,7 @@ void PahoTransport::connect() {
     builder.ssl(std::move(ssl));
   }
   connecting_ = true;
+  connect_started_ms_ = wall_ms();
   try {
     client_->connect(builder.finalize(), nullptr, *callbacks_);
   } catch (const std::exception& e) {
@@ -142,13 +144,25 @@ void PahoTransport::on_connected() {
 }
 
 void PahoTransport::on_lost(const std::string& cause) {
+  // No attempt before the backoff is set below: the loop's maintain() sees connected_ false at once, and a
+  // connect while Paho still tears the lost session down is ignored by it ("MQTT error [-18]").
+  retry_at_ms_ = std::numeric_limits<std::int64_t>::max();
   connected_ = false;
   events_.push(Event{Event::ConnectionLost, {}, {}, false});
   if (!stopping_) on_connect_failed("connection lost" + (cause.empty() ? std::string() : ": " + cause));
 }
 
 void PahoTransport::maintain(std::int64_t now_ms) {
-  if (stopping_ || connected_ || connecting_) return;
+  if (stopping_ || connected_) return;
+  // An attempt whose outcome never came: Paho drops the callback of a connect it took while its previous
+  // session was still being torn down (seen after "MQTT error [-18]" when the broker restarted). Without
+  // this the daemon would never try again.
+  if (connecting_ && wall_ms() - connect_started_ms_ > kConnectTimeoutS * 1000 + 5000) {
+    log::warn("mqtt: {}: no outcome of the connection attempt in {} s; trying again", config_.describe(), kConnectTimeoutS + 5);
+    connecting_ = false;
+    retry_at_ms_ = 0;
+  }
+  if (connecting_) return;
   if (now_ms >= retry_at_ms_) connect();
 }
 

@@ -52,7 +52,9 @@ class PahoTransport final : public core::Transport {
   std::unique_ptr<Callbacks> callbacks_;
   std::unique_ptr<SubscribeListener> subscribe_listener_;
   std::atomic<bool> connected_{false};
+  static constexpr int kConnectTimeoutS = 10;
   std::atomic<bool> connecting_{false};
+  std::atomic<std::int64_t> connect_started_ms_{0};  // when the attempt in flight began
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> retry_at_ms_{0};
   std::atomic<int> backoff_s_{0};
