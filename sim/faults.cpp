@@ -31,6 +31,11 @@ std::string set_fault(Faults& f, const std::string& kind, const nlohmann::json& 
   if (kind == "offline_at_command") return number(f.offline_at_command, 1, 1000000);
   if (kind == "offline_ms") return number(f.offline_ms, 0, 3600000);
   if (kind == "rssi") return number(f.rssi, 0, 100);
+  if (kind == "offline_on") {
+    if (!v.is_string() || v.get<std::string>().empty()) return "offline_on takes a command name";
+    f.offline_on = v.get<std::string>();
+    return {};
+  }
   if (kind == "download_fails") {
     // Tasmota's stalled download on ESP8266 (Updater ERROR[6]; docs/simulator.md)
     if (v.is_null() || (v.is_boolean() && v.get<bool>())) f.download_fails = "Update error: ERROR[6]: Stream Read Timeout";
@@ -40,7 +45,7 @@ std::string set_fault(Faults& f, const std::string& kind, const nlohmann::json& 
   }
   return "unknown fault '" + kind +
          "' (never_returns, keeps_old_version, boot_loop, download_fails, stuck_minimal, safeboot, drop_commands, restart_ms, "
-         "offline_at_command, offline_ms, rssi)";
+         "offline_at_command, offline_on, offline_ms, rssi)";
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ struct Faults {
   int drop_commands = 0;           // the next N commands are lost (never answered)
   int restart_ms = -1;             // a restart (and a boot into safeboot) takes this long; -1: --restart-delay-ms
   int offline_at_command = 0;      // on receiving its Nth command the device drops off (no answer) …
+  std::string offline_on;          // … or on the first command of this name (any case: "FileUpload") …
   int offline_ms = 0;              // … for this long, then reconnects without a restart
   int rssi = -1;                   // Wi-Fi quality 0-100 in STATE and Status 11 (Signal = RSSI / 2 - 100 dBm); -1: 76
 };

@@ -25,6 +25,7 @@
 
 #include "core/log.h"
 #include "sim/sim_device.h"
+#include "sim/text.h"
 
 namespace fleet::sim {
 namespace {
@@ -111,6 +112,7 @@ struct SimRunner::Impl {
     // the coming boot follows a crash.
     int drop_left = 0;
     int commands_seen = 0;
+    bool offline_done = false;  // the offline_on fault struck already
     bool crash_boot = false;
   };
   // How long after connecting a boot-loop device crashes: well within Tasmota's 10 s fast-reboot
@@ -304,7 +306,11 @@ struct SimRunner::Impl {
     std::string payload(static_cast<const char*>(m->payload), static_cast<std::size_t>(std::max(0, m->payloadlen)));
     ++s.commands_seen;
     const auto& faults = s.device->spec().faults;
-    bool offline = faults.offline_at_command == s.commands_seen;
+    std::string_view name(m->topic);
+    name = name.substr(name.rfind('/') + 1);
+    bool offline = faults.offline_at_command == s.commands_seen ||
+                   (!faults.offline_on.empty() && !s.offline_done && upper(name) == upper(faults.offline_on));
+    if (offline) s.offline_done = true;
     bool dropped = offline || s.drop_left > 0;
     if (command_log) {
       // One JSON object a line: when, which device (its first topic and MAC), the topic and the payload as received.

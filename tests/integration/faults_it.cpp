@@ -40,7 +40,7 @@ TEST(Faults, EachFaultEndsInItsDocumentedStateWithNothingLost) {
   devices[6]["faults"] = {{"restart_ms", 3000}};
   devices[7]["faults"] = {{"rssi", 10}};
   devices[8]["settings"]["webserver"] = 0;
-  devices[9]["faults"] = {{"offline_at_command", 34}, {"offline_ms", 2000}};  // the restore's FileUpload (dev0's log: its 34th command)
+  devices[9]["faults"] = {{"offline_on", "FileUpload"}, {"offline_ms", 2000}};  // in the middle of the restore
   devices.push_back(esp32("esp0", 0));
   devices.back()["faults"] = {{"safeboot", true}};
   devices.push_back(esp32("esp1", 1));
