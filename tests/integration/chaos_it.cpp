@@ -86,13 +86,14 @@ TEST(Chaos, TwoDaemonsOnOneDatabaseKillingTheDriverHandsTheRolloutToTheOther) {
   auto start = w.cli({"rollout", "start", "--all", "--to", "9.2.0", "--canary", "0", "--max-parallel", "2", "--health-window", "1",
                       "--restart-timeout", "15", "--upgrade-timeout", "15", "--web-port", w.web_port});
   ASSERT_EQ(0, start.status) << start.out << start.err;
+  // The first drives (its jobs have begun) before the second starts: else either may take the lease first.
+  ASSERT_TRUE(it::wait_until([&] { return w.count("dev0", "Reset 6") + w.count("dev1", "Reset 6") > 0; }, 30s));
   int port_b = it::free_port();
   std::vector<std::string> argv{it::fleet_bin(), "serve", "--db", w.db, "--log-level", "info", "--broker", w.broker.url(), "--firmware-dir", w.fw,
                                 "--ota-listen", "127.0.0.1:" + std::to_string(port_b), "--client-id", "fleet-b"};
   auto b = std::make_unique<it::Process>(argv, w.dir.path("fleet-b.log"));
   ASSERT_TRUE(it::wait_until([&] { return it::port_open(port_b); }, 20s)) << b->log();
   // Both run; only the first drives: the second leaves the rollout alone while the lease is held.
-  ASSERT_TRUE(it::wait_until([&] { return w.count("dev0", "Reset 6") + w.count("dev1", "Reset 6") > 0; }, 30s));
   std::this_thread::sleep_for(2s);
   auto audit_text = [&] {
     std::string all;
