@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -129,8 +130,10 @@ std::string clean_text(const std::uint8_t* p, std::size_t n) {
   return printable_text(std::string_view(reinterpret_cast<const char*>(p), strnlen(reinterpret_cast<const char*>(p), n)));
 }
 
-// The text pool: `pool` NUL-separated strings in `len` bytes (Tasmota's SettingsText).
-std::vector<std::string> split_pool(const std::vector<std::uint8_t>& b, const FieldDef& d) {
+// The text pool: `count` NUL-separated strings in `len` bytes (Tasmota's SettingsText). The count is the
+// platform's (SET_MAX: 99 texts on ESP8266, more on ESP32), not the field's own `pool`: a field both
+// platforms have says the ESP8266's, and the ESP32's texts past it must not be cut off.
+std::vector<std::string> split_pool(const std::vector<std::uint8_t>& b, const FieldDef& d, int count) {
   std::vector<std::string> parts;
   std::size_t i = d.at, end = std::min(d.at + d.len, b.size());
   std::string cur;
@@ -138,7 +141,7 @@ std::vector<std::string> split_pool(const std::vector<std::uint8_t>& b, const Fi
     if (b[i] == 0) {
       parts.push_back(cur);
       cur.clear();
-      if (static_cast<int>(parts.size()) > d.pool) break;
+      if (static_cast<int>(parts.size()) > count) break;
     } else {
       cur.push_back(static_cast<char>(b[i]));
     }
@@ -148,6 +151,24 @@ std::vector<std::string> split_pool(const std::vector<std::uint8_t>& b, const Fi
   return parts;
 }
 
+// The pool's first `count` texts, each with its NUL, if they fit `len` bytes. Empty texts at the end
+// may go without theirs when room is short (the zeros after the pool read as empty texts), as in files
+// that hold more text than every NUL would leave room for.
+std::optional<std::string> join_pool(const std::vector<std::string>& pool, int count, std::size_t len) {
+  auto n = std::min(static_cast<std::size_t>(std::max(count, 0)), pool.size());
+  std::size_t need = n;
+  for (std::size_t i = 0; i < n; ++i) need += pool[i].size();
+  while (need > len && n > 0 && pool[n - 1].empty()) {
+    --n;
+    --need;
+  }
+  if (need > len) return std::nullopt;
+  std::string joined;
+  joined.reserve(need);
+  for (std::size_t i = 0; i < n; ++i) joined.append(pool[i]).push_back('\0');
+  return joined;
+}
+
 std::string ipv4(std::uint32_t v) { return fmt::format("{}.{}.{}.{}", v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF, v >> 24); }
 
 struct Context {
@@ -155,6 +176,7 @@ struct Context {
   bool rules_compressible;
   bool scripting;  // the rules' space holds a script (Tasmota's scripter): decode-config shows one or the other
   std::vector<std::string>& notes;
+  int pool_count = 0;  // texts in the pool on this platform
   std::optional<std::vector<std::string>> pool = {};  // the text pool, split at its first use
   std::size_t pool_at = 0;
 };
@@ -172,7 +194,7 @@ ordered_json decode_scalar(const FieldDef& d, std::size_t offset, int text_offse
   if (d.type == Type::text) {
     // One pool of ~100 strings holds every text field: split once per file, not once per field.
     if (!cx.pool || cx.pool_at != d.at) {
-      cx.pool = split_pool(cx.b, d);
+      cx.pool = split_pool(cx.b, d, std::max(cx.pool_count, d.pool));
       cx.pool_at = d.at;
     }
     auto& parts = *cx.pool;
@@ -314,6 +336,21 @@ struct SettingsLayouts::Impl {
     auto it = by_name.find(name);
     return it == by_name.end() ? nullptr : in_runs(fields[it->second].second, layout, platform);
   }
+  // The texts of the pool on this layout and platform: the largest `pool` of its text fields.
+  int pool_count(int layout, unsigned platform) const {
+    std::lock_guard lock(pool_counts_mu);
+    auto [it, fresh] = pool_counts.try_emplace({layout, platform}, 0);
+    if (!fresh) return it->second;
+    std::function<void(const FieldDef&)> visit = [&](const FieldDef& d) {
+      if (d.type == Type::text) it->second = std::max(it->second, d.pool);
+      for (auto& g : d.group) visit(g.second);
+    };
+    for (auto& f : fields)
+      if (auto* d = in_runs(f.second, layout, platform)) visit(*d);
+    return it->second;
+  }
+  mutable std::mutex pool_counts_mu;
+  mutable std::map<std::pair<int, unsigned>, int> pool_counts;
   // Platforms beyond the table (ESP32-C5) read as the plain ESP32 layout.
   unsigned platform_of(const DmpFile& f) const {
     auto p = f.platform().value_or(0);
@@ -427,7 +464,7 @@ DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
   bool scripting = false;
   if (auto* used = impl_->find("scripting_used", layout, platform); used && used->at + 1 <= file.settings.size())
     scripting = (file.settings[used->at] >> used->shift) & 1;
-  Context cx{file.settings, compressible, scripting, out.notes};
+  Context cx{file.settings, compressible, scripting, out.notes, impl_->pool_count(layout, platform)};
   // Appended, not assigned by key: the names are unique, and ordered_json's lookup by key is a linear
   // scan (with ~500 fields that made every decode quadratic).
   auto& object = out.fields.get_ref<ordered_json::object_t&>();
@@ -474,6 +511,14 @@ void encode_leaves(const SettingsLayouts& layouts, DmpFile& file, const ordered_
 std::vector<std::string> SettingsLayouts::encode(DmpFile& file, const ordered_json& fields) const {
   std::vector<std::string> errors;
   if (!fields.is_object()) return {"the settings are no JSON object"};
+  // decode-config shows the scripter's script instead of the rules, never the flag that says which the
+  // rules' space holds: a script given turns the flag on (else the script would read back as rules).
+  if (fields.contains("script") && fields["script"].is_string()) {
+    int layout = impl_->layout_index(file.version_id());
+    if (auto* used = layout < 0 ? nullptr : impl_->find("scripting_used", layout, impl_->platform_of(file));
+        used && used->at < file.settings.size())
+      file.settings[used->at] |= static_cast<std::uint8_t>(1u << used->shift);
+  }
   auto now = decode_uncached(file).fields;
   for (auto& [name, value] : fields.items()) {
     if (header_field(name) || name == "header") continue;
@@ -497,6 +542,7 @@ bool stored_alike(const FieldDef& a, const FieldDef& b) {
 struct PoolCopy {
   const std::vector<std::uint8_t>& from;
   std::vector<std::uint8_t>& to;
+  int from_count, to_count;  // texts in each pool (the platforms' SET_MAX)
   std::map<std::size_t, std::vector<std::string>> from_pools, to_pools;  // by offset: split once
   std::map<std::size_t, const FieldDef*> to_defs;
 };
@@ -514,11 +560,11 @@ void copy_value(const FieldDef& a, const FieldDef& b, std::size_t dim, std::size
     return;
   }
   if (a.type == Type::text) {
-    auto& src = cx.from_pools.try_emplace(a.at, split_pool(cx.from, a)).first->second;
+    auto& src = cx.from_pools.try_emplace(a.at, split_pool(cx.from, a, cx.from_count)).first->second;
     auto [it, fresh] = cx.to_pools.try_emplace(b.at);
     if (fresh) {
-      it->second = split_pool(cx.to, b);
-      it->second.resize(static_cast<std::size_t>(std::max<int>(b.pool, static_cast<int>(it->second.size()))));
+      it->second = split_pool(cx.to, b, cx.to_count);
+      it->second.resize(static_cast<std::size_t>(std::max<int>(cx.to_count, static_cast<int>(it->second.size()))));
       cx.to_defs[b.at] = &b;
     }
     auto from_i = static_cast<std::size_t>(a.index + text_offset), to_i = static_cast<std::size_t>(b.index + text_offset);
@@ -549,7 +595,13 @@ std::vector<std::string> SettingsLayouts::copy_stored(const DmpFile& from, DmpFi
   // Long rules are stored compressed only by firmware that compresses them.
   bool rules_alike = layout_compresses_rules(from_layout, from_platform) == layout_compresses_rules(to_layout, to_platform);
   std::vector<std::string> left, texts;
-  PoolCopy cx{from.settings, to.settings, {}, {}, {}};
+  PoolCopy cx{from.settings,
+              to.settings,
+              std::max(1, impl_->pool_count(from_layout, from_platform)),
+              std::max(1, impl_->pool_count(to_layout, to_platform)),
+              {},
+              {},
+              {}};
   for (auto& name : names) {
     auto* a = impl_->find(name, from_layout, from_platform);
     auto* b = impl_->find(name, to_layout, to_platform);
@@ -563,15 +615,14 @@ std::vector<std::string> SettingsLayouts::copy_stored(const DmpFile& from, DmpFi
   for (auto& [at, pool] : cx.to_pools) {
     auto* d = cx.to_defs[at];
     if (at + d->len > to.settings.size()) continue;
-    std::string joined;
-    for (int i = 0; i < d->pool; ++i) joined += pool[static_cast<std::size_t>(i)] + '\0';
-    if (joined.size() > d->len) {  // the texts do not fit this pool: the caller writes them one by one
+    auto fitted = join_pool(pool, cx.to_count, d->len);
+    if (!fitted) {  // the texts do not fit this pool: the caller writes them one by one
       left.insert(left.end(), texts.begin(), texts.end());
       texts.clear();
       continue;
     }
     std::fill_n(to.settings.begin() + static_cast<std::ptrdiff_t>(at), d->len, 0);
-    std::copy(joined.begin(), joined.end(), to.settings.begin() + static_cast<std::ptrdiff_t>(at));
+    std::copy(fitted->begin(), fitted->end(), to.settings.begin() + static_cast<std::ptrdiff_t>(at));
   }
   return left;
 }
@@ -605,6 +656,11 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
     if (!value.is_string()) return fmt::format("{}: expects a string", path);
     auto s = value.get<std::string>();
     if (s.find('\0') != std::string::npos) return fmt::format("{}: NUL inside a string", path);
+    // What the decode would show of it, as decode-config does: a value must read back as it was given.
+    if (printable_text(s) != s)
+      return fmt::format("{}: holds characters a settings file does not show (control characters such as U+007F, or bytes that are "
+                         "not UTF-8)",
+                         path);
     if (d->type == Type::str && d->read == Read::rules) {  // long rules are stored compressed, as SetRule does
       auto stored = encode_stored_rule(s, d->len, layout_compresses_rules(layout, impl_->platform_of(file)));
       if (!stored) return fmt::format("{}: a rule of {} bytes does not fit {} bytes, compressed or not", path, s.size(), d->len);
@@ -617,12 +673,17 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
       std::copy(s.begin(), s.end(), b.begin() + static_cast<std::ptrdiff_t>(at));
       return {};
     }
-    auto pool = split_pool(b, *d);
-    pool.resize(static_cast<std::size_t>(std::max<int>(d->pool, static_cast<int>(pool.size()))));
+    int count = std::max(d->pool, impl_->pool_count(layout, impl_->platform_of(file)));
+    auto pool = split_pool(b, *d, count);
+    pool.resize(static_cast<std::size_t>(std::max<int>(count, static_cast<int>(pool.size()))));
     pool[static_cast<std::size_t>(d->index + text_offset)] = s;
-    std::string joined;
-    for (int i = 0; i < d->pool; ++i) joined += pool[static_cast<std::size_t>(i)] + '\0';
-    if (joined.size() > d->len) return fmt::format("{}: the text pool would need {} bytes of {}", path, joined.size(), d->len);
+    auto fitted = join_pool(pool, count, d->len);
+    if (!fitted) {
+      std::size_t need = 0;
+      for (int i = 0; i < count; ++i) need += pool[static_cast<std::size_t>(i)].size() + 1;
+      return fmt::format("{}: the text pool would need {} bytes of {}", path, need, d->len);
+    }
+    const std::string& joined = *fitted;
     std::fill(b.begin() + static_cast<std::ptrdiff_t>(d->at), b.begin() + static_cast<std::ptrdiff_t>(d->at + d->len), 0);
     std::copy(joined.begin(), joined.end(), b.begin() + static_cast<std::ptrdiff_t>(d->at));
     return {};

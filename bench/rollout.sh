@@ -153,6 +153,11 @@ busy() { awk '/^cpu / { printf "%d %d\n", $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 +
 # Connections dropped because a listen queue was full (machine-wide; each costs the client a SYN resent 1 s later).
 listen_drops() { awk '/^TcpExt:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 } else for (i = 1; i <= NF; i++) if (n[i] == "ListenDrops") print $i }' /proc/net/netstat; }
 drops0=$(listen_drops)
+# The broker's own counts of PUBLISH packets it received and sent (cumulative, refreshed every second:
+# sys_interval 1), read a second apart from the rollout on either side.
+sys_count() { mosquitto_sub -p "$port" -t "\$SYS/broker/publish/messages/$1" -C 1 -W 5 2>/dev/null || echo 0; }
+sleep 1.1
+pub_in0=$(sys_count received); pub_out0=$(sys_count sent)
 read -r busy0 all0 < <(busy)
 # The event loop's thread (the daemon's main thread): ns on a CPU, ns runnable but waiting for one.
 sched() { awk '{ printf "%d %d\n", $1 / 1e6, $2 / 1e6 }' "/proc/$1/task/$1/schedstat"; }
@@ -175,6 +180,7 @@ fi
 hwm_kb=$(awk '/^VmHWM/ { print $2 }' "/proc/$fleet_pid/status")
 sleep 1.2  # the broker's count of messages it dropped (a full queue to a slow client), refreshed every second
 broker_dropped=$(mosquitto_sub -p "$port" -t '$SYS/broker/publish/messages/dropped' -C 1 -W 5 2>/dev/null || echo "?")
+pub_in1=$(sys_count received); pub_out1=$(sys_count sent)
 
 $F --db "$run/fleet.db" rollout show 2 --json >"$run/show.json"
 $F --db "$run/fleet.db" log --rollout 2 --json >"$run/log.json"
@@ -275,7 +281,10 @@ machine = ($busy1 - $busy0) / max(1, $all1 - $all0) * cores
 print(f"  CPU meanwhile  daemon {cpu/wall:.2f}, simulator {($sim1 - $sim0)/1000/wall:.2f}, mosquitto {($broker1 - $broker0)/1000/wall:.2f},"
       f" other processes {machine - (cpu + ($sim1 - $sim0 + $broker1 - $broker0) / 1000) / wall:.2f}; whole machine {machine:.2f} of {cores} cores busy")
 loop_run, loop_wait = ($loop_run1 - $loop_run0) / 1000, ($loop_wait1 - $loop_wait0) / 1000
-print(f"  broker         {'${broker_dropped:-?}'} messages dropped by mosquitto (\$SYS/broker/publish/messages/dropped)")
+pub_in, pub_out = $pub_in1 - $pub_in0, $pub_out1 - $pub_out0
+print(f"  broker         {pub_in} PUBLISH received, {pub_out} sent during the rollout (\$SYS/broker/publish/messages/…):"
+      f" {pub_in/max(1, device_steps):.1f} in and {pub_out/max(1, device_steps):.1f} out per device-step, telemetry of the whole fleet"
+      f" and the {len(commands)} sampled devices' copies to mosquitto_sub included; {'${broker_dropped:-?}'} dropped")
 print(f"  listen queues  {$drops1 - $drops0} connections dropped by a full listen queue meanwhile (machine-wide TcpExt ListenDrops;"
       f" each resent by its client 1 s later)")
 print(f"  event loop     on a CPU {loop_run:.2f} s, runnable but waiting for a CPU {loop_wait:.2f} s, otherwise idle or blocked"

@@ -1006,10 +1006,13 @@ bool UpgradeJob::health_needs_telemetry() const {
   return period > 0 && settings_.health_window_ms >= (period + kTeleMarginS) * 1000;
 }
 
-void UpgradeJob::health_uptime(std::int64_t uptime_s, std::string& problem) {
+void UpgradeJob::health_uptime(std::int64_t uptime_s, std::int64_t now_ms, std::string& problem) {
   if (health_.last_uptime_s && uptime_s < *health_.last_uptime_s)
     problem = fmt::format("the uptime went back from {} s to {} s: the device restarted", *health_.last_uptime_s, uptime_s);
-  if (!health_.first_uptime_s) health_.first_uptime_s = uptime_s;
+  if (!health_.first_uptime_s) {
+    health_.first_uptime_s = uptime_s;
+    health_.first_uptime_at_ms = now_ms;
+  }
   health_.last_uptime_s = uptime_s;
 }
 
@@ -1058,7 +1061,7 @@ JobEffects UpgradeJob::health_message(bool tele, std::string_view suffix, std::s
     h.state_at_ms.push_back(now_ms);
     h.last_state_ms = now_ms;
     ++h.observations;
-    if (auto up = uptime_of(*j)) health_uptime(*up, problem);
+    if (auto up = uptime_of(*j)) health_uptime(*up, now_ms, problem);
     if (!problem.empty()) return health_failed(problem, now_ms);
     return health_close_if_complete(now_ms);
   }
@@ -1086,9 +1089,13 @@ JobEffects UpgradeJob::health_message(bool tele, std::string_view suffix, std::s
   }
   if (j->contains("StatusSTS") && (*j)["StatusSTS"].is_object()) {
     ++h.observations;
-    if (auto up = uptime_of((*j)["StatusSTS"])) health_uptime(*up, problem);
+    auto up = uptime_of((*j)["StatusSTS"]);
+    if (up) health_uptime(*up, now_ms, problem);
     if (!problem.empty()) return health_failed(problem, now_ms);
-    if (h.closing) h.got_final_status11 = true;
+    if (h.closing && h.recheck_at_ms == 0) {
+      h.got_final_status11 = true;
+      h.final_uptime_s = up;
+    }
     h.query_tries = 0;
     return health_close_if_complete(now_ms);
   }
@@ -1103,8 +1110,17 @@ JobEffects UpgradeJob::health_message(bool tele, std::string_view suffix, std::s
 JobEffects UpgradeJob::health_close_if_complete(std::int64_t now_ms) {
   auto& h = health_;
   if (!h.closing || !h.got_final_status1 || !h.got_final_status11) return {};
-  if (h.first_uptime_s && h.last_uptime_s && now_ms - h.started_ms >= 2000 && *h.last_uptime_s <= *h.first_uptime_s)
-    return health_failed(fmt::format("the uptime did not increase ({} s)", *h.last_uptime_s), now_ms);
+  if (h.first_uptime_s && h.final_uptime_s && *h.final_uptime_s <= *h.first_uptime_s) {
+    if (h.final_asked_ms - h.first_uptime_at_ms >= 1000)
+      return health_failed(fmt::format("the uptime did not increase ({} s)", *h.final_uptime_s), now_ms);
+    // Too close to tell (the first reading came late, on a busy broker or daemon): ask again once a
+    // second of the device's time has surely passed since it.
+    h.got_final_status11 = false;
+    h.final_uptime_s.reset();
+    h.recheck_at_ms = h.first_uptime_at_ms + 1000;
+    h.query_deadline_ms = h.recheck_at_ms + settings_.reply_timeout_ms;
+    return {};
+  }
   if (health_needs_telemetry() && h.state_at_ms.empty()) return health_failed("no telemetry (tele STATE) during the window", now_ms);
   event("health: " + health_summary(now_ms));
   return go(Event::Done, now_ms);
@@ -1117,6 +1133,11 @@ JobEffects UpgradeJob::health_time(std::int64_t now_ms) {
     return health_failed(fmt::format("no telemetry: no tele STATE for {} s (TelePeriod {} s + {} s)", (now_ms - h.last_state_ms) / 1000, period,
                                      kTeleMarginS),
                          now_ms);
+  if (h.recheck_at_ms != 0 && now_ms >= h.recheck_at_ms) {
+    h.recheck_at_ms = 0;
+    h.final_asked_ms = now_ms;
+    return send("Status", "11");
+  }
   bool waiting = h.asked_status1 || (h.closing && (!h.got_final_status1 || !h.got_final_status11));
   if (waiting && now_ms >= h.query_deadline_ms) {
     // Queries are harmless: ask again a few times before giving up on a device that no longer answers.
@@ -1136,6 +1157,7 @@ JobEffects UpgradeJob::health_time(std::int64_t now_ms) {
   if (h.asked_tele_period && now_ms >= h.query_deadline_ms) h.asked_tele_period = false;  // not answered: Tasmota's default
   if (!h.closing && now_ms >= h.ends_ms) {
     h.closing = true;
+    h.final_asked_ms = now_ms;
     h.query_tries = 0;
     h.query_deadline_ms = now_ms + settings_.reply_timeout_ms;
     auto out = send("Status", "1");

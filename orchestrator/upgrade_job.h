@@ -207,7 +207,11 @@ class UpgradeJob {
   // What the device showed during the health window.
   struct Health {
     std::int64_t started_ms = 0, ends_ms = 0, next_poll_ms = 0;
-    std::optional<std::int64_t> first_uptime_s, last_uptime_s;
+    std::optional<std::int64_t> first_uptime_s, last_uptime_s, final_uptime_s;  // final: the closing Status 11's
+    // When the first uptime reading arrived, and when the closing Status 11 was first asked: the device's
+    // clock ran at least the difference between its two readings (the first was taken before it arrived,
+    // the last after it was asked), so from 1 s on its uptime in whole seconds must have gone up.
+    std::int64_t first_uptime_at_ms = 0, final_asked_ms = 0, recheck_at_ms = 0;
     int observations = 0;  // Status 11 and tele STATE with an uptime
     std::optional<std::int64_t> boot_count, boot_count_end;
     std::optional<std::string> restart_reason;
@@ -261,7 +265,7 @@ class UpgradeJob {
   JobEffects health_time(std::int64_t now_ms);
   JobEffects health_failed(std::string what, std::int64_t now_ms);
   JobEffects health_close_if_complete(std::int64_t now_ms);
-  void health_uptime(std::int64_t uptime_s, std::string& problem);
+  void health_uptime(std::int64_t uptime_s, std::int64_t now_ms, std::string& problem);
   bool health_needs_telemetry() const;
   std::string health_summary(std::int64_t now_ms) const;
 

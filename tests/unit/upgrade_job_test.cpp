@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <fmt/format.h>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -1108,4 +1109,66 @@ TEST(UpgradeJobInPlace, ResumedAtItsVerificationItLoadsTheHopsBackupAndCompares)
     EXPECT_EQ(0, w.received.reset6);
     EXPECT_EQ(1, w.received.upgrade);
   }
+}
+
+// --- the health window's uptime check, with readings that arrive late ---
+
+namespace {
+
+std::vector<std::string> commands_of(const JobEffects& effects) {
+  std::vector<std::string> out;
+  for (auto& e : effects)
+    if (auto* s = std::get_if<effect::Send>(&e)) out.push_back(s->action().command.name + " " + s->action().command.payload);
+  return out;
+}
+
+// A job resumed at its health check of 9.1.0, its window 1 s.
+UpgradeJob health_job() {
+  auto st = settings();
+  st.health_window_ms = 1000;
+  UpgradeJobState s;
+  s.step = 6;  // HealthCheck
+  s.current_version = "9.1.0";
+  s.backup_id = 1;
+  return UpgradeJob(target(SimDevice(spec("9.1.0"), kNow)), hops_to({"9.1.0"}), s, st);
+}
+
+std::string status1() { return R"({"StatusPRM":{"BootCount":7,"RestartReason":"Software/System restart"}})"; }
+std::string status11(int uptime_s) { return fmt::format(R"({{"StatusSTS":{{"UptimeSec":{}}}}})", uptime_s); }
+
+}  // namespace
+
+TEST(UpgradeJobHealth, AnUptimeThatStandsStillOverASecondFailsTheHop) {
+  auto job = health_job();
+  job.start(kNow);
+  job.on_message(false, "STATUS1", status1(), kNow);
+  job.on_message(true, "STATE", R"({"UptimeSec":5})", kNow + 10);  // read at once
+  auto closing = job.on_time(kNow + 1000);
+  EXPECT_EQ((std::vector<std::string>{"Status 1", "Status 11"}), commands_of(closing));
+  job.on_message(false, "STATUS1", status1(), kNow + 1010);
+  job.on_message(false, "STATUS11", status11(5), kNow + 1020);  // asked 990 ms after the first reading: too close to tell
+  EXPECT_FALSE(job.finished());
+  EXPECT_EQ((std::vector<std::string>{"Status 11"}), commands_of(job.on_time(kNow + 1010)));  // a second after the first reading
+  job.on_message(false, "STATUS11", status11(5), kNow + 1030);
+  EXPECT_EQ("health check failed: the uptime did not increase (5 s)", job.state().failed_reason);
+  EXPECT_EQ("Restore", job.step_name());  // the backup's settings go back first, then the job fails
+}
+
+TEST(UpgradeJobHealth, AFirstReadingThatArrivedLateIsNotTakenForAClockThatStands) {
+  // On a busy broker or daemon a reading can be handled a second after the device took it, and the
+  // closing Status 11 answered at once: the same whole second, yet the device's clock ran. The job asks
+  // again once a second has surely passed since the first reading, and the hop passes.
+  auto job = health_job();
+  job.start(kNow);
+  job.on_message(false, "STATUS1", status1(), kNow);
+  job.on_message(true, "STATE", R"({"UptimeSec":5})", kNow + 900);  // taken at about kNow on the device
+  job.on_time(kNow + 1000);
+  job.on_message(false, "STATUS1", status1(), kNow + 1010);
+  job.on_message(false, "STATUS11", status11(5), kNow + 1020);
+  EXPECT_FALSE(job.finished());
+  EXPECT_EQ(std::vector<std::string>{}, commands_of(job.on_time(kNow + 1800)));
+  EXPECT_EQ((std::vector<std::string>{"Status 11"}), commands_of(job.on_time(kNow + 1900)));
+  job.on_message(false, "STATUS11", status11(6), kNow + 1910);
+  EXPECT_TRUE(job.state().failed_reason.empty()) << job.state().failed_reason;
+  EXPECT_EQ("Restore", job.step_name());  // the hop goes on
 }
