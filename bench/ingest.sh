@@ -28,7 +28,7 @@ pids+=($!)
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
 build/cli/tasmota-fleet serve --broker "mqtt://127.0.0.1:$port" --db "$run/fleet.db" --status-rate 5000 \
-  --log-level warn --stats-every 0 --no-ota --metrics-file "$run/metrics.json" 2>"$run/fleet.log" &
+  --log-level warn --stats-every 0 --no-ota --metrics-file "$run/metrics.json" ${FLEET_ARGS:-} 2>"$run/fleet.log" &
 fleet_pid=$!
 pids+=($fleet_pid)
 
@@ -51,8 +51,18 @@ echo "inventory: $n of $DEVICES devices known"
 mosquitto_sub -p "$port" -t 'tele/+/STATE' -C "$TOTAL" -W 300 -F '%U' >"$run/sub.txt" &
 sub_pid=$!
 sleep 1
+# PROFILE=1: perf samples of the daemon during the flood, reported into perf-ingest.txt here.
+if [ -n "${PROFILE:-}" ]; then
+  perf record -F 500 -g -p "$fleet_pid" -o "$run/perf.data" >/dev/null 2>&1 &
+  perf_pid=$!
+fi
 kill -USR1 "$sim_pid"
 wait "$sub_pid" || true
+if [ -n "${PROFILE:-}" ]; then
+  kill -INT "$perf_pid"; wait "$perf_pid" || true
+  perf report -i "$run/perf.data" --no-children --percent-limit 1 --stdio -g none >perf-ingest.txt 2>/dev/null || true
+  echo "bench/ingest: the daemon's profile: perf-ingest.txt" >&2
+fi
 
 # Let the daemon finish what it has (its message counter stops moving), then stop it cleanly.
 prev=-1

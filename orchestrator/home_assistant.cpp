@@ -23,9 +23,10 @@ std::vector<std::string> HomeAssistant::filters() const {
 }
 
 void HomeAssistant::publish(const std::string& topic, const std::string& payload) {
-  auto& last = published_[topic];
-  if (last == payload) return;
-  last = payload;
+  auto hash = std::hash<std::string>{}(payload);
+  auto [it, fresh] = published_.try_emplace(topic, hash);
+  if (!fresh && it->second == hash) return;
+  it->second = hash;
   p_.transport.publish_retained(topic, payload);
 }
 

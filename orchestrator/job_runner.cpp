@@ -12,8 +12,12 @@
 namespace fleet::orchestrator {
 
 DeviceHttp threaded_device_http() {
-  return [](const std::string& url, const firmware::HttpRequest& request) {
-    return std::async(std::launch::async, [url, request] { return firmware::http_request(url, request); });
+  auto pool = std::make_shared<core::WorkerPool>(kDeviceHttpThreads);
+  return [pool](const std::string& url, const firmware::HttpRequest& request) {
+    auto answer = std::make_shared<std::promise<firmware::Download>>();
+    auto future = answer->get_future();
+    pool->submit([url, request, answer] { answer->set_value(firmware::http_request(url, request)); });
+    return future;
   };
 }
 
@@ -29,11 +33,10 @@ DeviceHttp HeldHttp::port() {
 }
 
 void HeldHttp::launch(Held h) {
-  std::erase_if(running_, [](auto& f) { return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
-  running_.push_back(std::async(std::launch::async, [h = std::move(h), fetch = fetch_, wake = on_answer] {
+  pool_.submit([h = std::move(h), fetch = fetch_, wake = on_answer] {
     h.answer->set_value(fetch(h.url, h.request));
     if (wake) wake();
-  }));
+  });
 }
 
 void HeldHttp::release(bool send) {

@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/transport.h"
+#include "core/worker_pool.h"
 #include "orchestrator/device_job.h"
 
 namespace fleet::orchestrator {
@@ -28,14 +29,18 @@ struct JobRunnerOptions {
 
 // The device HTTP port: one request, answered later.
 using DeviceHttp = std::function<std::future<firmware::Download>(const std::string& url, const firmware::HttpRequest& request)>;
-DeviceHttp threaded_device_http();  // each request on a worker thread (libcurl)
+// Each request on one of a few worker threads (libcurl): device HTTP is a backup's download or a
+// restore's upload, seconds at most, and a pool keeps a thousand jobs in flight from making a thread each.
+constexpr std::size_t kDeviceHttpThreads = 32;
+DeviceHttp threaded_device_http();
 
 // Device HTTP held like commands until the loop turn's commit (a settings upload is destructive): a
 // request made while holding starts at release(), or is answered "not sent" if the commit failed.
 class HeldHttp {
  public:
   using Fetch = std::function<firmware::Download(const std::string& url, const firmware::HttpRequest& request)>;
-  explicit HeldHttp(Fetch fetch = firmware::http_request) : fetch_(std::move(fetch)) {}
+  explicit HeldHttp(Fetch fetch = firmware::http_request, std::size_t threads = kDeviceHttpThreads)
+      : fetch_(std::move(fetch)), pool_(threads) {}
   DeviceHttp port();  // what the runner is given; it must not outlive this
   void hold() { holding_ = true; }
   void release(bool send = true);
@@ -51,7 +56,7 @@ class HeldHttp {
   Fetch fetch_;
   bool holding_ = false;
   std::vector<Held> held_;
-  std::vector<std::future<void>> running_;  // one worker thread per request, answering its future
+  core::WorkerPool pool_;  // last: joined first, while what its tasks use still exists
 };
 
 class JobRunner {

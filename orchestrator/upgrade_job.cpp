@@ -616,6 +616,7 @@ JobEffects UpgradeJob::enter_health_check(std::int64_t now_ms, How) {
   wait_ = Wait::HealthWindow;
   event(fmt::format("health: watching the device for {} s", settings_.health_window_ms / 1000));
   // Status 1: the restart reason and boot count; Status 11: the uptime; TelePeriod: when STATE is due.
+  health_.status11_asked.push_back(now_ms);
   return {effect::Send(backup::DeviceAction::publish({"Status", "1"})), effect::Send(backup::DeviceAction::publish({"Status", "11"})),
           effect::Send(backup::DeviceAction::publish({"TelePeriod", ""}))};
 }
@@ -1090,11 +1091,17 @@ JobEffects UpgradeJob::health_message(bool tele, std::string_view suffix, std::s
   if (j->contains("StatusSTS") && (*j)["StatusSTS"].is_object()) {
     ++h.observations;
     auto up = uptime_of((*j)["StatusSTS"]);
+    std::int64_t asked = now_ms;  // no ask outstanding: someone else's query; taken now at the latest
+    if (!h.status11_asked.empty()) {
+      asked = h.status11_asked.front();
+      h.status11_asked.pop_front();
+    }
     if (up) health_uptime(*up, now_ms, problem);
     if (!problem.empty()) return health_failed(problem, now_ms);
-    if (h.closing && h.recheck_at_ms == 0) {
+    if (h.closing && h.recheck_at_ms == 0 && asked >= h.final_asked_ms) {
       h.got_final_status11 = true;
       h.final_uptime_s = up;
+      h.final_reply_after_ms = asked;
     }
     h.query_tries = 0;
     return health_close_if_complete(now_ms);
@@ -1111,7 +1118,7 @@ JobEffects UpgradeJob::health_close_if_complete(std::int64_t now_ms) {
   auto& h = health_;
   if (!h.closing || !h.got_final_status1 || !h.got_final_status11) return {};
   if (h.first_uptime_s && h.final_uptime_s && *h.final_uptime_s <= *h.first_uptime_s) {
-    if (h.final_asked_ms - h.first_uptime_at_ms >= 1000)
+    if (h.final_reply_after_ms - h.first_uptime_at_ms >= 1000)
       return health_failed(fmt::format("the uptime did not increase ({} s)", *h.final_uptime_s), now_ms);
     // Too close to tell (the first reading came late, on a busy broker or daemon): ask again once a
     // second of the device's time has surely passed since it.
@@ -1136,7 +1143,7 @@ JobEffects UpgradeJob::health_time(std::int64_t now_ms) {
   if (h.recheck_at_ms != 0 && now_ms >= h.recheck_at_ms) {
     h.recheck_at_ms = 0;
     h.final_asked_ms = now_ms;
-    return send("Status", "11");
+    return ask_status11(now_ms);
   }
   bool waiting = h.asked_status1 || (h.closing && (!h.got_final_status1 || !h.got_final_status11));
   if (waiting && now_ms >= h.query_deadline_ms) {
@@ -1149,7 +1156,7 @@ JobEffects UpgradeJob::health_time(std::int64_t now_ms) {
     JobEffects out;
     if (h.asked_status1 || (h.closing && !h.got_final_status1)) out = send("Status", "1");
     if (h.closing && !h.got_final_status11) {
-      auto m = send("Status", "11");
+      auto m = ask_status11(now_ms);
       out.insert(out.end(), m.begin(), m.end());
     }
     return out;
@@ -1161,15 +1168,20 @@ JobEffects UpgradeJob::health_time(std::int64_t now_ms) {
     h.query_tries = 0;
     h.query_deadline_ms = now_ms + settings_.reply_timeout_ms;
     auto out = send("Status", "1");
-    auto m = send("Status", "11");
+    auto m = ask_status11(now_ms);
     out.insert(out.end(), m.begin(), m.end());
     return out;
   }
   if (!h.closing && now_ms >= h.next_poll_ms) {
     h.next_poll_ms = now_ms + std::max<std::int64_t>(1000, settings_.health_window_ms / 2);
-    return send("Status", "11");
+    return ask_status11(now_ms);
   }
   return {};
+}
+
+JobEffects UpgradeJob::ask_status11(std::int64_t now_ms) {
+  health_.status11_asked.push_back(now_ms);
+  return send("Status", "11");
 }
 
 // After an outage a restart wait asks the device whether it restarted since the wait began (its uptime,

@@ -14,6 +14,7 @@
 // looking at the device instead. A settings upload that may have gone out is verified first and repeated
 // only when the device does not hold the backup's settings (it writes the same settings again).
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -212,6 +213,11 @@ class UpgradeJob {
     // clock ran at least the difference between its two readings (the first was taken before it arrived,
     // the last after it was asked), so from 1 s on its uptime in whole seconds must have gone up.
     std::int64_t first_uptime_at_ms = 0, final_asked_ms = 0, recheck_at_ms = 0;
+    // When each Status 11 not answered yet was asked, oldest first: a reply was taken no earlier than
+    // the oldest. A late reply to an earlier ask is not the closing one (a lost reply only makes the
+    // bound earlier: more asking, never a wrong verdict).
+    std::deque<std::int64_t> status11_asked;
+    std::int64_t final_reply_after_ms = 0;  // the closing reply's bound
     int observations = 0;  // Status 11 and tele STATE with an uptime
     std::optional<std::int64_t> boot_count, boot_count_end;
     std::optional<std::string> restart_reason;
@@ -266,6 +272,7 @@ class UpgradeJob {
   JobEffects health_failed(std::string what, std::int64_t now_ms);
   JobEffects health_close_if_complete(std::int64_t now_ms);
   void health_uptime(std::int64_t uptime_s, std::int64_t now_ms, std::string& problem);
+  JobEffects ask_status11(std::int64_t now_ms);  // in the health window: remembers when
   bool health_needs_telemetry() const;
   std::string health_summary(std::int64_t now_ms) const;
 

@@ -1142,7 +1142,7 @@ TEST(UpgradeJobHealth, AnUptimeThatStandsStillOverASecondFailsTheHop) {
   auto job = health_job();
   job.start(kNow);
   job.on_message(false, "STATUS1", status1(), kNow);
-  job.on_message(true, "STATE", R"({"UptimeSec":5})", kNow + 10);  // read at once
+  job.on_message(false, "STATUS11", status11(5), kNow + 10);  // the first ask, answered at once
   auto closing = job.on_time(kNow + 1000);
   EXPECT_EQ((std::vector<std::string>{"Status 1", "Status 11"}), commands_of(closing));
   job.on_message(false, "STATUS1", status1(), kNow + 1010);
@@ -1161,7 +1161,7 @@ TEST(UpgradeJobHealth, AFirstReadingThatArrivedLateIsNotTakenForAClockThatStands
   auto job = health_job();
   job.start(kNow);
   job.on_message(false, "STATUS1", status1(), kNow);
-  job.on_message(true, "STATE", R"({"UptimeSec":5})", kNow + 900);  // taken at about kNow on the device
+  job.on_message(false, "STATUS11", status11(5), kNow + 900);  // the first ask's reply, handled late
   job.on_time(kNow + 1000);
   job.on_message(false, "STATUS1", status1(), kNow + 1010);
   job.on_message(false, "STATUS11", status11(5), kNow + 1020);
@@ -1171,4 +1171,21 @@ TEST(UpgradeJobHealth, AFirstReadingThatArrivedLateIsNotTakenForAClockThatStands
   job.on_message(false, "STATUS11", status11(6), kNow + 1910);
   EXPECT_TRUE(job.state().failed_reason.empty()) << job.state().failed_reason;
   EXPECT_EQ("Restore", job.step_name());  // the hop goes on
+}
+
+TEST(UpgradeJobHealth, ALateReplyToAnEarlierStatus11IsNotTakenForTheClosingOne) {
+  // The first Status 11's reply comes after the window closed: it is that ask's, taken long before the
+  // closing ask, so it says nothing about whether the clock ran. The next reply is the closing one.
+  auto job = health_job();
+  job.start(kNow);
+  job.on_message(false, "STATUS1", status1(), kNow);
+  job.on_message(true, "STATE", R"({"UptimeSec":5})", kNow);  // the first reading
+  EXPECT_EQ((std::vector<std::string>{"Status 1", "Status 11"}), commands_of(job.on_time(kNow + 1000)));
+  job.on_message(false, "STATUS1", status1(), kNow + 1010);
+  job.on_message(false, "STATUS11", status11(5), kNow + 1100);  // the first ask's, late
+  EXPECT_EQ("HealthCheck", job.step_name());
+  EXPECT_TRUE(job.state().failed_reason.empty()) << job.state().failed_reason;
+  job.on_message(false, "STATUS11", status11(6), kNow + 1150);  // the closing ask's
+  EXPECT_TRUE(job.state().failed_reason.empty()) << job.state().failed_reason;
+  EXPECT_EQ("Restore", job.step_name());
 }
