@@ -1091,7 +1091,7 @@ JobEffects UpgradeJob::health_message(bool tele, std::string_view suffix, std::s
   if (j->contains("StatusSTS") && (*j)["StatusSTS"].is_object()) {
     ++h.observations;
     auto up = uptime_of((*j)["StatusSTS"]);
-    std::int64_t asked = now_ms;  // no ask outstanding: someone else's query; taken now at the latest
+    std::int64_t asked = 0;  // no ask of ours outstanding: someone else's query, taken when we do not know
     if (!h.status11_asked.empty()) {
       asked = h.status11_asked.front();
       h.status11_asked.pop_front();
