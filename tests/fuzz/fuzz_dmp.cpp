@@ -20,7 +20,7 @@
 #include "backup/settings_commands.h"
 #include "backup/settings_file.h"
 #include "backup/settings_layouts.h"
-#include "tests/fuzz/broken.h"
+#include "tests/fuzz/settings_round_trip.h"
 
 using namespace fleet::backup;
 
@@ -43,36 +43,6 @@ std::vector<std::uint8_t> resealed(std::span<const std::uint8_t> bytes) {
   return f.bytes();
 }
 
-bool overfull(const std::string& error) {
-  return error.find("bytes do not fit") != std::string::npos || error.find("the text pool would need") != std::string::npos;
-}
-
-bool header_field(const std::string& name) {
-  for (const char* h :
-       {"version", "cfg_size", "cfg_crc", "cfg_crc32", "config_version", "cfg_timestamp", "save_flag", "cfg_holder", "header"})
-    if (name == h) return true;
-  return false;
-}
-
-// Whether `again` holds every value of `first`; a null in `first` (a value that did not decode, such as
-// a corrupt compressed rule) is no value, and the import leaves it as a blank file has it.
-bool same_values(const nlohmann::ordered_json& first, const nlohmann::ordered_json& again) {
-  if (first.is_null()) return true;
-  if (first.is_object()) {
-    if (!again.is_object() || again.size() != first.size()) return false;
-    for (auto& [k, v] : first.items())
-      if (!again.contains(k) || !same_values(v, again[k])) return false;
-    return true;
-  }
-  if (first.is_array()) {
-    if (!again.is_array() || again.size() != first.size()) return false;
-    for (std::size_t i = 0; i < first.size(); ++i)
-      if (!same_values(first[i], again[i])) return false;
-    return true;
-  }
-  return first == again;
-}
-
 void use(std::span<const std::uint8_t> bytes) {
   auto read = read_settings_file(bytes);
   if (!read) return;
@@ -89,21 +59,7 @@ void use(std::span<const std::uint8_t> bytes) {
   (void)check_restorable(read->file, read->file.version(), fleet::planner::Chip::ESP32);
 
   if (read->kind != "dmp" || decoded.layout.empty()) return;
-  auto again = read_settings_file(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-  // A text that fills its field to the last byte, or a text pool without room for every NUL, is only in a
-  // corrupt file (Tasmota ends each with a NUL). The decode shows it whole, as decode-config does; the
-  // import refuses to write it back, saying which field.
-  if (!again && overfull(again.error())) return;
-  if (!again) fleet::fuzz::broken("the exported JSON is refused by the import: " + again.error());
-  auto second = layouts.decode(again->file).fields;
-  std::map<std::string_view, const nlohmann::ordered_json*> by_name;  // ordered_json looks keys up one by one
-  for (auto& [k, v] : second.items()) by_name.emplace(k, &v);
-  for (auto& [k, v] : decoded.fields.items()) {
-    auto it = by_name.find(k);
-    if (!header_field(k) && (it == by_name.end() || !same_values(v, *it->second)))
-      fleet::fuzz::broken(k + " exported " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ", imported " +
-                          (it == by_name.end() ? std::string("nothing") : it->second->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
-  }
+  fleet::fuzz::check_round_trip(decoded.fields, text);
 }
 
 }  // namespace

@@ -17,23 +17,12 @@
 
 #include "backup/settings_file.h"
 #include "backup/settings_layouts.h"
-#include "tests/fuzz/broken.h"
+#include "tests/fuzz/settings_round_trip.h"
 
 using namespace fleet::backup;
 using nlohmann::ordered_json;
 
 namespace {
-
-bool overfull(const std::string& error) {
-  return error.find("bytes do not fit") != std::string::npos || error.find("the text pool would need") != std::string::npos;
-}
-
-bool header_field(const std::string& name) {
-  for (const char* h :
-       {"version", "cfg_size", "cfg_crc", "cfg_crc32", "config_version", "cfg_timestamp", "save_flag", "cfg_holder", "header"})
-    if (name == h) return true;
-  return false;
-}
 
 bool has_value(const ordered_json& j) {
   if (j.is_null() || (j.is_string() && j == "********")) return false;
@@ -107,23 +96,6 @@ const ordered_json* at_path(const ordered_json& j, const std::string& path) {
   return at;
 }
 
-bool same_values(const ordered_json& first, const ordered_json& again) {
-  if (first.is_null()) return true;
-  if (first.is_object()) {
-    if (!again.is_object() || again.size() != first.size()) return false;
-    for (auto& [k, v] : first.items())
-      if (!again.contains(k) || !same_values(v, again[k])) return false;
-    return true;
-  }
-  if (first.is_array()) {
-    if (!again.is_array() || again.size() != first.size()) return false;
-    for (std::size_t i = 0; i < first.size(); ++i)
-      if (!same_values(first[i], again[i])) return false;
-    return true;
-  }
-  return first == again;
-}
-
 std::string dumped(const ordered_json& j) {
   try {
     return j.dump();
@@ -147,7 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (auto& [k, v] : decoded.fields.items()) by_name.emplace(k, &v);
   std::vector<Mismatch> mismatches;
   for (auto& [k, v] : given.items()) {
-    if (header_field(k)) continue;
+    if (fleet::fuzz::header_field(k)) continue;
     auto it = by_name.find(k);
     compare(v, it == by_name.end() ? nullptr : it->second, k, mismatches);
   }
@@ -158,25 +130,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto back = layouts.decode(alone).fields;
     const ordered_json* now = at_path(back, m.path);
     if (now == nullptr || !same_leaf(*m.given, *now))
-      fleet::fuzz::broken(m.path + " given " + m.given->dump(-1, ' ', false, ordered_json::error_handler_t::replace) + ", read back " +
-                          (now ? now->dump(-1, ' ', false, ordered_json::error_handler_t::replace) : std::string("nothing")));
+      fleet::fuzz::broken(m.path + " given " + fleet::fuzz::shown(*m.given) + ", read back " +
+                          (now ? fleet::fuzz::shown(*now) : std::string("nothing")));
   }
 
   // Exported and imported again: the same settings.
-  auto again = read_settings_file(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-  // A text that fills its field to the last byte, or a text pool without room for every NUL, is only in a
-  // corrupt file (Tasmota ends each with a NUL). The decode shows it whole, as decode-config does; the
-  // import refuses to write it back, saying which field.
-  if (!again && overfull(again.error())) return 0;
-  if (!again) fleet::fuzz::broken("the exported JSON is refused by the import: " + again.error());
-  auto second = layouts.decode(again->file).fields;
-  std::map<std::string_view, const ordered_json*> second_by_name;
-  for (auto& [k, v] : second.items()) second_by_name.emplace(k, &v);
-  for (auto& [k, v] : decoded.fields.items()) {
-    auto it = second_by_name.find(k);
-    if (!header_field(k) && (it == second_by_name.end() || !same_values(v, *it->second)))
-      fleet::fuzz::broken(k + " exported " + v.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + ", imported " +
-                          (it == second_by_name.end() ? std::string("nothing") : it->second->dump(-1, ' ', false, ordered_json::error_handler_t::replace)));
-  }
+  fleet::fuzz::check_round_trip(decoded.fields, text);
   return 0;
 }
