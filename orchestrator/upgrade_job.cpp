@@ -616,9 +616,12 @@ JobEffects UpgradeJob::enter_health_check(std::int64_t now_ms, How) {
   wait_ = Wait::HealthWindow;
   event(fmt::format("health: watching the device for {} s", settings_.health_window_ms / 1000));
   // Status 1: the restart reason and boot count; Status 11: the uptime; TelePeriod: when STATE is due.
-  health_.status11_asked.push_back(now_ms);
-  return {effect::Send(backup::DeviceAction::publish({"Status", "1"})), effect::Send(backup::DeviceAction::publish({"Status", "11"})),
-          effect::Send(backup::DeviceAction::publish({"TelePeriod", ""}))};
+  auto out = send("Status", "1");
+  auto uptime = ask_status11(now_ms);
+  auto period = send("TelePeriod", "");
+  out.insert(out.end(), uptime.begin(), uptime.end());
+  out.insert(out.end(), period.begin(), period.end());
+  return out;
 }
 
 JobEffects UpgradeJob::enter_restore(std::int64_t, How) {
