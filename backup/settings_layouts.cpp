@@ -443,6 +443,39 @@ DecodedSettings SettingsLayouts::decode(const DmpFile& file) const {
   return out;
 }
 
+std::optional<ordered_json> SettingsLayouts::decode_field(const DmpFile& file, std::string_view path) const {
+  auto parts = split_path(path);
+  int layout = impl_->layout_index(file.version_id());
+  if (layout < 0) return std::nullopt;
+  unsigned platform = impl_->platform_of(file);
+  const FieldDef* d = impl_->find(parts[0], layout, platform);
+  if (!d) return std::nullopt;
+  bool scripting = false;
+  if (auto* used = impl_->find("scripting_used", layout, platform); used && used->at + 1 <= file.settings.size())
+    scripting = (file.settings[used->at] >> used->shift) & 1;
+  std::vector<std::string> notes;
+  Context cx{file.settings, layout_compresses_rules(layout, platform), scripting, notes, impl_->pool_count(layout, platform)};
+  if (!shown(*d, cx)) return std::nullopt;
+  // The same walk as set(), but it may stop at an array or a group: the value there is decoded whole.
+  std::size_t offset = 0, dim = 0;
+  int text_offset = 0;
+  for (std::size_t k = 1; k < parts.size(); ++k) {
+    if (dim < d->count.size()) {
+      auto i = as_index(parts[k]);
+      if (!i || *i >= d->count[dim]) return std::nullopt;
+      if (d->type == Type::text) text_offset += *i;
+      else offset += static_cast<std::size_t>(*i * d->stride[dim]);
+      ++dim;
+      continue;
+    }
+    auto it = std::find_if(d->group.begin(), d->group.end(), [&](auto& g) { return g.first == parts[k]; });
+    if (it == d->group.end()) return std::nullopt;
+    d = &it->second;
+    dim = 0;
+  }
+  return decode_value(*d, dim, offset, text_offset, parts[0], cx);
+}
+
 DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
   DecodedSettings out;
   int layout = impl_->layout_index(file.version_id());

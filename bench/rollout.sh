@@ -22,7 +22,8 @@
 # thread time on a CPU / waiting for a CPU (/proc/<pid>/task/<pid>/schedstat).
 # Usage: bench/rollout.sh   (DEVICES=1000 PARALLEL=200 RESTART_MS=1000 TELE_SCALE=0.05 IMAGE_KB=600
 #                            FROM=9.1.0 TO=9.2.0 SAMPLE=10 NODELAY=1; KEEP=1 keeps the run's folder;
-#                            PROFILE=1 records the event loop with perf into it, PROFILE=all every thread;
+#                            PROFILE=1 records the event loop with perf into it, PROFILE=all every thread,
+#                            PROFILE=sim the simulator;
 #                            DAEMON_WRAP runs the daemon under a command, e.g. heaptrack)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -138,8 +139,13 @@ echo "  restart delay $RESTART_MS ms, TelePeriod x $TELE_SCALE, downloads not pa
 # PROFILE=1: perf samples of the daemon's event loop (its main thread: 93% of its CPU in a whole-machine
 # profile; -p cannot follow its short-lived HTTP threads) with call graphs, reported in the run folder.
 if [ -n "${PROFILE:-}" ]; then
-  # PROFILE=all: every thread of the daemon (its short-lived HTTP threads too), not the event loop alone.
-  if [ "$PROFILE" = all ]; then target=(-p "$fleet_pid"); else target=(-t "$fleet_pid"); fi
+  # PROFILE=all: every thread of the daemon (its short-lived HTTP threads too), not the event loop alone;
+  # PROFILE=sim: the simulator instead.
+  case "$PROFILE" in
+    all) target=(-p "$fleet_pid") ;;
+    sim) target=(-p "$sim_pid") ;;
+    *) target=(-t "$fleet_pid") ;;
+  esac
   perf record -F 250 --call-graph dwarf,16384 "${target[@]}" -o "$run/perf.data" >"$run/perf.log" 2>&1 &
   perf_pid=$!
   pids+=($perf_pid)
@@ -188,7 +194,7 @@ if [ -n "${PROFILE:-}" ]; then
   kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" || true
   perf report -i "$run/perf.data" --children --percent-limit 1 --stdio -g none >"$run/perf-children.txt" 2>/dev/null || true
   perf report -i "$run/perf.data" --no-children --percent-limit 0.5 --stdio -g caller,0.5,callee,function,percent >"$run/perf-self.txt" 2>/dev/null || true
-  echo "bench/rollout: the event loop's profile: $run/perf-children.txt, perf-self.txt" >&2
+  echo "bench/rollout: the profile ($PROFILE): $run/perf-children.txt, perf-self.txt" >&2
 fi
 hwm_kb=$(awk '/^VmHWM/ { print $2 }' "/proc/$fleet_pid/status")
 sleep 1.2  # the broker's count of messages it dropped (a full queue to a slow client), refreshed every second

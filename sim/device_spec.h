@@ -32,6 +32,8 @@ struct DeviceSettings {
   std::string mqtt_user;
   std::string mqtt_password;  // the device's MqttPassword: FileDownload/FileUpload must quote it
   std::string mqtt_client;  // empty: DVES_XXXXXX
+
+  bool operator==(const DeviceSettings&) const = default;
 };
 
 struct DeviceSpec {

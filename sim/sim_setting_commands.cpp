@@ -138,13 +138,17 @@ bool SimDevice::setting_command(const std::string& cmd, int index, bool has_inde
   if (cmd == "GPIO" && has_index) {
     bool esp32 = planner::is_esp32_family(planner::parse_chip(spec_.chip));
     auto file = settings_file(spec_, version_, stored_);
-    auto fields = layouts.decode(file).fields;
     std::string gp;
+    ojson pins;  // the GPIO field of this layout, decoded alone
     for (auto& n : backup::field_variants("my_gp")) {
       if (esp32 && n == "my_gp") continue;
       if (!esp32 && n != "my_gp") continue;
-      if (fields.contains(n)) gp = n;
+      if (auto v = layouts.decode_field(file, n)) {
+        gp = n;
+        pins = std::move(*v);
+      }
     }
+    ojson fields = {{gp, pins}};
     if (gp.empty() || index < 0 || static_cast<std::size_t>(index) >= fields[gp].size()) return false;
     address(fmt::format("{}/{}", gp, index));
     long long v = 0;
@@ -180,8 +184,8 @@ bool SimDevice::setting_command(const std::string& cmd, int index, bool has_inde
       if (n == 0) {
         for (const char* k : {"arm", "mode", "time", "window", "days", "repeat", "device", "power"}) layouts.set(file, base + k, 0);
       } else if (n >= 1 && n <= 16) {
-        auto t = layouts.decode(file).fields["timer"][static_cast<std::size_t>(n - 1)];
-        for (auto& [k, v] : t.items()) layouts.set(file, base + k, v);
+        auto t = layouts.decode_field(file, fmt::format("timer/{}", n - 1));
+        if (t) for (auto& [k, v] : t->items()) layouts.set(file, base + k, v);
       }
     } else if (!arg.empty()) {
       auto j = ojson::parse(arg, nullptr, false);

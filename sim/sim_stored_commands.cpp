@@ -64,13 +64,16 @@ float to_float(std::string_view s) { return std::strtof(std::string(s).c_str(), 
 class Store {
  public:
   Store(const DeviceSpec& spec, const planner::Version& v, std::optional<backup::DmpFile>& stored, std::set<std::string>& addressed)
-      : stored_(stored), addressed_(addressed), file_(settings_file(spec, v, stored)), fields_(backup::SettingsLayouts::builtin().decode(file_).fields) {}
+      : stored_(stored), addressed_(addressed), file_(settings_file(spec, v, stored)) {}
   // The field name this layout has for `name` (its ESP32 variant, or one of "a|b"); empty if none.
   std::string key(std::string_view name) const {
     while (!name.empty()) {
       auto bar = name.find('|');
-      std::string found;
-      if (backup::find_variant(fields_, name.substr(0, bar), &found)) return found;
+      auto names = backup::field_variants(name.substr(0, bar));  // the last present, as find_variant takes it
+      for (auto it = names.rbegin(); it != names.rend(); ++it) {
+        auto* v = top(*it);
+        if (v && !v->is_null()) return *it;
+      }
       if (bar == std::string_view::npos) break;
       name.remove_prefix(bar + 1);
     }
@@ -81,7 +84,7 @@ class Store {
     auto slash = path.find('/');
     auto k = key(path.substr(0, slash));
     if (k.empty()) return nullptr;
-    const ojson* v = &fields_[k];
+    const ojson* v = top(k);
     while (slash != std::string_view::npos) {
       path.remove_prefix(slash + 1);
       slash = path.find('/');
@@ -129,6 +132,7 @@ class Store {
     if (full.empty()) return false;
     addressed_.insert(full);
     if (!backup::SettingsLayouts::builtin().set(file_, full, value).empty()) return false;
+    top_.erase(full.substr(0, full.find('/')));
     changed_ = true;
     return true;
   }
@@ -141,8 +145,16 @@ class Store {
  private:
   std::optional<backup::DmpFile>& stored_;
   std::set<std::string>& addressed_;
+  // A top-level field as decode() shows it (nullptr if it does not), decoded on first use: a command reads
+  // a field or two, and decoding all ~1,300 values per command was most of the simulator's CPU.
+  const ojson* top(const std::string& name) const {
+    auto it = top_.find(name);
+    if (it == top_.end()) it = top_.emplace(name, backup::SettingsLayouts::builtin().decode_field(file_, name)).first;
+    return it->second ? &*it->second : nullptr;
+  }
+
   backup::DmpFile file_;
-  ojson fields_;
+  mutable std::map<std::string, std::optional<ojson>> top_;
   bool changed_ = false;
 };
 

@@ -147,6 +147,44 @@ TEST_P(DmpVectors, MigratingByStoredBytesGivesWhatWritingEveryValueGives) {
   EXPECT_GT(targets, 0);
 }
 
+TEST_P(DmpVectors, OneFieldDecodedAloneIsWhatTheWholeDecodeShowsThere) {
+  auto v = GetParam();
+  auto read = read_dmp(load_bytes(std::string(v.name) + ".dmp"));
+  ASSERT_TRUE(read.file) << read.error;
+  auto& layouts = SettingsLayouts::builtin();
+  auto whole = layouts.decode(*read.file).fields;
+  std::size_t paths = 0;
+  // Every field, and every element or member one level below it (where the walk meets indexes of
+  // texts, strides of arrays and members of groups).
+  for (auto& [name, value] : whole.items()) {
+    auto alone = layouts.decode_field(*read.file, name);
+    ASSERT_TRUE(alone) << v.name << ": " << name;
+    EXPECT_EQ(value, *alone) << v.name << ": " << name;
+    ++paths;
+    if (value.is_array()) {
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        auto path = fmt::format("{}/{}", name, i);
+        auto one = layouts.decode_field(*read.file, path);
+        ASSERT_TRUE(one) << v.name << ": " << path;
+        EXPECT_EQ(value[i], *one) << v.name << ": " << path;
+        ++paths;
+      }
+      EXPECT_FALSE(layouts.decode_field(*read.file, fmt::format("{}/{}", name, value.size()))) << v.name << ": " << name << " past its end";
+    } else if (value.is_object()) {
+      for (auto& [member, m] : value.items()) {
+        auto path = name + "/" + member;
+        auto one = layouts.decode_field(*read.file, path);
+        ASSERT_TRUE(one) << v.name << ": " << path;
+        EXPECT_EQ(m, *one) << v.name << ": " << path;
+        ++paths;
+      }
+    }
+  }
+  EXPECT_GT(paths, 500u) << v.name;
+  EXPECT_FALSE(layouts.decode_field(*read.file, "no_such_field"));
+  EXPECT_FALSE(layouts.decode_field(*read.file, "scripting_used"));  // hidden: decode never shows it
+}
+
 // The rules of 512 bytes or more decode-config wrote (tools/make_dmp_vectors.py): compressed, decoded back to
 // the text, and written again byte for byte as decode-config wrote them (Tasmota's SetRule: a rule of
 // MAX_RULE_SIZE bytes or more is stored as 0, (length + 7) / 8, the Unishox bytes, NUL).
