@@ -19,23 +19,34 @@ class HeldTransport : public Transport {
     holding_ = false;
     auto held = std::exchange(held_, {});
     if (!send) return;
-    for (auto& m : held) m.retained ? inner_.publish_retained(m.topic, m.payload) : inner_.publish(m.topic, m.payload);
+    for (auto& m : held) {
+      switch (m.kind) {
+        case Kind::Plain: inner_.publish(m.topic, m.payload); break;
+        case Kind::Retained: inner_.publish_retained(m.topic, m.payload); break;
+        case Kind::RetainedUncached: inner_.publish_retained_uncached(m.topic, m.payload); break;
+      }
+    }
   }
   std::size_t held() const { return held_.size(); }
 
   void publish(const std::string& topic, const std::string& payload) override {
-    if (holding_) held_.push_back({topic, payload, false});
+    if (holding_) held_.push_back({topic, payload, Kind::Plain});
     else inner_.publish(topic, payload);
   }
   void publish_retained(const std::string& topic, const std::string& payload) override {
-    if (holding_) held_.push_back({topic, payload, true});
+    if (holding_) held_.push_back({topic, payload, Kind::Retained});
     else inner_.publish_retained(topic, payload);
+  }
+  void publish_retained_uncached(const std::string& topic, const std::string& payload) override {
+    if (holding_) held_.push_back({topic, payload, Kind::RetainedUncached});
+    else inner_.publish_retained_uncached(topic, payload);
   }
 
  private:
+  enum class Kind { Plain, Retained, RetainedUncached };
   struct Message {
     std::string topic, payload;
-    bool retained;
+    Kind kind;
   };
   Transport& inner_;
   bool holding_ = false;

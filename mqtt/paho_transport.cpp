@@ -194,6 +194,19 @@ void PahoTransport::publish(const std::string& topic, const std::string& payload
   }
 }
 
+void PahoTransport::publish_retained_uncached(const std::string& topic, const std::string& payload) {
+  {
+    std::lock_guard lock(retained_mu_);
+    retained_.erase(topic);  // (in case it was published kept before)
+  }
+  if (!connected_) return;  // its caller sends it again once connected
+  try {
+    client_->publish(topic, payload.data(), payload.size(), 1, true);
+  } catch (const std::exception& e) {
+    log::debug("mqtt: publish to {} dropped: {}", topic, e.what());
+  }
+}
+
 void PahoTransport::publish_retained(const std::string& topic, const std::string& payload) {
   {
     std::lock_guard lock(retained_mu_);

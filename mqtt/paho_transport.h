@@ -34,6 +34,7 @@ class PahoTransport final : public core::Transport {
 
   void publish(const std::string& topic, const std::string& payload) override;
   void publish_retained(const std::string& topic, const std::string& payload) override;
+  void publish_retained_uncached(const std::string& topic, const std::string& payload) override;
   bool connected() const { return connected_; }
   std::uint64_t dropped_publishes() const { return dropped_; }
 

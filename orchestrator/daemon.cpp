@@ -341,20 +341,23 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
 
   ServiceHooks hooks;
   hooks.maintain_connection = [&](std::int64_t now) { transport.maintain(now); };
+  hooks.claim = [&](const mqtt::Event& e) {
+    if (control && control->on_message(held, e.topic, e.payload)) return true;
+    try {
+      return home_assistant && home_assistant->on_message(e.topic, e.payload);
+    } catch (const std::exception& ex) {
+      log::warn("home assistant: {}: {}", e.topic.substr(0, 200), ex.what());
+      return true;
+    }
+  };
   hooks.on_event = [&](const mqtt::Event& e) {
     switch (e.kind) {
-      case mqtt::Event::Message:
-        if (control && control->on_message(held, e.topic, e.payload)) return;
-        try {
-          if (home_assistant && home_assistant->on_message(e.topic, e.payload)) return;
-        } catch (const std::exception& ex) {
-          log::warn("home assistant: {}: {}", e.topic.substr(0, 200), ex.what());
-          return;
-        }
-        runner.on_message(e.topic, e.payload);
-        break;
+      case mqtt::Event::Message: runner.on_message(e.topic, e.payload); break;
       case mqtt::Event::Subscribed: runner.set_online(true); break;
       case mqtt::Event::Connected:
+        if (home_assistant) home_assistant->on_connected();
+        runner.set_online(false);
+        break;
       case mqtt::Event::ConnectionLost: runner.set_online(false); break;
       case mqtt::Event::Wake: break;
     }

@@ -38,6 +38,7 @@ void FleetService::run(const std::atomic<bool>& stop) {
     auto batch = events_.pop_all(std::chrono::milliseconds(50));
     if (hooks_.begin_turn) hooks_.begin_turn();
     for (auto& e : batch) {
+      if (e.kind == mqtt::Event::Message && hooks_.claim && hooks_.claim(e)) continue;
       handle(e);
       if (hooks_.on_event) hooks_.on_event(e);
       if (e.kind != mqtt::Event::Message && e.kind != mqtt::Event::Wake) last_beat = 0;  // report a connection change at once
@@ -56,6 +57,7 @@ void FleetService::run(const std::atomic<bool>& stop) {
   // Drain what already arrived, then persist it: a clean stop loses nothing it had received.
   if (hooks_.begin_turn) hooks_.begin_turn();
   for (auto& e : events_.pop_all(std::chrono::milliseconds(0))) {
+    if (e.kind == mqtt::Event::Message && hooks_.claim && hooks_.claim(e)) continue;
     handle(e);
     if (hooks_.on_event) hooks_.on_event(e);
   }

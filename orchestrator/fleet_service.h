@@ -16,7 +16,10 @@ struct ServiceHooks {
   std::function<void(std::int64_t now_ms)> heartbeat;           // every heartbeat_ms
   std::function<void(std::int64_t now_ms)> tick;                // every loop turn (≤ 50 ms): other event sources
   std::int64_t heartbeat_ms = 2000;
-  std::function<void(const mqtt::Event& e)> on_event;        // after the inventory has seen it: jobs, control API
+  // A message for the daemon itself (its control API, Home Assistant's topics): handled there and seen by
+  // nobody else; true when it was (else the inventory would warn about our own topics as unknown senders).
+  std::function<bool(const mqtt::Event& e)> claim;
+  std::function<void(const mqtt::Event& e)> on_event;        // after the inventory has seen it: jobs
   std::function<bool(std::int64_t now_ms)> should_stop;      // a stop from inside (--exit-after, an in-process run done)
   // Around each loop turn: the daemon's one commit of the turn's writes, then the commands they allow.
   std::function<void()> begin_turn;

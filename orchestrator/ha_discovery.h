@@ -42,7 +42,7 @@ std::vector<HaMessage> ha_fleet_configs(const HaNames& n);
 // the staged path in the release summary (at most 255 characters), whether a job runs and how far.
 struct HaUpdateFacts {
   std::string installed;                // "" when the inventory does not know it yet
-  std::optional<planner::UpgradePlan> plan;  // to the catalog's latest, keeping the build
+  const planner::UpgradePlan* plan = nullptr;  // to the catalog's latest, keeping the build (none: unknown)
   bool in_progress = false;
   std::optional<int> percent;           // 0-100 while a job runs
 };

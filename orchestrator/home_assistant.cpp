@@ -27,7 +27,21 @@ void HomeAssistant::publish(const std::string& topic, const std::string& payload
   auto [it, fresh] = published_.try_emplace(topic, hash);
   if (!fresh && it->second == hash) return;
   it->second = hash;
-  p_.transport.publish_retained(topic, payload);
+  p_.transport.publish_retained_uncached(topic, payload);
+}
+
+std::shared_ptr<const planner::UpgradePlan> HomeAssistant::shared_plan(const std::string& key,
+                                                                       const std::function<planner::UpgradePlan()>& make) {
+  auto& slot = plans_[key];
+  if (auto plan = slot.lock()) return plan;
+  // Keys of plans no device uses any more go now and then, so a long run does not collect them.
+  if (plans_.size() > 2 * kept_plans_ + 16) {
+    std::erase_if(plans_, [](const auto& kv) { return kv.second.expired(); });
+    kept_plans_ = plans_.size();
+  }
+  auto plan = std::make_shared<const planner::UpgradePlan>(make());
+  plans_[key] = plan;
+  return plan;
 }
 
 std::optional<std::int64_t> HomeAssistant::current_rollout() {
@@ -39,49 +53,85 @@ std::optional<std::int64_t> HomeAssistant::current_rollout() {
   return std::nullopt;
 }
 
+void HomeAssistant::send_everything_again() {
+  published_.clear();
+  for (auto& [mac, e] : entities_) e.configured = false;
+  last_tick_ms_ = 0;
+}
+
+void HomeAssistant::on_connected() { send_everything_again(); }
+
 void HomeAssistant::tick(std::int64_t now) {
   if (now - last_tick_ms_ < 1000) return;
   last_tick_ms_ = now;
   for (const auto& m : ha_fleet_configs(n_)) publish(m.topic, m.payload);
   planner::Planner planner(catalog_);
-  std::set<std::string> present;
+  const auto tick = ++ticks_;
   p_.inventory.for_each([&](const inventory::DeviceRecord& d) {
-    present.insert(d.mac);
-    // A config depends on the MAC only: built when the device is new to us or Home Assistant restarted.
-    if (resend_configs_ || !announced_.count(d.mac)) {
-      auto config = ha_update_config(n_, d);
-      publish(config.topic, config.payload);
-    }
-    HaUpdateFacts f;
-    f.installed = d.version.value_or("");
+    auto& e = entities_[d.mac];
+    e.seen = tick;
+    std::string key;
     if (d.version) {
-      auto key = fmt::format("{}|{}|{}|{}|{}", *d.version, d.build.value_or(""), d.chip.value_or(""), d.free_kb.value_or(-1),
-                             d.program_kb.value_or(-1));
-      auto& planned = plans_[d.mac];
-      if (planned.key != key) planned = {key, plan_device(planner, d, planner::PlanRequest{})};
-      f.plan = planned.plan;
+      key = fmt::format("{}|{}|{}|{}|{}", *d.version, d.build.value_or(""), d.chip.value_or(""), d.free_kb.value_or(-1),
+                        d.program_kb.value_or(-1));
     }
-    if (p_.job_percent) f.percent = p_.job_percent(d.mac);
-    f.in_progress = f.percent.has_value();
-    // (replace: a topic or an error text of outside bytes is never a reason to throw here)
-    publish(ha_update_state_topic(n_, d.mac), ha_update_state(f).dump(-1, ' ', false, json::error_handler_t::replace));
+    if (key != e.plan_key || (!key.empty() && !e.plan)) {
+      e.plan_key = key;
+      e.plan = key.empty() ? nullptr : shared_plan(key, [&] { return plan_device(planner, d, planner::PlanRequest{}); });
+      e.stated = false;
+    }
+    auto percent = p_.job_percent ? p_.job_percent(d.mac) : std::nullopt;
+    if (percent != e.percent) {
+      e.percent = percent;
+      e.stated = false;
+    }
+    if ((!e.configured || !e.stated) && !e.queued) {
+      e.queued = true;
+      pending_.push_back(d.mac);
+    }
   });
   // A device gone from the inventory (forgotten): its entity goes from Home Assistant too (an empty
   // retained config removes it) and its state is cleared.
-  for (auto it = announced_.begin(); it != announced_.end();) {
-    if (present.count(*it)) {
+  for (auto it = entities_.begin(); it != entities_.end();) {
+    if (it->second.seen == tick) {
       ++it;
       continue;
     }
     inventory::DeviceRecord gone;
-    gone.mac = *it;
-    publish(ha_update_config(n_, gone).topic, "");
-    publish(ha_update_state_topic(n_, *it), "");
-    plans_.erase(*it);
-    it = announced_.erase(it);
+    gone.mac = it->first;
+    p_.transport.publish_retained_uncached(ha_update_config(n_, gone).topic, "");
+    p_.transport.publish_retained_uncached(ha_update_state_topic(n_, it->first), "");
+    it = entities_.erase(it);
   }
-  announced_.insert(present.begin(), present.end());
-  resend_configs_ = false;
+  // What changed, oldest first, within the tick's budget; the rest goes on the next ticks.
+  std::size_t sent = 0;
+  while (!pending_.empty() && sent < kMessagesPerTick) {
+    auto mac = std::move(pending_.front());
+    pending_.pop_front();
+    auto it = entities_.find(mac);
+    const auto* d = p_.inventory.find(mac);
+    if (it == entities_.end() || !d) continue;  // gone meanwhile (cleared above)
+    auto& e = it->second;
+    e.queued = false;
+    // A config depends on the MAC only: sent when the device is new to us or Home Assistant restarted.
+    if (!e.configured) {
+      auto config = ha_update_config(n_, *d);
+      p_.transport.publish_retained_uncached(config.topic, config.payload);
+      e.configured = true;
+      e.stated = false;
+      ++sent;
+    }
+    if (e.stated) continue;
+    HaUpdateFacts f;
+    f.installed = d->version.value_or("");
+    f.plan = e.plan.get();
+    f.percent = e.percent;
+    f.in_progress = f.percent.has_value();
+    // (replace: a topic or an error text of outside bytes is never a reason to throw here)
+    p_.transport.publish_retained_uncached(ha_update_state_topic(n_, mac), ha_update_state(f).dump(-1, ' ', false, json::error_handler_t::replace));
+    e.stated = true;
+    ++sent;
+  }
   try {
     if (auto id = current_rollout()) {
       if (auto r = p_.rollouts.get(*id)) {
@@ -108,11 +158,7 @@ void HomeAssistant::install(const std::string& mac) {
 bool HomeAssistant::on_message(std::string_view topic, std::string_view payload) {
   if (topic == ha_birth_topic(n_)) {
     // Home Assistant (re)started: it forgets what it discovered, so everything is sent again.
-    if (payload == "online") {
-      published_.clear();
-      resend_configs_ = true;
-      last_tick_ms_ = 0;
-    }
+    if (payload == "online") send_everything_again();
     return true;
   }
   if (topic == ha_rollout_command_topic(n_)) {
@@ -138,8 +184,8 @@ bool HomeAssistant::on_message(std::string_view topic, std::string_view payload)
     bool ours = id.size() == 21 && id.substr(12) == "_firmware" && id.find_first_not_of("0123456789abcdef") == 12;
     std::string mac = ours ? inventory::normalize_mac(id.substr(0, 12)) : std::string();
     if (!mac.empty() && !p_.inventory.find(mac)) {
-      p_.transport.publish_retained(std::string(topic), "");
-      p_.transport.publish_retained(ha_update_state_topic(n_, mac), "");
+      p_.transport.publish_retained_uncached(std::string(topic), "");
+      p_.transport.publish_retained_uncached(ha_update_state_topic(n_, mac), "");
       log::info("home assistant: {} is of no device in the inventory: cleared", std::string(topic));
     }
     return true;

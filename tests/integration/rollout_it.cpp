@@ -552,6 +552,9 @@ TEST(Rollout, HomeAssistantRolloutButtonsAndAvailability) {
   it::publish(port, "tasmota-fleet/v1/rollouts/current/set", "abort");
   ASSERT_TRUE(it::wait_until([&] { return w.show(1).value("status", "") == "stopped"; }, 10s)) << w.fleet->log();
   EXPECT_NE(std::string::npos, w.fleet->log().find("rollout button 'reboot' ignored")) << w.fleet->log();
+  // Our own topics (the configs we published coming back, control requests) are ours, not unknown senders.
+  EXPECT_EQ(std::string::npos, w.fleet->log().find("ignoring topic 'homeassistant/")) << w.fleet->log();
+  EXPECT_EQ(std::string::npos, w.fleet->log().find("ignoring topic 'tasmota-fleet/")) << w.fleet->log();
 
   EXPECT_EQ("online", retained(port, "tasmota-fleet/v1/status")["tasmota-fleet/v1/status"]);
   w.fleet->stop(SIGKILL);

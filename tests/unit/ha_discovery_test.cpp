@@ -81,7 +81,7 @@ TEST(HaDiscovery, StatesHoldOnlyWhatHomeAssistantAccepts) {
   ASSERT_TRUE(plan.ok()) << plan.error;
   ASSERT_GT(plan.hops.size(), 2u);
 
-  HaUpdateFacts idle{"6.7.1", plan, false, std::nullopt};
+  HaUpdateFacts idle{"6.7.1", &plan, false, std::nullopt};
   auto s = ha_update_state(idle);
   expect_valid_update_state(s);
   EXPECT_EQ("6.7.1", s["installed_version"]);
@@ -92,7 +92,7 @@ TEST(HaDiscovery, StatesHoldOnlyWhatHomeAssistantAccepts) {
   EXPECT_EQ(0u, summary.find(std::to_string(plan.hops.size()) + " hops (6.7.1 > ")) << summary;
   EXPECT_NE(std::string::npos, summary.find(plan.hops.front().version.str())) << summary;
 
-  HaUpdateFacts running{"6.7.1", plan, true, 130};
+  HaUpdateFacts running{"6.7.1", &plan, true, 130};
   auto r = ha_update_state(running);
   expect_valid_update_state(r);
   EXPECT_EQ(100, r["update_percentage"]);  // clamped
@@ -106,7 +106,7 @@ TEST(HaDiscovery, StatesHoldOnlyWhatHomeAssistantAccepts) {
   // A plan refused (with its reason) offers no newer version.
   fleet::planner::UpgradePlan refused;
   refused.error = std::string(400, 'x');
-  auto no = ha_update_state(HaUpdateFacts{"5.14.0", refused, false, std::nullopt});
+  auto no = ha_update_state(HaUpdateFacts{"5.14.0", &refused, false, std::nullopt});
   expect_valid_update_state(no);
   EXPECT_EQ("5.14.0", no["latest_version"]);
 }
@@ -121,5 +121,5 @@ TEST(HaDiscovery, ALongRefusalInAnotherScriptIsCutOnACharacterBoundary) {
   auto summary = ha_release_summary(refused);
   EXPECT_LE(summary.size(), 255u);
   EXPECT_EQ(0u, summary.size() % 2);
-  EXPECT_NO_THROW((void)ha_update_state(HaUpdateFacts{"9.1.0", refused, false, std::nullopt}).dump());
+  EXPECT_NO_THROW((void)ha_update_state(HaUpdateFacts{"9.1.0", &refused, false, std::nullopt}).dump());
 }

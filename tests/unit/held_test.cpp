@@ -35,6 +35,25 @@ TEST(HeldTransport, HoldsUntilReleasedThenSendsInOrderOrDropsOnAFailedCommit) {
   EXPECT_EQ(0u, held.held());
 }
 
+TEST(HeldTransport, EachKindOfPublishIsReleasedAsTheKindItWas) {
+  struct Kinds : FakeTransport {
+    std::vector<std::string> kinds;
+    void publish(const std::string& t, const std::string& p) override { kinds.push_back("plain"), FakeTransport::publish(t, p); }
+    void publish_retained(const std::string& t, const std::string& p) override { kinds.push_back("kept"), FakeTransport::publish(t, p); }
+    void publish_retained_uncached(const std::string& t, const std::string& p) override { kinds.push_back("uncached"), FakeTransport::publish(t, p); }
+  } wire;
+  fleet::core::HeldTransport held(wire);
+  held.hold();
+  held.publish_retained_uncached("ha/config", "c");
+  held.publish("cmnd/x/Status", "0");
+  held.publish_retained("state", "s");
+  EXPECT_TRUE(wire.kinds.empty());
+  held.release(true);
+  EXPECT_EQ((std::vector<std::string>{"uncached", "plain", "kept"}), wire.kinds);
+  held.publish_retained_uncached("ha/state", "x");  // not holding: straight through, as itself
+  EXPECT_EQ("uncached", wire.kinds.back());
+}
+
 TEST(HeldHttp, ARequestMadeWhileHoldingStartsAtReleaseOrIsAnsweredNotSent) {
   std::atomic<int> fetched{0};
   fleet::orchestrator::HeldHttp http([&](const std::string& url, const fleet::firmware::HttpRequest&) {
