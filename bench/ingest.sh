@@ -17,15 +17,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$run"; }
 trap cleanup EXIT
 
-port=""
-for candidate in $(shuf -i 20000-60000 -n 50); do
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-done
-{ printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n' "$port"
-  [ "$(id -u)" -eq 0 ] && echo "user root"; } >"$run/mosquitto.conf"
-mosquitto -c "$run/mosquitto.conf" >"$run/mosquitto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+. scripts/broker.sh
+start_broker "$run" || exit 1
+pids+=($broker_pid)
 
 build/cli/tasmota-fleet serve --broker "mqtt://127.0.0.1:$port" --db "$run/fleet.db" --status-rate 5000 \
   --log-level warn --stats-every 0 --no-ota --metrics-file "$run/metrics.json" ${FLEET_ARGS:-} 2>"$run/fleet.log" &

@@ -23,18 +23,10 @@ run=$(mktemp -d /tmp/fleet-bench-ota-XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; if [ -n "${KEEP:-}" ]; then echo "bench/ota: kept $run" >&2; else rm -rf "$run"; fi; }
 trap cleanup EXIT
-free_port() {
-  for candidate in $(shuf -i 20000-60000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then echo "$candidate"; return; fi
-  done
-}
-port=$(free_port)
+. scripts/broker.sh
+start_broker "$run" || exit 1
+pids+=($broker_pid)
 ota_port=$(free_port)
-{ printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n' "$port"
-  [ "$(id -u)" -eq 0 ] && echo "user root"; } >"$run/mosquitto.conf"
-mosquitto -c "$run/mosquitto.conf" >"$run/mosquitto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
 F=build/cli/tasmota-fleet
 build/sim/tasmota-sim --make-image "$run/t910.bin.gz" --image-version 9.1.0 --image-build tasmota --image-kb "$IMAGE_KB" --gzip >/dev/null

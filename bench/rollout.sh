@@ -46,11 +46,6 @@ cleanup() {
   if [ -n "${KEEP:-}" ]; then echo "bench/rollout: kept $run" >&2; else rm -rf "$run"; fi
 }
 trap cleanup EXIT
-free_port() {
-  for candidate in $(shuf -i 20000-60000 -n 50); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then echo "$candidate"; return; fi
-  done
-}
 fail() { echo "bench/rollout: $*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
 q() { sqlite3 "$run/fleet.db" "$1" 2>/dev/null || echo 0; }
@@ -58,21 +53,14 @@ q() { sqlite3 "$run/fleet.db" "$1" 2>/dev/null || echo 0; }
 # field 2 has no spaces here).
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 
-# The broker on a free port (tried again on another one if someone else took it meanwhile). NODELAY=1
-# (default): set_tcp_nodelay, else Nagle on the broker's sockets adds ~40 ms to every round trip of an idle
-# job (measured: one job alone ~3.5 s instead of ~3.3 s), which is the broker's, not the orchestrator's.
-for _ in 1 2 3 4 5; do
-  port=$(free_port)
-  { printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nsys_interval 1\n' "$port"
-    [ "${NODELAY:-1}" = 1 ] && echo "set_tcp_nodelay true"
-    [ "$(id -u)" -eq 0 ] && echo "user root"; } >"$run/mosquitto.conf"
-  mosquitto -c "$run/mosquitto.conf" >"$run/mosquitto.log" 2>&1 &
-  broker_pid=$!
-  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  if kill -0 "$broker_pid" 2>/dev/null; then pids+=($broker_pid); break; fi
-  broker_pid=""
-done
-[ -n "$broker_pid" ] || { cat "$run/mosquitto.log"; fail "mosquitto did not start"; }
+# The broker on a free port (scripts/broker.sh). NODELAY=1 (default): set_tcp_nodelay, else Nagle on the
+# broker's sockets adds ~40 ms to every round trip of an idle job (measured: one job alone ~3.5 s instead of
+# ~3.3 s), which is the broker's, not the orchestrator's.
+. scripts/broker.sh
+nodelay=()
+[ "${NODELAY:-1}" = 1 ] && nodelay=("set_tcp_nodelay true")
+start_broker "$run" "sys_interval 1" "${nodelay[@]}" || fail "mosquitto did not start"
+pids+=($broker_pid)
 
 F=build/cli/tasmota-fleet
 hops=$($F --db "$run/plan.db" plan --from "$FROM" --build "$BUILD" --to "$TO" --json |

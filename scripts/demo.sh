@@ -13,20 +13,13 @@ SECONDS_TO_RUN="${SECONDS_TO_RUN:-8}"
 run=demo-run
 rm -rf "$run" && mkdir -p "$run"
 
-port=""
-for candidate in $(shuf -i 20000-60000 -n 50); do
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-done
-[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
-
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\n' "$port" >"$run/mosquitto.conf"
-mosquitto -c "$run/mosquitto.conf" >"$run/mosquitto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+. scripts/broker.sh
+start_broker "$run" || exit 1
+pids+=($broker_pid)
 echo "== mosquitto on 127.0.0.1:$port"
 
 build/sim/tasmota-sim --broker "mqtt://127.0.0.1:$port" --count "$DEVICES" --tele-scale 0.02 --restart-delay-ms 400 \

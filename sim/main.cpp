@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
     fleet::sim::SimRunner runner(std::move(devices), opt);
     int rc = runner.run(g_stop);
     const auto& st = runner.stats();
-    std::cout << "sim: connects=" << st.connects << " disconnects=" << st.disconnects << " published=" << st.published
+    std::cout << "sim: connects=" << st.connects << " disconnects=" << st.disconnects << " connect_timeouts=" << st.connect_timeouts << " published=" << st.published
               << " commands=" << st.commands << " restarts=" << st.restarts << " ota_downloads=" << st.ota_downloads;
     if (opt.flood_per_device > 0) std::cout << " flood_ms=" << st.flood_ms;
     std::cout << std::endl;

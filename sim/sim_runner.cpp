@@ -78,7 +78,7 @@ class NoSocketPairs {
   bool active_ = false;
 };
 
-enum class TimerKind { Connect, State, Boot, Idle, Crash };
+enum class TimerKind { Connect, ConnectTimeout, State, Boot, Idle, Crash };
 
 struct Timer {
   std::int64_t at;
@@ -118,6 +118,8 @@ struct SimRunner::Impl {
   // How long after connecting a boot-loop device crashes: well within Tasmota's 10 s fast-reboot
   // window (BOOT_LOOP_TIME), and within a short health window.
   static constexpr std::int64_t kCrashAfterMs = 1000;
+  // How long a connection attempt may go unanswered before the device tries again.
+  static constexpr std::int64_t kConnectTimeoutMs = 5000;
   static constexpr std::uint32_t kFetchTag = 0xFFFFFFFFu;  // epoll data of the OTA fetcher's eventfd
   // How long a device waits, after the last command, before the restart a Backlog asked for: Tasmota
   // counts restart_flag (2) down once a second while its backlog is empty.
@@ -250,6 +252,7 @@ struct SimRunner::Impl {
       return;
     }
     attach(s);
+    timers.push({now_ms() + kConnectTimeoutMs, s.index, TimerKind::ConnectTimeout, s.generation});
   }
 
   void schedule_reconnect(Slot& s, int delay_ms) {
@@ -419,6 +422,14 @@ struct SimRunner::Impl {
     switch (t.kind) {
       case TimerKind::Connect:
         if (!s.connected && s.fd < 0) connect(s);
+        break;
+      case TimerKind::ConnectTimeout:
+        // No CONNACK in time: a fresh attempt. A SYN that the broker's full accept queue dropped is sent
+        // again by the kernel only after 1, 3, 7, 15, 31 s: a device could take a minute to come up.
+        if (s.connected) break;
+        ++stats.connect_timeouts;
+        detach(s);
+        connect(s);
         break;
       case TimerKind::Boot:
         if (std::exchange(s.crash_boot, false)) s.device->crash(now_ms());

@@ -41,6 +41,7 @@ struct RunnerOptions {
 struct RunnerStats {
   std::uint64_t connects = 0;
   std::uint64_t disconnects = 0;
+  std::uint64_t connect_timeouts = 0;  // attempts given up unanswered (and made again)
   std::uint64_t published = 0;
   std::uint64_t commands = 0;
   std::uint64_t restarts = 0;
