@@ -280,6 +280,35 @@ std::optional<int> as_index(const std::string& s) {
   return std::stoi(s);
 }
 
+// Where the names and indexes after a path's field name lead inside that field: the definition the walk
+// ends at, what it added to the byte offset and to the text index, and how many of that definition's
+// dimensions it indexed (fewer than it has: the path names a whole array).
+struct FieldPosition {
+  const FieldDef* def = nullptr;
+  std::size_t offset = 0, dim = 0;
+  int text_offset = 0;
+};
+
+// Empty, or why the path leads nowhere (an index out of range, an unknown member).
+std::string walk_path(const FieldDef* d, const std::vector<std::string>& parts, std::string_view path, FieldPosition& pos) {
+  pos = {d};
+  for (std::size_t k = 1; k < parts.size(); ++k) {
+    if (pos.dim < pos.def->count.size()) {
+      auto i = as_index(parts[k]);
+      if (!i || *i >= pos.def->count[pos.dim]) return fmt::format("{}: index {} out of range", path, parts[k]);
+      if (pos.def->type == Type::text) pos.text_offset += *i;
+      else pos.offset += static_cast<std::size_t>(*i * pos.def->stride[pos.dim]);
+      ++pos.dim;
+      continue;
+    }
+    auto it = std::find_if(pos.def->group.begin(), pos.def->group.end(), [&](auto& g) { return g.first == parts[k]; });
+    if (it == pos.def->group.end()) return fmt::format("{}: no member {}", path, parts[k]);
+    pos.def = &it->second;
+    pos.dim = 0;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::vector<std::string> field_variants(std::string_view name) {
@@ -289,17 +318,24 @@ std::vector<std::string> field_variants(std::string_view name) {
   return out;
 }
 
+std::string last_variant(std::string_view name, const std::function<bool(const std::string&)>& present) {
+  auto names = field_variants(name);
+  for (auto it = names.rbegin(); it != names.rend(); ++it)
+    if (present(*it)) return *it;
+  return {};
+}
+
 const ordered_json* find_variant(const ordered_json& object, std::string_view name, std::string* found) {
   if (!object.is_object()) return nullptr;
-  auto names = field_variants(name);
-  for (auto it = names.rbegin(); it != names.rend(); ++it) {
-    auto f = object.find(*it);
-    if (f != object.end() && !f->is_null()) {
-      if (found) *found = *it;
-      return &*f;
-    }
-  }
-  return nullptr;
+  const ordered_json* hit = nullptr;
+  auto variant = last_variant(name, [&](const std::string& n) {
+    auto f = object.find(n);
+    if (f == object.end() || f->is_null()) return false;
+    hit = &*f;
+    return true;
+  });
+  if (hit && found) *found = variant;
+  return hit;
 }
 
 struct SettingsLayouts::Impl {
@@ -335,7 +371,12 @@ struct SettingsLayouts::Impl {
   const FieldDef* find(const std::string& name, int layout, unsigned platform) const {
     auto it = by_name.find(name);
     return it == by_name.end() ? nullptr : in_runs(fields[it->second].second, layout, platform);
+  }  // Whether the rules' space holds a script (Tasmota's scripter): decode shows one or the other.
+  bool scripting(const DmpFile& file, int layout, unsigned platform) const {
+    auto* used = find("scripting_used", layout, platform);
+    return used && used->at + 1 <= file.settings.size() && ((file.settings[used->at] >> used->shift) & 1);
   }
+
   // The texts of the pool on this layout and platform: the largest `pool` of its text fields.
   int pool_count(int layout, unsigned platform) const {
     std::lock_guard lock(pool_counts_mu);
@@ -450,30 +491,14 @@ std::optional<ordered_json> SettingsLayouts::decode_field(const DmpFile& file, s
   unsigned platform = impl_->platform_of(file);
   const FieldDef* d = impl_->find(parts[0], layout, platform);
   if (!d) return std::nullopt;
-  bool scripting = false;
-  if (auto* used = impl_->find("scripting_used", layout, platform); used && used->at + 1 <= file.settings.size())
-    scripting = (file.settings[used->at] >> used->shift) & 1;
   std::vector<std::string> notes;
-  Context cx{file.settings, layout_compresses_rules(layout, platform), scripting, notes, impl_->pool_count(layout, platform)};
+  Context cx{file.settings, layout_compresses_rules(layout, platform), impl_->scripting(file, layout, platform), notes,
+             impl_->pool_count(layout, platform)};
   if (!shown(*d, cx)) return std::nullopt;
-  // The same walk as set(), but it may stop at an array or a group: the value there is decoded whole.
-  std::size_t offset = 0, dim = 0;
-  int text_offset = 0;
-  for (std::size_t k = 1; k < parts.size(); ++k) {
-    if (dim < d->count.size()) {
-      auto i = as_index(parts[k]);
-      if (!i || *i >= d->count[dim]) return std::nullopt;
-      if (d->type == Type::text) text_offset += *i;
-      else offset += static_cast<std::size_t>(*i * d->stride[dim]);
-      ++dim;
-      continue;
-    }
-    auto it = std::find_if(d->group.begin(), d->group.end(), [&](auto& g) { return g.first == parts[k]; });
-    if (it == d->group.end()) return std::nullopt;
-    d = &it->second;
-    dim = 0;
-  }
-  return decode_value(*d, dim, offset, text_offset, parts[0], cx);
+  // Unlike set(), the path may end at an array or a group: the value there is decoded whole.
+  FieldPosition pos;
+  if (!walk_path(d, parts, path, pos).empty()) return std::nullopt;
+  return decode_value(*pos.def, pos.dim, pos.offset, pos.text_offset, parts[0], cx);
 }
 
 DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
@@ -494,10 +519,7 @@ DecodedSettings SettingsLayouts::decode_uncached(const DmpFile& file) const {
   if (file.platform().value_or(0) >= impl_->platforms.size())
     out.notes.push_back(fmt::format("{} has no layout of its own in decode-config's tables: read with the ESP32 layout", out.platform));
   bool compressible = layout_compresses_rules(layout, platform);
-  bool scripting = false;
-  if (auto* used = impl_->find("scripting_used", layout, platform); used && used->at + 1 <= file.settings.size())
-    scripting = (file.settings[used->at] >> used->shift) & 1;
-  Context cx{file.settings, compressible, scripting, out.notes, impl_->pool_count(layout, platform)};
+  Context cx{file.settings, compressible, impl_->scripting(file, layout, platform), out.notes, impl_->pool_count(layout, platform)};
   // Appended, not assigned by key: the names are unique, and ordered_json's lookup by key is a linear
   // scan (with ~500 fields that made every decode quadratic).
   auto& object = out.fields.get_ref<ordered_json::object_t&>();
@@ -664,24 +686,13 @@ std::string SettingsLayouts::set(DmpFile& file, std::string_view path, const nlo
   auto parts = split_path(path);
   int layout = impl_->layout_index(file.version_id());
   if (layout < 0) return fmt::format("no layout for Tasmota {}", file.version().str());
-  const FieldDef* d = impl_->find(parts[0], layout, impl_->platform_of(file));
-  if (!d) return fmt::format("{}: no such field in the {} layout", parts[0], impl_->layout_names[static_cast<std::size_t>(layout)]);
-  std::size_t offset = 0, dim = 0;
-  int text_offset = 0;
-  for (std::size_t k = 1; k < parts.size(); ++k) {
-    if (dim < d->count.size()) {
-      auto i = as_index(parts[k]);
-      if (!i || *i >= d->count[dim]) return fmt::format("{}: index {} out of range", path, parts[k]);
-      if (d->type == Type::text) text_offset += *i;
-      else offset += static_cast<std::size_t>(*i * d->stride[dim]);
-      ++dim;
-      continue;
-    }
-    auto it = std::find_if(d->group.begin(), d->group.end(), [&](auto& g) { return g.first == parts[k]; });
-    if (it == d->group.end()) return fmt::format("{}: no member {}", path, parts[k]);
-    d = &it->second;
-    dim = 0;
-  }
+  const FieldDef* field = impl_->find(parts[0], layout, impl_->platform_of(file));
+  if (!field) return fmt::format("{}: no such field in the {} layout", parts[0], impl_->layout_names[static_cast<std::size_t>(layout)]);
+  FieldPosition pos;
+  if (auto why = walk_path(field, parts, path, pos); !why.empty()) return why;
+  const FieldDef* d = pos.def;
+  std::size_t offset = pos.offset, dim = pos.dim;
+  int text_offset = pos.text_offset;
   if (dim < d->count.size() || !d->group.empty()) return fmt::format("{}: names a whole array or group, not one value", path);
   auto& b = file.settings;
   std::size_t at = d->at + offset;

@@ -5,6 +5,7 @@
 // platforms), derived from decode-config's tables by tools/extract_dmp_layouts.py; names are
 // decode-config's, so decoded files compare field by field with its JSON.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,9 @@ struct DecodedSettings {
 // NAME_esp32, NAME_esp32s2, NAME_esp32s3, NAME_esp32c2, NAME_esp32c3, NAME_esp32c5, NAME_esp32c6, NAME_esp32p4.
 std::vector<std::string> field_variants(std::string_view name);
 // The variant of `name` present in a decoded object, the most specific one first; nullptr if none.
+// Of a name's variants (field_variants), the last one `present` says is there; empty if none. What
+// find_variant takes in a decoded object, for callers that look the names up some other way.
+std::string last_variant(std::string_view name, const std::function<bool(const std::string&)>& present);
 const nlohmann::ordered_json* find_variant(const nlohmann::ordered_json& object, std::string_view name, std::string* found = nullptr);
 
 class SettingsLayouts {

@@ -211,12 +211,7 @@ void PahoTransport::publish_retained_uncached(const std::string& topic, const st
     std::lock_guard lock(retained_mu_);
     retained_.erase(topic);  // (in case it was published kept before)
   }
-  if (!connected_) return;  // its caller sends it again once connected
-  try {
-    client_->publish(topic, payload.data(), payload.size(), 1, true);
-  } catch (const std::exception& e) {
-    log::debug("mqtt: publish to {} dropped: {}", topic, e.what());
-  }
+  send_retained(topic, payload);  // not connected: its caller sends it again once connected
 }
 
 void PahoTransport::publish_retained(const std::string& topic, const std::string& payload) {
@@ -227,11 +222,15 @@ void PahoTransport::publish_retained(const std::string& topic, const std::string
     else
       retained_[topic] = payload;
   }
-  if (!connected_) return;  // sent on the next connect
+  send_retained(topic, payload);  // not connected: sent on the next connect
+}
+
+void PahoTransport::send_retained(const std::string& topic, const std::string& payload) {
+  if (!connected_) return;
   try {
     client_->publish(topic, payload.data(), payload.size(), 1, true);
   } catch (const std::exception& e) {
-    log::debug("mqtt: publish to {} deferred: {}", topic, e.what());
+    log::debug("mqtt: retained publish to {} not sent: {}", topic, e.what());
   }
 }
 

@@ -45,6 +45,7 @@ class PahoTransport final : public core::Transport {
   void on_connect_failed(const std::string& why);
   void on_connected();
   void on_lost(const std::string& cause);
+  void send_retained(const std::string& topic, const std::string& payload);  // QoS 1, retained, when connected
 
   BrokerConfig config_;
   std::vector<std::string> filters_;

@@ -26,6 +26,12 @@ void FleetService::handle(mqtt::Event& e) {
   }
 }
 
+void FleetService::dispatch(mqtt::Event& e) {
+  if (e.kind == mqtt::Event::Message && hooks_.claim && hooks_.claim(e)) return;
+  handle(e);
+  if (hooks_.on_event) hooks_.on_event(e);
+}
+
 void FleetService::run(const std::atomic<bool>& stop) {
   std::int64_t last_beat = 0;
   bool draining = false;
@@ -38,9 +44,7 @@ void FleetService::run(const std::atomic<bool>& stop) {
     auto batch = events_.pop_all(std::chrono::milliseconds(50));
     if (hooks_.begin_turn) hooks_.begin_turn();
     for (auto& e : batch) {
-      if (e.kind == mqtt::Event::Message && hooks_.claim && hooks_.claim(e)) continue;
-      handle(e);
-      if (hooks_.on_event) hooks_.on_event(e);
+      dispatch(e);
       if (e.kind != mqtt::Event::Message && e.kind != mqtt::Event::Wake) last_beat = 0;  // report a connection change at once
     }
     auto now = clock_.now_ms();
@@ -56,11 +60,7 @@ void FleetService::run(const std::atomic<bool>& stop) {
   }
   // Drain what already arrived, then persist it: a clean stop loses nothing it had received.
   if (hooks_.begin_turn) hooks_.begin_turn();
-  for (auto& e : events_.pop_all(std::chrono::milliseconds(0))) {
-    if (e.kind == mqtt::Event::Message && hooks_.claim && hooks_.claim(e)) continue;
-    handle(e);
-    if (hooks_.on_event) hooks_.on_event(e);
-  }
+  for (auto& e : events_.pop_all(std::chrono::milliseconds(0))) dispatch(e);
   if (hooks_.tick) hooks_.tick(clock_.now_ms());
   inventory_.flush();
   if (hooks_.end_turn) hooks_.end_turn();

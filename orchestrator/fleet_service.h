@@ -39,6 +39,7 @@ class FleetService {
 
  private:
   void handle(mqtt::Event& e);
+  void dispatch(mqtt::Event& e);  // to whoever claims it, else the inventory and then on_event
   inventory::Inventory& inventory_;
   mqtt::EventQueue& events_;
   const core::Clock& clock_;

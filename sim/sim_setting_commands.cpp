@@ -148,19 +148,18 @@ bool SimDevice::setting_command(const std::string& cmd, int index, bool has_inde
         pins = std::move(*v);
       }
     }
-    ojson fields = {{gp, pins}};
-    if (gp.empty() || index < 0 || static_cast<std::size_t>(index) >= fields[gp].size()) return false;
+    if (gp.empty() || index < 0 || static_cast<std::size_t>(index) >= pins.size()) return false;
     address(fmt::format("{}/{}", gp, index));
     long long v = 0;
     try {
       v = std::stoll(std::string(arg));
     } catch (...) {
-      reply(out, name, ojson{{pretty("GPIO"), fields[gp][static_cast<std::size_t>(index)]}}.dump());
+      reply(out, name, ojson{{pretty("GPIO"), pins[static_cast<std::size_t>(index)]}}.dump());
       return true;
     }
     if (v >= 0 && v < 65536) {
-      for (std::size_t i = 0; i < fields[gp].size(); ++i)
-        if (static_cast<int>(i) != index && fields[gp][i].is_number() && fields[gp][i].get<long long>() == v) layouts.set(file, fmt::format("{}/{}", gp, i), 0);
+      for (std::size_t i = 0; i < pins.size(); ++i)
+        if (static_cast<int>(i) != index && pins[i].is_number() && pins[i].get<long long>() == v) layouts.set(file, fmt::format("{}/{}", gp, i), 0);
       if (layouts.set(file, fmt::format("{}/{}", gp, index), v).empty()) {
         file.seal();
         stored_ = std::move(file);

@@ -99,24 +99,10 @@ class BuiltFiles {
   std::unordered_multimap<std::string, std::list<Built>::iterator> by_topic_;
 };
 
-backup::DmpFile build_settings_file(const DeviceSpec& spec, const planner::Version& version, const std::optional<backup::DmpFile>& stored);
-
-}  // namespace
-
-backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& version, const std::optional<backup::DmpFile>& stored) {
-  thread_local BuiltFiles built;
-  const backup::DmpFile* base = stored && stored->version() == version ? &*stored : nullptr;
-  if (auto* b = built.find(spec, version, base)) return b->file;
-  auto file = build_settings_file(spec, version, stored);
-  built.keep(Built{spec.chip, spec.boot_count, version, spec.settings, base ? std::optional<backup::DmpFile>(*base) : std::nullopt, file});
-  return file;
-}
-
-namespace {
-
-backup::DmpFile build_settings_file(const DeviceSpec& spec, const planner::Version& version, const std::optional<backup::DmpFile>& stored) {
+// `base`: the file it stored last, when of this version (else a blank one of the version).
+backup::DmpFile build_settings_file(const DeviceSpec& spec, const planner::Version& version, const backup::DmpFile* base) {
   auto& layouts = backup::SettingsLayouts::builtin();
-  backup::DmpFile f = stored && stored->version() == version ? *stored : backup::blank_settings(version, platform_of_spec(spec));
+  backup::DmpFile f = base ? *base : backup::blank_settings(version, platform_of_spec(spec));
   auto& st = spec.settings;
   // Best effort per field: a field the layout of this version does not have is simply not written.
   auto set = [&](const std::string& path, const json& v) { (void)layouts.set(f, path, v); };
@@ -160,6 +146,16 @@ backup::DmpFile build_settings_file(const DeviceSpec& spec, const planner::Versi
 }
 
 }  // namespace
+
+backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& version, const std::optional<backup::DmpFile>& stored) {
+  thread_local BuiltFiles built;
+  const backup::DmpFile* base = stored && stored->version() == version ? &*stored : nullptr;
+  if (auto* b = built.find(spec, version, base)) return b->file;
+  auto file = build_settings_file(spec, version, base);
+  built.keep(Built{spec.chip, spec.boot_count, version, spec.settings, base ? std::optional<backup::DmpFile>(*base) : std::nullopt, file});
+  return file;
+}
+
 
 void settings_from_file(const backup::DmpFile& file, DeviceSettings& st) {
   auto d = backup::SettingsLayouts::builtin().decode(file).fields;

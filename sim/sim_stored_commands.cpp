@@ -69,11 +69,11 @@ class Store {
   std::string key(std::string_view name) const {
     while (!name.empty()) {
       auto bar = name.find('|');
-      auto names = backup::field_variants(name.substr(0, bar));  // the last present, as find_variant takes it
-      for (auto it = names.rbegin(); it != names.rend(); ++it) {
-        auto* v = top(*it);
-        if (v && !v->is_null()) return *it;
-      }
+      auto found = backup::last_variant(name.substr(0, bar), [&](const std::string& n) {
+        auto* v = top(n);
+        return v && !v->is_null();
+      });
+      if (!found.empty()) return found;
       if (bar == std::string_view::npos) break;
       name.remove_prefix(bar + 1);
     }

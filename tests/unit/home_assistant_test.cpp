@@ -55,16 +55,22 @@ struct World {
   }
   ~World() { std::filesystem::remove(path); }
 
-  // One tick a second later; what it sent to devices' config and state topics.
-  std::vector<std::pair<std::string, std::string>> tick() {
+  // One tick a second later; everything it sent.
+  std::vector<std::pair<std::string, std::string>> tick_all() {
     transport.sent.clear();
     now += 1000;
     ha->tick(now);
+    return transport.sent;
+  }
+  // … of which what went to devices' config and state topics.
+  std::vector<std::pair<std::string, std::string>> tick() {
     std::vector<std::pair<std::string, std::string>> out;
-    for (auto& m : transport.sent)
-      if (m.first.find("/update/tasmota_fleet/") != std::string::npos || m.first.find("/v1/devices/") != std::string::npos) out.push_back(m);
+    for (auto& m : tick_all())
+      if (is_device_config(m.first) || is_device_state(m.first)) out.push_back(m);
     return out;
   }
+  static bool is_device_config(const std::string& topic) { return topic.find("/update/tasmota_fleet/") != std::string::npos; }
+  static bool is_device_state(const std::string& topic) { return topic.find("/v1/devices/") != std::string::npos; }
   static bool is_config(const std::string& topic) { return topic.size() > 7 && topic.substr(topic.size() - 7) == "/config"; }
 };
 
@@ -117,13 +123,11 @@ TEST(HomeAssistant, AReconnectOrHomeAssistantsRestartSendsEverythingAgain) {
     else EXPECT_TRUE(w.ha->on_message("homeassistant/status", "online"));
     std::size_t configs = 0, states = 0, fleet_configs = 0;
     for (int ticks = 0; ticks < 10; ++ticks) {
-      w.transport.sent.clear();
-      w.now += 1000;
-      w.ha->tick(w.now);
-      if (w.transport.sent.empty()) break;
-      for (auto& [topic, payload] : w.transport.sent) {
-        if (topic.find("/update/tasmota_fleet/") != std::string::npos) ++configs;
-        else if (topic.find("/v1/devices/") != std::string::npos) ++states;
+      auto sent = w.tick_all();
+      if (sent.empty()) break;
+      for (auto& [topic, payload] : sent) {
+        if (World::is_device_config(topic)) ++configs;
+        else if (World::is_device_state(topic)) ++states;
         else if (World::is_config(topic)) ++fleet_configs;
       }
     }
