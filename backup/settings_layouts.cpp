@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
 #include <cstring>
 #include <deque>
@@ -316,13 +315,6 @@ std::vector<std::string> field_variants(std::string_view name) {
   for (const char* x : {"_esp32", "_esp32s2", "_esp32s3", "_esp32c2", "_esp32c3", "_esp32c5", "_esp32c6", "_esp32p4"})
     out.push_back(std::string(name) + x);
   return out;
-}
-
-std::string last_variant(std::string_view name, const std::function<bool(const std::string&)>& present) {
-  auto names = field_variants(name);
-  for (auto it = names.rbegin(); it != names.rend(); ++it)
-    if (present(*it)) return *it;
-  return {};
 }
 
 const ordered_json* find_variant(const ordered_json& object, std::string_view name, std::string* found) {

@@ -5,7 +5,6 @@
 // platforms), derived from decode-config's tables by tools/extract_dmp_layouts.py; names are
 // decode-config's, so decoded files compare field by field with its JSON.
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,7 +33,13 @@ std::vector<std::string> field_variants(std::string_view name);
 // The variant of `name` present in a decoded object, the most specific one first; nullptr if none.
 // Of a name's variants (field_variants), the last one `present` says is there; empty if none. What
 // find_variant takes in a decoded object, for callers that look the names up some other way.
-std::string last_variant(std::string_view name, const std::function<bool(const std::string&)>& present);
+template <typename Present>
+std::string last_variant(std::string_view name, Present&& present) {
+  auto names = field_variants(name);
+  for (auto it = names.rbegin(); it != names.rend(); ++it)
+    if (present(*it)) return *it;
+  return {};
+}
 const nlohmann::ordered_json* find_variant(const nlohmann::ordered_json& object, std::string_view name, std::string* found = nullptr);
 
 class SettingsLayouts {
