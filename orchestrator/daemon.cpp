@@ -324,7 +324,8 @@ int run_daemon(DaemonOptions& o, const std::atomic<bool>& stop) {
   std::optional<HomeAssistant> home_assistant;
   if (o.ha_discovery && control && !in_process) {
     HomeAssistantPorts hp{inv, rollout_store, held, [&](const nlohmann::json& r) { return control->run(r); },
-                          [&](const std::string& mac) { return rollouts.percent_of(mac); }};
+                          [&](const std::string& mac) { return rollouts.percent_of(mac); },
+                          [&](const RolloutRow& r) { return rollouts.current_rows(r); }};
     home_assistant.emplace(hp, HaNames{o.ha_prefix, o.api_base, o.ha_status_topic}, catalog, o.ha_install_spec);
     log::info("serve: Home Assistant discovery under {}/", o.ha_prefix);
   }

@@ -32,6 +32,9 @@ struct HomeAssistantPorts {
   // The control API (ControlApi::run) and, for a device whose upgrade job runs here, how far it is.
   std::function<Result<nlohmann::json>(const nlohmann::json& request)> control;
   std::function<std::optional<int>(const std::string& mac)> job_percent;
+  // The rollout's device rows as the process driving it keeps them, when current (RolloutExecutor::
+  // current_rows): the current rollout's view then reads none of its rows. Unset or null: read.
+  std::function<const std::vector<RolloutDeviceRow>*(const RolloutRow& r)> current_rows;
 };
 
 class HomeAssistant {

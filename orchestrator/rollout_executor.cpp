@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <ctime>
@@ -82,16 +83,28 @@ json rollout_json(RolloutStore& store, const RolloutRow& r, bool with_devices) {
 json rollout_json(const RolloutRow& r, const std::vector<RolloutDeviceRow>& devices, bool with_devices) {
   auto spec = json::parse(r.spec, nullptr, false);
   bool canary = spec.is_object() && spec.contains("canary") && spec["canary"] != "0" && spec["canary"] != 0;
-  json counts = {{"scheduled", 0}, {"running", 0}, {"finished", 0}, {"error", 0}, {"skipped", 0}, {"cancelled", 0}};
-  std::map<int, json> groups;
+  // Counted in plain integers (it runs over every row on each drive and each view), made JSON once.
+  static constexpr std::array<std::string_view, 6> kStatuses = {"scheduled", "running", "finished", "error", "skipped", "cancelled"};
+  using Counts = std::array<int, kStatuses.size()>;
+  auto index_of = [](const std::string& status) {
+    return static_cast<std::size_t>(std::find(kStatuses.begin(), kStatuses.end(), status) - kStatuses.begin());
+  };
+  auto counts_json = [](const Counts& c) {
+    json j = json::object();
+    for (std::size_t i = 0; i < kStatuses.size(); ++i) j[std::string(kStatuses[i])] = c[i];
+    return j;
+  };
+  Counts all{};
+  std::map<int, std::pair<int, Counts>> by_group;  // group -> total, counts
   for (auto& d : devices) {
-    counts[d.status] = counts.value(d.status, 0) + 1;
-    auto& g = groups[d.group_index];
-    if (g.is_null()) g = {{"index", d.group_index}, {"name", group_name(d.group_index, canary)}, {"total", 0},
-                          {"counts", {{"scheduled", 0}, {"running", 0}, {"finished", 0}, {"error", 0}, {"skipped", 0}, {"cancelled", 0}}}};
-    g["total"] = g["total"].get<int>() + 1;
-    g["counts"][d.status] = g["counts"].value(d.status, 0) + 1;
+    auto i = index_of(d.status);
+    auto& g = by_group[d.group_index];
+    ++g.first;
+    if (i < kStatuses.size()) ++all[i], ++g.second[i];  // (the store refuses any other status)
   }
+  json counts = counts_json(all);
+  std::map<int, json> groups;
+  for (auto& [i, g] : by_group) groups[i] = {{"index", i}, {"name", group_name(i, canary)}, {"total", g.first}, {"counts", counts_json(g.second)}};
   json gl = json::array();
   for (auto& [i, g] : groups) gl.push_back(g);
   json j = {{"id", r.id},
@@ -293,7 +306,7 @@ Result<json> RolloutExecutor::retry(std::int64_t id) {
     d.reason.clear();
     d.waiting_since_ms = 0;
     d.finished_ms = 0;
-    p_.rollouts.update_device(d);
+    save(d);
     if (first < 0 || d.group_index < first) first = d.group_index;
     ++n;
   }
@@ -391,6 +404,7 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     if (!p_.rollouts.acquire_lease(id, o_.owner, now, o_.lease_ms) && !take_from_dead_owner(id, now)) {
       if (held_.erase(id)) log::warn("rollout #{}: its lease went to another process", id);
       renewed_ms_.erase(id);
+      rows_.erase(id);
       return;
     }
     if (held_.insert(id).second) audit(id, std::nullopt, std::nullopt, "state", "driven by " + o_.owner);
@@ -410,7 +424,7 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     cached = {r->spec, *spec_r};
   }
   const RolloutSpec& spec = *cached.second;  // (specs_ is not changed again in this drive)
-  auto rows = p_.rollouts.devices(id);
+  auto& rows = rows_of(*r);  // (not read again in this drive: references to its rows stay good)
   // Devices this rollout has running: resumed here after a restart or a takeover, stopped when asked.
   for (auto& row : rows) {
     if (row.status != "running") continue;
@@ -432,10 +446,11 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     }
   }
   if (r->status == "finished" || (r->status == "stopped" && std::none_of(rows.begin(), rows.end(), [](auto& d) { return d.status == "running"; }))) {
+    publish_rollout(id);
     p_.rollouts.release_lease(id, o_.owner);
     held_.erase(id);
     renewed_ms_.erase(id);
-    publish_rollout(id);
+    rows_.erase(id);
     return;
   }
   RolloutView v;
@@ -467,17 +482,49 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     d.busy = p_.runner.has(row.mac) && jobs_.count(row.mac) == 0;
     v.devices.push_back(std::move(d));
   }
-  for (const auto& e : decide(v)) apply(id, e, rows, spec, now);
-  publish_rollout(id, &rows);  // (the effects kept the rows up to date: not read a second time)
+  for (const auto& e : decide(v)) apply(id, e, spec, now);
+  publish_rollout(id);  // (from the rows kept up to date by the effects: not read a second time)
 }
 
-void RolloutExecutor::apply(std::int64_t id, const RolloutEffect& e, std::vector<RolloutDeviceRow>& rows, const RolloutSpec& spec,
-                            std::int64_t now) {
-  auto row_of = [&](const std::string& mac) -> RolloutDeviceRow* {
-    for (auto& r : rows)
-      if (r.mac == mac) return &r;
-    return nullptr;
-  };
+std::vector<RolloutDeviceRow>& RolloutExecutor::rows_of(const RolloutRow& r) {
+  auto& c = rows_[r.id];
+  if (c.rev != r.devices_rev || c.at.empty()) {
+    c.rows = p_.rollouts.devices(r.id);
+    c.at.clear();
+    for (std::size_t i = 0; i < c.rows.size(); ++i) c.at.emplace(c.rows[i].mac, i);
+    c.rev = r.devices_rev;
+  }
+  return c.rows;
+}
+
+RolloutDeviceRow* RolloutExecutor::cached_row(std::int64_t id, const std::string& mac) {
+  auto c = rows_.find(id);
+  if (c == rows_.end()) return nullptr;
+  auto i = c->second.at.find(mac);
+  return i == c->second.at.end() ? nullptr : &c->second.rows[i->second];
+}
+
+const std::vector<RolloutDeviceRow>* RolloutExecutor::current_rows(const RolloutRow& r) const {
+  auto c = rows_.find(r.id);
+  return c != rows_.end() && c->second.rev == r.devices_rev && !c->second.at.empty() ? &c->second.rows : nullptr;
+}
+
+void RolloutExecutor::save(const RolloutDeviceRow& row) {
+  p_.rollouts.update_device(row);  // (throws when not written: the cache is then left as it was)
+  auto c = rows_.find(row.rollout_id);
+  if (c == rows_.end()) return;
+  auto i = c->second.at.find(row.mac);
+  if (i == c->second.at.end()) {
+    rows_.erase(c);  // not a row it knew: read them all again
+    return;
+  }
+  auto& cached = c->second.rows[i->second];
+  if (&cached != &row) cached = row;
+  ++c->second.rev;  // (the store's trigger moved it by one for this write)
+}
+
+void RolloutExecutor::apply(std::int64_t id, const RolloutEffect& e, const RolloutSpec& spec, std::int64_t now) {
+  auto row_of = [&](const std::string& mac) { return cached_row(id, mac); };
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
@@ -490,7 +537,7 @@ void RolloutExecutor::apply(std::int64_t id, const RolloutEffect& e, std::vector
           if (auto* row = row_of(x.mac)) {
             row->waiting_since_ms = now;
             row->reason = "waiting: " + x.why;
-            p_.rollouts.update_device(*row);
+            save(*row);
             audit(id, x.mac, std::nullopt, "state", fmt::format("its turn came: waiting ({}) up to {} s", x.why, spec.offline_timeout_s));
           }
         } else if constexpr (std::is_same_v<T, effect::Skip>) {
@@ -574,7 +621,7 @@ void RolloutExecutor::start_device(std::int64_t id, RolloutDeviceRow& row, const
     if (row.waiting_since_ms == 0) {
       row.waiting_since_ms = now;
       row.reason = "waiting: another upgrade job holds the device";
-      p_.rollouts.update_device(row);
+      save(row);
     }
     return;
   }
@@ -599,7 +646,7 @@ void RolloutExecutor::start_device(std::int64_t id, RolloutDeviceRow& row, const
   row.job_id = job_id;
   row.started_ms = now;
   row.reason.clear();
-  p_.rollouts.update_device(row);
+  save(row);
   starts_.push_back(now);
   std::string path;
   for (auto& h : plan.hops) path += (path.empty() ? "" : " > ") + h.version.str();
@@ -653,7 +700,7 @@ void RolloutExecutor::end_device(RolloutDeviceRow& row, const std::string& statu
   } else {
     row.finished_ms = now;
   }
-  p_.rollouts.update_device(row);
+  save(row);
   audit(row.rollout_id, row.mac, row.job_id, "state", status + (reason.empty() ? "" : ": " + reason));
   publish_device(row.mac, device_job_state(row, nullptr));
 }
@@ -665,17 +712,26 @@ void RolloutExecutor::on_job_done(const std::shared_ptr<DeviceJob>& done) {
   jobs_.erase(it);
   slot_freed_ = true;
   auto now = p_.clock.now_ms();
-  auto row = p_.rollouts.device(run.rollout_id, done->mac());  // one row, not the rollout's thousands
-  if (!row) return;
-  const auto& st = run.job->job().state();
   if (!done->gave_up().empty()) {
     // Our run ends (a clean stop): the job stays running in the database and is resumed later.
     return;
   }
+  auto r = p_.rollouts.get(run.rollout_id);
+  if (!r) return;
+  // Its row as kept for the rollout when this process drives it (read again if another wrote meanwhile),
+  // else the one row, not the rollout's thousands.
+  std::optional<RolloutDeviceRow> read;
+  RolloutDeviceRow* row = nullptr;
+  if (held_.count(r->id)) {
+    rows_of(*r);
+    row = cached_row(r->id, done->mac());
+  }
+  if (!row && (read = p_.rollouts.device(run.rollout_id, done->mac()))) row = &*read;
+  if (!row) return;
+  const auto& st = run.job->job().state();
   if (st.status == "done") return end_device(*row, "finished", "runs " + st.current_version, now);
   if (st.status == "failed") return end_device(*row, "error", st.error, now);
-  auto r = p_.rollouts.get(run.rollout_id);
-  bool aborted = r && r->status == "stopped";
+  bool aborted = r->status == "stopped";
   end_device(*row, aborted ? "cancelled" : "scheduled",
              fmt::format("stopped at a safe point on {} ({})", st.current_version,
                          aborted ? "aborted" : draining_ ? "the process driving it stopped; it goes on with the next one" : "paused"),
@@ -687,12 +743,14 @@ void RolloutExecutor::release_all() {
   for (auto id : held_) p_.rollouts.release_lease(id, o_.owner);
   held_.clear();
   renewed_ms_.clear();
+  rows_.clear();
 }
 
-void RolloutExecutor::publish_rollout(std::int64_t id, const std::vector<RolloutDeviceRow>* rows) {
+void RolloutExecutor::publish_rollout(std::int64_t id) {
   if (o_.state_base.empty()) return;
   auto r = p_.rollouts.get(id);
   if (!r) return;
+  const auto* rows = current_rows(*r);
   auto j = rows ? rollout_json(*r, *rows, false) : rollout_json(p_.rollouts, *r, false);
   j.erase("updated_ms");
   j.erase("lease_owner");

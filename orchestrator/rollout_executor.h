@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -86,6 +87,9 @@ class RolloutExecutor {
     auto it = jobs_.find(mac);
     return it == jobs_.end() ? std::nullopt : std::optional(it->second.rollout_id);
   }
+  // The device rows of a rollout this process drives, when they are current for `r` (its devices_rev):
+  // a view of it needs no read of the store. Null otherwise.
+  const std::vector<RolloutDeviceRow>* current_rows(const RolloutRow& r) const;
   // How far this process's upgrade job of the device is (0-100), if one runs here.
   std::optional<int> percent_of(const std::string& mac) const;
   void flush_audit();  // what audit() collected, in one transaction (every tick and every request)
@@ -97,16 +101,27 @@ class RolloutExecutor {
     std::optional<std::uint64_t> last_progress;
     bool conflict_noted = false;
   };
+  // A held rollout's device rows as this process last read or wrote them, current at the store's
+  // devices_rev `rev`: it is the only writer while it holds the lease, so they are read again only when
+  // the rev moved by more than its own writes (a retry or abort by another process, an edit by hand).
+  struct Rows {
+    std::vector<RolloutDeviceRow> rows;
+    std::unordered_map<std::string, std::size_t> at;  // MAC -> index in rows
+    std::int64_t rev = 0;
+  };
+  std::vector<RolloutDeviceRow>& rows_of(const RolloutRow& r);
+  RolloutDeviceRow* cached_row(std::int64_t id, const std::string& mac);
+  void save(const RolloutDeviceRow& row);  // update_device, and the cached rows with it
   void drive(std::int64_t id, std::int64_t now);
   bool take_from_dead_owner(std::int64_t id, std::int64_t now);
-  void apply(std::int64_t id, const RolloutEffect& e, std::vector<RolloutDeviceRow>& rows, const RolloutSpec& spec, std::int64_t now);
+  void apply(std::int64_t id, const RolloutEffect& e, const RolloutSpec& spec, std::int64_t now);
   void start_device(std::int64_t id, RolloutDeviceRow& row, const RolloutSpec& spec, std::int64_t now);
   void resume_device(std::int64_t id, RolloutDeviceRow& row, const RolloutSpec& spec, std::int64_t now);
   void end_device(RolloutDeviceRow& row, const std::string& status, const std::string& reason, std::int64_t now);
   std::shared_ptr<UpgradeDeviceJob> make_job(std::int64_t job_id, const JobRow& row, const inventory::DeviceRecord& d, const RolloutSpec& spec);
   void audit(std::optional<std::int64_t> rollout, std::optional<std::string> mac, std::optional<std::int64_t> job, const std::string& kind,
              const std::string& text);
-  void publish_rollout(std::int64_t id, const std::vector<RolloutDeviceRow>* rows = nullptr);
+  void publish_rollout(std::int64_t id);
   void publish_device(const std::string& mac, const nlohmann::json& state);
   void publish_progress();  // the device state topics of the jobs in flight whose progress moved
   Result<nlohmann::json> shown(std::int64_t id);
@@ -116,6 +131,7 @@ class RolloutExecutor {
   std::map<std::string, Running> jobs_;  // by MAC: the device jobs this process runs for rollouts
   std::set<std::int64_t> held_;
   std::map<std::int64_t, std::int64_t> renewed_ms_;
+  std::map<std::int64_t, Rows> rows_;  // of the rollouts in held_
   bool slot_freed_ = false;  // a device job ended since the last drive
   bool draining_ = false;    // the process is stopping: nothing is driven on
   std::map<std::int64_t, std::pair<std::string, std::optional<RolloutSpec>>> specs_;  // rollout -> its spec text, parsed

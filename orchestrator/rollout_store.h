@@ -21,6 +21,8 @@ struct RolloutRow {
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;  // create(): created_ms when 0
   int acknowledged_errors = 0;  // failures of the current group a resume went past (set_group resets it)
+  // Moved by one on every update_device() of its rows, by anyone (read only: the store keeps it).
+  std::int64_t devices_rev = 0;
 };
 
 struct RolloutDeviceRow {
@@ -52,6 +54,7 @@ class RolloutStore {
   virtual void set_group(std::int64_t id, int group, std::int64_t now_ms) = 0;  // also resets acknowledged_errors
   virtual void set_acknowledged_errors(std::int64_t id, int errors, std::int64_t now_ms) = 0;
   // By (rollout_id, mac): status, job_id, reason, attempt, waiting_since_ms, started_ms, finished_ms.
+  // Moves the rollout's devices_rev by one.
   virtual void update_device(const RolloutDeviceRow& row) = 0;
   // The lease: true when `owner` holds it until now+duration (taken when free, expired or already ours).
   // Atomic across processes sharing the store: of two competing owners only one gets it.

@@ -9,7 +9,7 @@ using orchestrator::RolloutDeviceRow;
 using orchestrator::RolloutRow;
 
 constexpr const char* kRolloutColumns =
-    "id, name, spec, status, current_group, reason, lease_owner, lease_until_ms, created_ms, updated_ms, acknowledged_errors";
+    "id, name, spec, status, current_group, reason, lease_owner, lease_until_ms, created_ms, updated_ms, acknowledged_errors, devices_rev";
 constexpr const char* kDeviceColumns =
     "rollout_id, mac, name, group_index, status, job_id, reason, attempt, waiting_since_ms, started_ms, finished_ms";
 // What counts as unfinished, for unfinished() and active_rollout_of() alike.
@@ -29,6 +29,7 @@ RolloutRow rollout_row(Statement& q) {
   r.created_ms = q.int64(c++);
   r.updated_ms = q.int64(c++);
   r.acknowledged_errors = static_cast<int>(q.int64(c++));
+  r.devices_rev = q.int64(c++);
   return r;
 }
 

@@ -50,7 +50,8 @@ struct World {
     orchestrator::HomeAssistantPorts ports{*inv, rollouts, transport, nullptr, [this](const std::string& mac) -> std::optional<int> {
                                              auto it = percent.find(mac);
                                              return it == percent.end() ? std::nullopt : std::optional<int>(it->second);
-                                           }};
+                                           },
+                                           nullptr};
     ha.emplace(ports, orchestrator::HaNames{}, planner::Catalog::builtin());
   }
   ~World() { std::filesystem::remove(path); }

@@ -244,6 +244,35 @@ TEST_F(RolloutStoreTest, UpdatesArePersistedAcrossReopeningTheFile) {
   expect_intact(db);
 }
 
+// The executor keeps a driven rollout's device rows in memory and reads them again when devices_rev
+// moved by more than its own writes: the database moves it on every device update, whoever makes it.
+TEST_F(RolloutStoreTest, DevicesRevCountsEveryDeviceUpdateFromAnyConnection) {
+  Database db(path());
+  migrate(db);
+  SqliteRolloutStore store(db);
+  auto a = store.create(rollout("a"), {device("AA:00:00:00:00:01", "a", 0), device("AA:00:00:00:00:02", "b", 0)});
+  auto b = store.create(rollout("b"), {device("AA:00:00:00:00:01", "a", 0)});
+  EXPECT_EQ(0, store.get(a)->devices_rev);
+  auto d = store.devices(a)[0];
+  d.status = "running";
+  store.update_device(d);
+  store.update_device(d);  // the same values again: still a write
+  EXPECT_EQ(2, store.get(a)->devices_rev);
+  EXPECT_EQ(0, store.get(b)->devices_rev) << "another rollout's rows did not change";
+  store.set_status(a, "running", "", 300);
+  store.set_group(a, 0, 300);
+  store.set_acknowledged_errors(a, 0, 300);
+  store.acquire_lease(a, "me", 300, 1000);
+  EXPECT_EQ(2, store.get(a)->devices_rev) << "only device rows move it";
+  Database other(path());
+  SqliteRolloutStore theirs(other);
+  d.status = "cancelled";
+  theirs.update_device(d);
+  EXPECT_EQ(3, store.get(a)->devices_rev);
+  other.exec("UPDATE rollout_devices SET reason = 'by hand' WHERE rollout_id = " + std::to_string(a));
+  EXPECT_EQ(5, store.get(a)->devices_rev) << "an edit of two rows by hand";
+}
+
 TEST_F(RolloutStoreTest, RefusesAStatusOutsideTheListsAndRowsThatAreNotThere) {
   Database db(path());
   migrate(db);
