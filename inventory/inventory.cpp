@@ -33,6 +33,7 @@ void Inventory::load() {
     std::string mac = rec.mac;
     if (rec.topic) topics_[*rec.topic].mac = mac;
     remember_fallbacks(rec);
+    remember_ip(rec);
     devices_.emplace(mac, std::move(rec));
   }
   log::info("inventory: {} devices from the store", devices_.size());
@@ -170,7 +171,7 @@ void Inventory::handle_discovery(std::string_view mac_in_topic, std::string_view
     TopicState* ts = topic_state(*f.topic);
     if (ts) identify(*f.topic, *ts, *f.mac);
   }
-  if (rec.merge(f)) mark_dirty(rec.mac);
+  if (merge(rec, f)) mark_dirty(rec.mac);
   ++stats_.applied;
   ++applied_since_flush_;
 }
@@ -183,8 +184,7 @@ void Inventory::apply(const std::string& topic, TopicState& ts, DeviceFacts& f, 
     return;
   }
   DeviceRecord& rec = devices_[ts.mac];
-  bool changed = rec.merge(f);
-  if (f.mqtt_client) remember_fallbacks(rec);
+  bool changed = merge(rec, f);
   auto now = clock_.now_ms();
   if (live) {
     rec.last_seen_ms = now;
@@ -216,8 +216,7 @@ bool Inventory::handle_fallback_reply(const std::string& fallback, const std::st
     rec.online = true;
     rec.last_seen_ms = clock_.now_ms();
   }
-  rec.merge(f);
-  if (f.mqtt_client) remember_fallbacks(rec);
+  merge(rec, f);
   if (f.status_reply) rec.status_at_ms = clock_.now_ms();
   ++stats_.applied;
   mark_dirty(rec.mac);
@@ -262,7 +261,7 @@ void Inventory::identify(const std::string& topic, TopicState& ts, const std::st
   ts.mac = mac;
   rec.topic = topic;
   if (ts.pending) {
-    rec.merge(*ts.pending);
+    merge(rec, *ts.pending);
     remember_fallbacks(rec);
     if (ts.pending->status_reply) rec.status_at_ms = clock_.now_ms();
     ts.pending.reset();
@@ -387,6 +386,7 @@ std::optional<std::string> Inventory::forget(const std::string& mac) {
   store_.forget_device(mac);  // first: if the store fails, nothing is forgotten
   std::erase_if(topics_, [&](const auto& kv) { return kv.second.mac == mac; });
   std::erase_if(by_fallback_, [&](const auto& kv) { return kv.second == mac; });
+  std::erase_if(by_ip_, [&](const auto& kv) { return kv.second == mac; });
   for (auto& [topic, macs] : conflicts_) macs.erase(mac);
   std::erase_if(conflicts_, [](const auto& kv) { return kv.second.size() < 2; });
   dirty_.erase(mac);
@@ -412,14 +412,27 @@ std::optional<std::string> Inventory::conflict_of(const std::string& mac) const 
   return "its topic '" + *d->second.topic + "' is also used by " + others;
 }
 
+bool Inventory::merge(DeviceRecord& rec, const DeviceFacts& f) {
+  bool changed = rec.merge(f);
+  if (f.mqtt_client) remember_fallbacks(rec);
+  if (f.ip) remember_ip(rec);
+  return changed;
+}
+
+void Inventory::remember_ip(const DeviceRecord& rec) {
+  if (rec.ip) by_ip_[*rec.ip] = rec.mac;
+}
+
 const DeviceRecord* Inventory::find_by_ip(std::string_view ip) const {
-  for (auto& [mac, d] : devices_)
-    if (d.ip && *d.ip == ip) return &d;
-  return nullptr;
+  // An entry left by a device that moved to another address is not believed: that device no longer has it.
+  auto it = by_ip_.find(ip);
+  if (it == by_ip_.end()) return nullptr;
+  const auto* d = find(it->second);
+  return d && d->ip && *d->ip == ip ? d : nullptr;
 }
 
 const DeviceRecord* Inventory::find(std::string_view mac) const {
-  auto it = devices_.find(std::string(mac));
+  auto it = devices_.find(mac);
   return it == devices_.end() ? nullptr : &it->second;
 }
 

@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/string_map.h"
 #include "core/warning_budget.h"
 #include "inventory/device_record.h"
 #include "inventory/ports.h"
@@ -87,7 +88,7 @@ class Inventory {
     for (const auto& [mac, rec] : devices_) f(rec);
   }
   const DeviceRecord* find(std::string_view mac) const;
-  const DeviceRecord* find_by_ip(std::string_view ip) const;  // a scan, without copying the records
+  const DeviceRecord* find_by_ip(std::string_view ip) const;  // the device last heard with this address
   std::size_t size() const { return devices_.size(); }
   // Why commands to this device's topic could reach another device too (two MACs seen on it), if so.
   std::optional<std::string> conflict_of(const std::string& mac) const;
@@ -113,7 +114,10 @@ class Inventory {
   void identify(const std::string& topic, TopicState& ts, const std::string& mac);
   // false: not a fallback topic of a known device (the message is then heard as any other).
   bool handle_fallback_reply(const std::string& fallback, const std::string& suffix, std::string_view payload, bool retained);
+  // Every merge of facts into a record: the indexes by fallback topic and by address follow it.
+  bool merge(DeviceRecord& rec, const DeviceFacts& f);
   void remember_fallbacks(const DeviceRecord& rec);
+  void remember_ip(const DeviceRecord& rec);
   void note_bad(const std::string& topic, TopicState* ts, const std::string& reason);
   void queue_query(const std::string& topic, TopicState& ts);
   void send_queries(std::int64_t now);
@@ -130,7 +134,8 @@ class Inventory {
   RateLimiter limiter_;
   InventoryStats stats_;
 
-  std::unordered_map<std::string, DeviceRecord> devices_;  // by MAC
+  core::StringMap<DeviceRecord> devices_;                  // by MAC
+  core::StringMap<std::string> by_ip_;                     // IP address -> the MAC last heard with it
   std::unordered_map<std::string, TopicState> topics_;     // by device topic
   std::unordered_set<std::string> dirty_;
   std::deque<std::string> query_queue_;

@@ -60,6 +60,18 @@ std::string process_host() {
   return host;
 }
 
+namespace {
+
+// How far a job is, 0-100: its hops done and the share of the current hop's steps.
+int percent_of_job(const UpgradeDeviceJob& job) {
+  const auto& st = job.job().state();
+  auto hops = job.job().hop_count();
+  double steps = static_cast<double>(std::max<std::size_t>(1, job.job().steps_in_hop()));
+  return hops ? static_cast<int>(100.0 * (static_cast<double>(st.hop) + static_cast<double>(st.step) / steps) / static_cast<double>(hops)) : 0;
+}
+
+}  // namespace
+
 json device_job_state(const RolloutDeviceRow& row, const UpgradeDeviceJob* job) {
   json j = {{"rollout", row.rollout_id}, {"status", row.status}, {"job", row.job_id ? json(*row.job_id) : json(nullptr)},
             {"reason", row.reason}};
@@ -69,9 +81,7 @@ json device_job_state(const RolloutDeviceRow& row, const UpgradeDeviceJob* job) 
     j["hop"] = std::min(st.hop + 1, hops);
     j["hops"] = hops;
     j["step"] = job->job().current_step();
-    double steps = static_cast<double>(std::max<std::size_t>(1, job->job().steps_in_hop()));
-    j["percent"] = hops ? static_cast<int>(100.0 * (static_cast<double>(st.hop) + static_cast<double>(st.step) / steps) / static_cast<double>(hops))
-                        : 0;
+    j["percent"] = percent_of_job(*job);
   } else {
     j["percent"] = row.status == "finished" ? 100 : 0;
   }
@@ -321,9 +331,7 @@ Result<json> RolloutExecutor::retry(std::int64_t id) {
 std::optional<int> RolloutExecutor::percent_of(const std::string& mac) const {
   auto it = jobs_.find(mac);
   if (it == jobs_.end()) return std::nullopt;
-  RolloutDeviceRow row;
-  row.status = "running";
-  return device_job_state(row, it->second.job.get()).value("percent", 0);
+  return percent_of_job(*it->second.job);
 }
 
 void RolloutExecutor::publish_progress() {
@@ -462,6 +470,7 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
   v.local_minute = local_minute(now);
   v.running_fleetwide = jobs_.size() + p_.runner.queued();
   v.starts_last_minute = starts_.size();
+  v.devices.reserve(rows.size());
   for (auto& row : rows) {
     v.groups = std::max(v.groups, row.group_index + 1);
     DeviceView d;
@@ -469,6 +478,12 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     d.group = row.group_index;
     d.status = row.status;
     d.waiting_since_ms = row.waiting_since_ms;
+    // What the inventory knows matters only to a device that may start (the decision counts the rest):
+    // not looked up for the thousands running or ended on every drive.
+    if (row.status != "scheduled" || row.group_index < r->current_group) {
+      v.devices.push_back(std::move(d));
+      continue;
+    }
     if (const auto* rec = p_.inventory.find(row.mac)) {
       d.online = rec->online;
       d.powered_on = rec->power == "ON";

@@ -9,50 +9,17 @@
 #include <string_view>
 
 #include "core/log.h"
-#include "orchestrator/control_api.h"
-#include "store/database.h"
-#include "store/migrations.h"
-#include "store/sqlite_audit_log.h"
-#include "store/sqlite_backup_store.h"
-#include "store/sqlite_job_store.h"
-#include "store/sqlite_rollout_store.h"
-#include "tests/unit/fakes.h"
+#include "tests/unit/rollout_world.h"
 
 using namespace fleet;
 
 namespace {
 
-struct World {
-  store::Database db{":memory:"};
-  int level = store::migrate(db);
-  store::SqliteRolloutStore rollouts{db};
-  store::SqliteAuditLog audit{db};
-  store::SqliteJobStore jobs{db};
-  store::SqliteBackupStore backups{db};
-  testing::FakeClock clock;
-  testing::FakeTransport transport;
-  testing::FakeStore inv_store;
-  inventory::Inventory inv{mqtt::TopicScheme(), transport, inv_store, clock};
-  orchestrator::JobRunner runner{transport, clock, orchestrator::JobRunnerOptions{mqtt::TopicScheme(), 100}};
-  orchestrator::RolloutExecutor exec{{rollouts, audit, jobs, backups, runner, inv, transport, clock}, {}};
-  orchestrator::ControlApi api{exec, rollouts, "tasmota-fleet"};
-
+struct World : testing::RolloutWorld {
   World() {
     // As in tests/unit/control_api_test.cpp: a device on 8.5.1 and one on the latest release.
-    inv.on_message("tele/plug/LWT", "Online", true);
-    inv.on_message("stat/plug/STATUS", R"({"Status":{"Module":1,"Topic":"plug"}})", false);
-    inv.on_message("stat/plug/STATUS5", R"({"StatusNET":{"Hostname":"plug","IPAddress":"127.0.0.9","Mac":"5C:CF:7F:00:00:01"}})",
-                   false);
-    inv.on_message(
-        "stat/plug/STATUS2",
-        R"J({"StatusFWR":{"Version":"8.5.1(tasmota)","Core":"2_7_4_9","SDK":"2.2.2-dev(38a443e)","Hardware":"ESP8266EX"}})J",
-        false);
-    inv.on_message("tele/lamp/LWT", "Online", true);
-    inv.on_message(
-        "stat/lamp/STATUS0",
-        R"J({"Status":{"Topic":"lamp"},"StatusNET":{"Hostname":"lamp","IPAddress":"127.0.0.10","Mac":"5C:CF:7F:00:00:02"},)J"
-        R"J("StatusFWR":{"Version":"15.0.1(release-tasmota32)","Hardware":"ESP32-C3"}})J",
-        false);
+    device("plug", "5C:CF:7F:00:00:01", "8.5.1(tasmota)", "ESP8266EX");
+    device("lamp", "5C:CF:7F:00:00:02", "15.0.1(release-tasmota32)", "ESP32-C3");
   }
 };
 

@@ -2,46 +2,18 @@
 // refused with a clear error and changes nothing. Real SQLite file; the executor's other ports are fakes.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
-#include "fakes.h"
-#include "orchestrator/control_api.h"
-#include "store/database.h"
-#include "store/migrations.h"
-#include "store/sqlite_audit_log.h"
-#include "store/sqlite_backup_store.h"
-#include "store/sqlite_job_store.h"
-#include "store/sqlite_rollout_store.h"
+#include "tests/unit/rollout_world.h"
 
 using namespace fleet;
 using nlohmann::json;
 
 namespace {
 
-struct World {
-  std::string path = (std::filesystem::temp_directory_path() / ("control-api-" + std::to_string(::getpid()) + ".db")).string();
-  store::Database db{(std::filesystem::remove(path), path)};
-  int level = store::migrate(db);
-  store::SqliteRolloutStore rollouts{db};
-  store::SqliteAuditLog audit{db};
-  store::SqliteJobStore jobs{db};
-  store::SqliteBackupStore backups{db};
-  fleet::testing::FakeClock clock;
-  fleet::testing::FakeTransport transport;
-  fleet::testing::FakeStore inv_store;
-  inventory::Inventory inv{mqtt::TopicScheme(), transport, inv_store, clock};
-  orchestrator::JobRunner runner{transport, clock, orchestrator::JobRunnerOptions{mqtt::TopicScheme(), 100}};
-  orchestrator::RolloutExecutor exec{{rollouts, audit, jobs, backups, runner, inv, transport, clock}, {}};
-  orchestrator::ControlApi api{exec, rollouts, "tasmota-fleet"};
-
-  World() {
-    // Two devices the inventory knows: on 8.5.1 and on the latest release.
-    inv.on_message("tele/plug/LWT", "Online", true);
-    inv.on_message("stat/plug/STATUS", R"({"Status":{"Module":1,"Topic":"plug"}})", false);
-    inv.on_message("stat/plug/STATUS5", R"({"StatusNET":{"Hostname":"plug","IPAddress":"127.0.0.9","Mac":"5C:CF:7F:00:00:01"}})", false);
-    inv.on_message("stat/plug/STATUS2", R"J({"StatusFWR":{"Version":"8.5.1(tasmota)","Core":"2_7_4_9","SDK":"2.2.2-dev(38a443e)","Hardware":"ESP8266EX"}})J", false);
+struct World : fleet::testing::RolloutWorld {
+  World() : RolloutWorld((std::filesystem::temp_directory_path() / ("control-api-" + std::to_string(::getpid()) + ".db")).string()) {
+    // A device the inventory knows, on 8.5.1.
+    device("plug", "5C:CF:7F:00:00:01", "8.5.1(tasmota)", "ESP8266EX");
   }
-  ~World() { std::filesystem::remove(path); }
 
   json ask(const std::string& payload) {
     auto r = api.handle("tasmota-fleet/v1/control", payload);

@@ -8,17 +8,10 @@
 #include "backup/settings_layouts.h"
 #include "backup/settings_migration.h"
 #include "core/utf8_prefix.h"
-#include "fakes.h"
 #include "inventory/payloads.h"
-#include "orchestrator/control_api.h"
 #include "orchestrator/rollout_spec.h"
 #include "planner/catalog.h"
-#include "store/database.h"
-#include "store/migrations.h"
-#include "store/sqlite_audit_log.h"
-#include "store/sqlite_backup_store.h"
-#include "store/sqlite_job_store.h"
-#include "store/sqlite_rollout_store.h"
+#include "tests/unit/rollout_world.h"
 
 using namespace fleet;
 
@@ -69,19 +62,7 @@ TEST(FuzzRegressions, QuotedRequestTextIsCutBetweenCharacters) {
   EXPECT_EQ("", core::utf8_prefix("\xf0\x9f\x98\x80", 2));
   EXPECT_EQ("abc", core::utf8_prefix("abc", 64));
 
-  store::Database db{":memory:"};
-  store::migrate(db);
-  store::SqliteRolloutStore rollouts{db};
-  store::SqliteAuditLog audit{db};
-  store::SqliteJobStore jobs{db};
-  store::SqliteBackupStore backups{db};
-  fleet::testing::FakeClock clock;
-  fleet::testing::FakeTransport transport;
-  fleet::testing::FakeStore inv_store;
-  inventory::Inventory inv{mqtt::TopicScheme(), transport, inv_store, clock};
-  orchestrator::JobRunner runner{transport, clock, orchestrator::JobRunnerOptions{mqtt::TopicScheme(), 100}};
-  orchestrator::RolloutExecutor exec{{rollouts, audit, jobs, backups, runner, inv, transport, clock}, {}};
-  orchestrator::ControlApi api{exec, rollouts, "tasmota-fleet"};
+  fleet::testing::RolloutWorld w;
   const std::string e_acute = "\xc3\xa9";
   struct Case {
     std::string request, quoted;
@@ -91,8 +72,8 @@ TEST(FuzzRegressions, QuotedRequestTextIsCutBetweenCharacters) {
        "'" + std::string(39, '1') + "…'"},
   };
   for (const auto& c : cases) {
-    ASSERT_TRUE(api.on_message(transport, api.request_topic(), c.request)) << c.request;
-    const std::string& published = transport.sent.back().second;
+    ASSERT_TRUE(w.api.on_message(w.transport, w.api.request_topic(), c.request)) << c.request;
+    const std::string& published = w.transport.sent.back().second;
     EXPECT_EQ(std::string::npos, published.find("\xef\xbf\xbd")) << "a character cut in two: " << published;
     auto answer = nlohmann::json::parse(published);
     EXPECT_FALSE(answer["ok"].get<bool>());
