@@ -86,6 +86,20 @@ void restrict_to(ojson& expected, const ojson& source) {
   if (!restrict_one(expected, source)) expected = ojson::object();
 }
 
+ojson expected_settings(const SettingsLayouts& layouts, const DmpFile& target, const DmpFile& source_file) {
+  ojson expected = layouts.decoded(target)->fields;
+  auto decoded_source = layouts.decoded(source_file);  // (shared, not copied: only read, but for a rename)
+  const ojson* source = &decoded_source->fields;
+  ojson renamed;
+  if (expected.contains("templatename") && !source->contains("templatename")) {
+    renamed = *source;
+    renamed["templatename"] = expected["templatename"];
+    source = &renamed;
+  }
+  restrict_to(expected, *source);
+  return expected;
+}
+
 const std::set<std::string>& volatile_fields() {
   static const std::set<std::string> fields = {"cfg_holder", "cfg_size",  "save_flag", "version",  "bootcount", "cfg_crc",
                                                "config_version", "cfg_timestamp", "cfg_crc32", "power", "power_esp32"};
@@ -130,11 +144,7 @@ RestoreJob::RestoreJob(BackupTarget device, std::vector<std::uint8_t> bytes, Res
   commands_only_ = settings_.method == RestoreSettings::Method::Commands || !same_platform || pre8_esp8266;
   // What the device should hold afterwards, in its own layout.
   DmpFile target = same_platform ? migrate_settings(*file_, device_.version, commands_only_ ? Migration::Translate : Migration::Firmware) : *file_;
-  expected_ = layouts.decode(target).fields;
-  // Renamed fields (the template name moved to the text pool in 8.2.0.3) keep their new name.
-  auto source = layouts.decode(*file_).fields;
-  if (expected_.contains("templatename") && !source.contains("templatename")) source["templatename"] = expected_["templatename"];
-  restrict_to(expected_, source);
+  expected_ = expected_settings(layouts, target, *file_);
   if (expected_.contains("mqtt_topic") && expected_["mqtt_topic"].is_string() && !expected_["mqtt_topic"].get<std::string>().empty())
     final_topic_ = expected_["mqtt_topic"].get<std::string>();
   if (commands_only_) {
@@ -215,7 +225,7 @@ std::vector<DeviceAction> RestoreJob::begin_commands(std::int64_t now_ms) {
     log_.push_back("falling back to replaying commands");
     commands_only_ = true;
     auto migrated = migrate_settings(*file_, device_.version, Migration::Translate);
-    use_commands(settings_commands(SettingsLayouts::builtin().decode(migrated).fields, CommandOptions{true}));
+    use_commands(settings_commands(SettingsLayouts::builtin().decoded(migrated)->fields, CommandOptions{true}));
   }
   phase_ = Phase::Commands;
   group_index_ = 0;
@@ -326,8 +336,8 @@ std::vector<DeviceAction> RestoreJob::verify(const std::vector<std::uint8_t>& by
     problems_.push_back("verify: the device's settings file after the restore is not usable: " + r.error);
     return {DeviceAction::finished()};
   }
-  auto actual = SettingsLayouts::builtin().decode(*r.file).fields;
-  differences_ = compare_settings(expected_, actual);
+  auto actual = SettingsLayouts::builtin().decoded(*r.file);
+  differences_ = compare_settings(expected_, actual->fields);
   // After an upload the firmware migrated the file itself; what it did not carry over is set by
   // commands, then verified again (once: what still differs then, no command sets). Not when only
   // looking (verify_only): a resumed job uploads the file again rather than replay it all.

@@ -23,6 +23,7 @@
 #include "backup/backup_job.h"
 #include "backup/dmp_file.h"
 #include "backup/settings_commands.h"
+#include "backup/settings_layouts.h"
 
 namespace fleet::backup {
 
@@ -42,6 +43,10 @@ std::vector<FieldDifference> compare_settings(const nlohmann::ordered_json& expe
 // exist in `source` (the backup decoded in its own layout). A newer firmware gives the fields it added
 // its own defaults when it migrates a file, so nothing can be expected of them.
 void restrict_to(nlohmann::ordered_json& expected, const nlohmann::ordered_json& source);
+// What a device should hold after `source` was migrated to `target` (the device's layout): target's
+// decoded fields restricted to what source holds, a field renamed on the way (the template name, moved
+// to the text pool in 8.2.0.3) under its new name.
+nlohmann::ordered_json expected_settings(const SettingsLayouts& layouts, const DmpFile& target, const DmpFile& source);
 
 struct RestoreSettings {
   enum class Method { Auto, Mqtt, Http, Commands } method = Method::Auto;

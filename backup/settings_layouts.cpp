@@ -337,7 +337,7 @@ struct SettingsLayouts::Impl {
   struct Recent {
     std::size_t hash;  // files of one fleet share long runs of bytes: a hash before comparing 4 KB each
     std::vector<std::uint8_t> settings;
-    DecodedSettings decoded;
+    std::shared_ptr<const DecodedSettings> decoded;
   };
   mutable std::mutex recent_mu;
   mutable std::deque<Recent> recent;
@@ -462,14 +462,16 @@ std::string SettingsLayouts::layout_for(std::uint32_t id) const {
   return i < 0 ? std::string() : impl_->layout_names[static_cast<std::size_t>(i)];
 }
 
-DecodedSettings SettingsLayouts::decode(const DmpFile& file) const {
+DecodedSettings SettingsLayouts::decode(const DmpFile& file) const { return *decoded(file); }
+
+std::shared_ptr<const DecodedSettings> SettingsLayouts::decoded(const DmpFile& file) const {
   auto hash = std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(file.settings.data()), file.settings.size()));
   {
     std::lock_guard lock(impl_->recent_mu);
     for (auto& r : impl_->recent)
       if (r.hash == hash && r.settings == file.settings) return r.decoded;
   }
-  auto out = decode_uncached(file);
+  auto out = std::make_shared<const DecodedSettings>(decode_uncached(file));
   std::lock_guard lock(impl_->recent_mu);
   impl_->recent.push_back({hash, file.settings, out});
   if (impl_->recent.size() > Impl::kRecent) impl_->recent.pop_front();

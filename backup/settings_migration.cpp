@@ -59,7 +59,8 @@ bool crosses_gpio_renumbering(const planner::Version& from, const planner::Versi
 DmpFile migrate_settings(const DmpFile& from, const planner::Version& to_version, Migration kind, const SettingsLayouts& layouts) {
   std::uint8_t platform = from.platform().value_or(0);
   DmpFile to = blank_settings(to_version, platform, layouts);
-  auto decoded = layouts.decode(from);
+  auto shared = layouts.decoded(from);
+  const auto& decoded = *shared;
   bool old_esp8266 = kind == Migration::Firmware && platform == 0 && from.version() < planner::Version{8, 0, 0, 0} &&
                      to_version >= planner::Version{9, 1, 0, 0};
   bool renumber = crosses_gpio_renumbering(from.version(), to_version, platform);

@@ -682,12 +682,9 @@ JobEffects UpgradeJob::compare_with_hop_backup(const backup::BackupRecord& befor
   if (old_file.file && new_file.file && old_file.file->platform() == new_file.file->platform()) {
     // What the older file becomes on this firmware (its own migration at boot), restricted to what it holds.
     auto& layouts = backup::SettingsLayouts::builtin();
-    auto expected = layouts.decode(backup::migrate_settings(*old_file.file, new_file.file->version())).fields;
-    auto source = layouts.decode(*old_file.file).fields;
-    if (expected.contains("templatename") && !source.contains("templatename")) source["templatename"] = expected["templatename"];
-    backup::restrict_to(expected, source);
+    auto expected = backup::expected_settings(layouts, backup::migrate_settings(*old_file.file, new_file.file->version()), *old_file.file);
     expected.erase("ota_url");  // the job set it; the device's own is put back at the end
-    diffs = backup::compare_settings(expected, layouts.decode(*new_file.file).fields);
+    diffs = backup::compare_settings(expected, layouts.decoded(*new_file.file)->fields);
     what = fmt::format("the settings files ({} fields compared)", expected.size());
   } else {
     auto from = planner::Version::parse(before.version);

@@ -158,7 +158,8 @@ backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& ve
 
 
 void settings_from_file(const backup::DmpFile& file, DeviceSettings& st) {
-  auto d = backup::SettingsLayouts::builtin().decode(file).fields;
+  auto decoded = backup::SettingsLayouts::builtin().decoded(file);  // (read only: shared, not copied)
+  const auto& d = decoded->fields;
   for (const auto& t : kTextSettings)
     if (d.contains(t.path) && d[t.path].is_string()) st.*t.member = d[t.path].get<std::string>();
   for (const auto& n : kIntSettings)

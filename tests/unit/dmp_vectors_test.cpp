@@ -188,6 +188,24 @@ TEST_P(DmpVectors, OneFieldDecodedAloneIsWhatTheWholeDecodeShowsThere) {
 // The rules of 512 bytes or more decode-config wrote (tools/make_dmp_vectors.py): compressed, decoded back to
 // the text, and written again byte for byte as decode-config wrote them (Tasmota's SetRule: a rule of
 // MAX_RULE_SIZE bytes or more is stored as 0, (length + 7) / 8, the Unishox bytes, NUL).
+// A job reads its backup and its device's file several times: a file decoded again is the decode already
+// made, shared; a file that differs by one byte is decoded anew.
+TEST(DmpDecode, AFileDecodedAgainIsSharedAndAChangedOneDecodedAnew) {
+  auto read = read_dmp(load_bytes("random-9.1.0.dmp"));
+  ASSERT_TRUE(read.file) << read.error;
+  auto& layouts = SettingsLayouts::builtin();
+  auto first = layouts.decoded(*read.file);
+  auto again = layouts.decoded(*read.file);
+  EXPECT_EQ(first.get(), again.get());
+  auto changed = *read.file;
+  ASSERT_TRUE(layouts.set(changed, "mqtt_topic", "changed").empty());
+  auto other = layouts.decoded(changed);
+  EXPECT_NE(first.get(), other.get());
+  EXPECT_EQ("changed", other->fields["mqtt_topic"]);
+  EXPECT_NE("changed", first->fields["mqtt_topic"]);
+  EXPECT_EQ(layouts.decode(*read.file).fields, first->fields) << "decode() is a copy of the same";
+}
+
 TEST(DmpRules, LongRulesAreStoredCompressedAsTheFirmwareAndDecodeConfigStoreThem) {
   for (auto name : {"rule-compressed-15.0.1", "rule-compressed-10.1.0"}) {
     auto read = read_dmp(load_bytes(std::string(name) + ".dmp"));
