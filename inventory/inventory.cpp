@@ -402,6 +402,7 @@ std::vector<DeviceRecord> Inventory::devices() const {
 }
 
 std::optional<std::string> Inventory::conflict_of(const std::string& mac) const {
+  if (conflicts_.empty()) return std::nullopt;  // (nearly always: asked for every device that may start)
   auto d = devices_.find(mac);
   if (d == devices_.end() || !d->second.topic) return std::nullopt;
   auto c = conflicts_.find(*d->second.topic);

@@ -140,6 +140,7 @@ void JobRunner::start_waiting() {
 }
 
 void JobRunner::execute(Active& a, std::vector<backup::DeviceAction> actions) {
+  maybe_over_ = true;  // (every call into a job is followed by this: only then can it have ended)
   for (auto& act : actions) {
     switch (act.kind) {
       case backup::DeviceAction::Kind::Publish: {
@@ -179,6 +180,7 @@ void JobRunner::execute(Active& a, std::vector<backup::DeviceAction> actions) {
                 fmt::format("HTTP {} {}", act.kind == backup::DeviceAction::Kind::HttpPost ? "POST" : "GET",
                             url.substr(0, url.find('?'))));
         a.http = http_(url, req);
+        with_http_.insert(a.job.get());
         break;
       }
       case backup::DeviceAction::Kind::None:
@@ -254,19 +256,33 @@ void JobRunner::tick() {
   // turns thousands of times a second, and asking 200 jobs each time was a tenth of its CPU).
   bool time_due = now - last_time_ms_ >= 10 || now < last_time_ms_;
   if (time_due) last_time_ms_ = now;
-  for (auto& [p, a] : active_) {
-    // A device's HTTP answer waits while the broker is away: what the job does next may be a command.
-    if (a.http && !offline_since_ && a.http->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+  // A device's HTTP answer waits while the broker is away: what the job does next may be a command.
+  if (!offline_since_) {
+    for (auto it = with_http_.begin(); it != with_http_.end();) {
+      auto found = active_.find(*it);
+      if (found == active_.end() || !found->second.http) {
+        it = with_http_.erase(it);
+        continue;
+      }
+      auto& a = found->second;
+      if (a.http->wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        ++it;
+        continue;
+      }
+      it = with_http_.erase(it);  // (first: the job may ask for another one at once)
       auto result = a.http->get();
       a.http.reset();
       execute(a, a.job->on_http(result, now));
     }
-    if (time_due && !a.http && !a.job->over() && !offline_since_) execute(a, a.job->on_time(now));
+    if (time_due)
+      for (auto& [p, a] : active_)
+        if (!a.http && !a.job->over()) execute(a, a.job->on_time(now));
   }
-  retire();
+  if (maybe_over_) retire();
 }
 
 void JobRunner::retire() {
+  maybe_over_ = false;
   for (auto it = active_.begin(); it != active_.end();) {
     auto& a = it->second;
     if (a.job->over() && !a.http) {

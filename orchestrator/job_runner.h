@@ -114,6 +114,10 @@ class JobRunner {
   std::int64_t last_time_ms_ = std::numeric_limits<std::int64_t>::min() / 2;
   std::vector<std::shared_ptr<DeviceJob>> waiting_;
   std::map<DeviceJob*, Active> active_;
+  // Looked at on every loop turn instead of every active job (1,000 in flight: a loop turn hundreds of
+  // times a second asked each whether its answer had come and whether it had finished).
+  std::set<DeviceJob*> with_http_;  // the active jobs awaiting a device HTTP answer
+  bool maybe_over_ = false;         // a job was handed something since the last retire(): one may have ended
   std::map<std::string, DeviceJob*> by_topic_;     // every topic of every running job
   std::map<std::string, DeviceJob*> by_fallback_;  // every fallback topic of every running job
   std::vector<std::shared_ptr<DeviceJob>> done_;

@@ -108,6 +108,7 @@ class RolloutExecutor {
     std::vector<RolloutDeviceRow> rows;
     std::unordered_map<std::string, std::size_t> at;  // MAC -> index in rows
     std::int64_t rev = 0;
+    std::vector<DeviceView> views;  // the last drive's, reused
   };
   std::vector<RolloutDeviceRow>& rows_of(const RolloutRow& r);
   RolloutDeviceRow* cached_row(std::int64_t id, const std::string& mac);
