@@ -28,6 +28,15 @@ class InventoryTest : public ::testing::Test {
  protected:
   void SetUp() override { fleet::log::set_threshold(fleet::log::Level::Off); }
   Inventory make(InventoryOptions o = {}) { return Inventory(TopicScheme(), transport, store, clock, o); }
+  // An inventory that starts from what an earlier run stored: the device "stored", AA:BB:CC:00:00:11.
+  Inventory loaded(DeviceRecord r) {
+    r.mac = "AA:BB:CC:00:00:11";
+    r.topic = "stored";
+    store.initial.push_back(r);
+    auto inv = make();
+    inv.load();
+    return inv;
+  }
   FakeClock clock;
   FakeTransport transport;
   FakeStore store;
@@ -272,12 +281,8 @@ TEST_F(InventoryTest, DiscoveryIdentifiesButNeverDowngradesTheFirmware) {
 
 TEST_F(InventoryTest, LoadsWhatEarlierRunsStored) {
   DeviceRecord r;
-  r.mac = "AA:BB:CC:00:00:11";
-  r.topic = "stored";
   r.version = "9.1.0";
-  store.initial.push_back(r);
-  auto inv = make();
-  inv.load();
+  auto inv = loaded(r);
   inv.on_message("tele/stored/LWT", "Online", true);
   ASSERT_NE(nullptr, inv.find("AA:BB:CC:00:00:11"));
   EXPECT_TRUE(inv.find("AA:BB:CC:00:00:11")->online);
@@ -289,12 +294,8 @@ TEST_F(InventoryTest, LoadsWhatEarlierRunsStored) {
 // kept as addresses are heard: at 10,000 devices a scan per download was 4% of the event loop.
 TEST_F(InventoryTest, ADeviceIsFoundByTheAddressItWasLastHeardWith) {
   DeviceRecord stored;
-  stored.mac = "AA:BB:CC:00:00:11";
-  stored.topic = "stored";
   stored.ip = "127.0.0.20";
-  store.initial.push_back(stored);
-  auto inv = make();
-  inv.load();
+  auto inv = loaded(stored);
   ASSERT_NE(nullptr, inv.find_by_ip("127.0.0.20"));
   EXPECT_EQ("AA:BB:CC:00:00:11", inv.find_by_ip("127.0.0.20")->mac) << "from the store";
   auto net = [](const std::string& host, const std::string& ip, const std::string& mac) {
