@@ -252,7 +252,11 @@ void publish(int broker_port, const std::string& topic, const std::string& paylo
 }
 
 std::vector<Received> received_by(const std::string& command_log, const std::string& device) {
-  std::istringstream lines(read_file(command_log));
+  // A simulator still running may be halfway through writing its last line: only lines ended by their
+  // newline are complete (read mid-write, a cut line was taken for a malformed one).
+  auto text = read_file(command_log);
+  text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+  std::istringstream lines(text);
   std::vector<Received> out;
   for (std::string line; std::getline(lines, line);) {
     auto j = nlohmann::json::parse(line, nullptr, false);
