@@ -363,12 +363,12 @@ struct SettingsLayouts::Impl {
   const FieldDef* find(const std::string& name, int layout, unsigned platform) const {
     auto it = by_name.find(name);
     return it == by_name.end() ? nullptr : in_runs(fields[it->second].second, layout, platform);
-  }  // Whether the rules' space holds a script (Tasmota's scripter): decode shows one or the other.
+  }
+  // Whether the rules' space holds a script (Tasmota's scripter): decode shows one or the other.
   bool scripting(const DmpFile& file, int layout, unsigned platform) const {
     auto* used = find("scripting_used", layout, platform);
     return used && used->at + 1 <= file.settings.size() && ((file.settings[used->at] >> used->shift) & 1);
   }
-
   // The texts of the pool on this layout and platform: the largest `pool` of its text fields.
   int pool_count(int layout, unsigned platform) const {
     std::lock_guard lock(pool_counts_mu);

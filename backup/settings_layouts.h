@@ -30,7 +30,6 @@ struct DecodedSettings {
 // decode-config's names for a field the ESP32 family or one of its variants keeps elsewhere: NAME,
 // NAME_esp32, NAME_esp32s2, NAME_esp32s3, NAME_esp32c2, NAME_esp32c3, NAME_esp32c5, NAME_esp32c6, NAME_esp32p4.
 std::vector<std::string> field_variants(std::string_view name);
-// The variant of `name` present in a decoded object, the most specific one first; nullptr if none.
 // Of a name's variants (field_variants), the last one `present` says is there; empty if none. What
 // find_variant takes in a decoded object, for callers that look the names up some other way.
 template <typename Present>
@@ -40,6 +39,7 @@ std::string last_variant(std::string_view name, Present&& present) {
     if (present(*it)) return *it;
   return {};
 }
+// The variant of `name` present in a decoded object, the most specific one first; nullptr if none.
 const nlohmann::ordered_json* find_variant(const nlohmann::ordered_json& object, std::string_view name, std::string* found = nullptr);
 
 class SettingsLayouts {

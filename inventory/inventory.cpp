@@ -262,7 +262,6 @@ void Inventory::identify(const std::string& topic, TopicState& ts, const std::st
   rec.topic = topic;
   if (ts.pending) {
     merge(rec, *ts.pending);
-    remember_fallbacks(rec);
     if (ts.pending->status_reply) rec.status_at_ms = clock_.now_ms();
     ts.pending.reset();
   }

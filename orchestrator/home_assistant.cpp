@@ -135,10 +135,7 @@ void HomeAssistant::tick(std::int64_t now) {
   try {
     if (auto id = current_rollout()) {
       if (auto r = p_.rollouts.get(*id)) {
-        const auto* rows = p_.current_rows ? p_.current_rows(*r) : nullptr;
-        auto j = rows ? rollout_json(*r, *rows, false) : rollout_json(p_.rollouts, *r, false);
-        j.erase("updated_ms");
-        j.erase("lease_owner");
+        auto j = rollout_state_json(p_.rollouts, *r, p_.current_rows ? p_.current_rows(*r) : nullptr);
         publish(ha_current_rollout_topic(n_), j.dump(-1, ' ', false, json::error_handler_t::replace));
       }
     }

@@ -90,6 +90,13 @@ json device_job_state(const RolloutDeviceRow& row, const UpgradeDeviceJob* job) 
 
 json rollout_json(RolloutStore& store, const RolloutRow& r, bool with_devices) { return rollout_json(r, store.devices(r.id), with_devices); }
 
+json rollout_state_json(RolloutStore& store, const RolloutRow& r, const std::vector<RolloutDeviceRow>* rows) {
+  auto j = rows ? rollout_json(r, *rows, false) : rollout_json(store, r, false);
+  j.erase("updated_ms");
+  j.erase("lease_owner");
+  return j;
+}
+
 json rollout_json(const RolloutRow& r, const std::vector<RolloutDeviceRow>& devices, bool with_devices) {
   auto spec = json::parse(r.spec, nullptr, false);
   bool canary = spec.is_object() && spec.contains("canary") && spec["canary"] != "0" && spec["canary"] != 0;
@@ -113,10 +120,8 @@ json rollout_json(const RolloutRow& r, const std::vector<RolloutDeviceRow>& devi
     if (i < kStatuses.size()) ++all[i], ++g.second[i];  // (the store refuses any other status)
   }
   json counts = counts_json(all);
-  std::map<int, json> groups;
-  for (auto& [i, g] : by_group) groups[i] = {{"index", i}, {"name", group_name(i, canary)}, {"total", g.first}, {"counts", counts_json(g.second)}};
   json gl = json::array();
-  for (auto& [i, g] : groups) gl.push_back(g);
+  for (auto& [i, g] : by_group) gl.push_back({{"index", i}, {"name", group_name(i, canary)}, {"total", g.first}, {"counts", counts_json(g.second)}});
   json j = {{"id", r.id},
             {"name", r.name},
             {"status", r.status},
@@ -360,8 +365,8 @@ void RolloutExecutor::tick() {
   if (draining_) {
     // Not driven on, but still held: jobs in flight finishing their hop must not be taken over (and
     // run a second time) by another process while this one waits for them.
-    for (auto id : held_)
-      if (now - renewed_ms_[id] > o_.lease_ms / 3 && p_.rollouts.acquire_lease(id, o_.owner, now, o_.lease_ms)) renewed_ms_[id] = now;
+    for (auto& [id, h] : held_)
+      if (now - h.renewed_ms > o_.lease_ms / 3 && p_.rollouts.acquire_lease(id, o_.owner, now, o_.lease_ms)) h.renewed_ms = now;
     flush_audit();
     return;
   }
@@ -407,16 +412,17 @@ bool RolloutExecutor::take_from_dead_owner(std::int64_t id, std::int64_t now) {
 }
 
 void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
-  auto renewed = renewed_ms_.find(id);
-  if (renewed == renewed_ms_.end() || now - renewed->second > o_.lease_ms / 3) {
+  auto held = held_.find(id);
+  if (held == held_.end() || now - held->second.renewed_ms > o_.lease_ms / 3) {
     if (!p_.rollouts.acquire_lease(id, o_.owner, now, o_.lease_ms) && !take_from_dead_owner(id, now)) {
       if (held_.erase(id)) log::warn("rollout #{}: its lease went to another process", id);
-      renewed_ms_.erase(id);
-      rows_.erase(id);
       return;
     }
-    if (held_.insert(id).second) audit(id, std::nullopt, std::nullopt, "state", "driven by " + o_.owner);
-    renewed_ms_[id] = now;
+    if (held == held_.end()) {
+      held = held_.emplace(id, Held{}).first;
+      audit(id, std::nullopt, std::nullopt, "state", "driven by " + o_.owner);
+    }
+    held->second.renewed_ms = now;
   }
   auto r = p_.rollouts.get(id);
   if (!r) return;
@@ -457,8 +463,6 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     publish_rollout(id);
     p_.rollouts.release_lease(id, o_.owner);
     held_.erase(id);
-    renewed_ms_.erase(id);
-    rows_.erase(id);
     return;
   }
   RolloutView v;
@@ -472,7 +476,8 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
   v.starts_last_minute = starts_.size();
   // The views of the last drive are filled in again: their MACs are already there (a fresh copy of
   // 10,000 17-character MACs per drive was an allocation each).
-  v.devices = std::move(rows_[id].views);
+  auto& views = held->second.rows.views;
+  v.devices = std::move(views);
   v.devices.resize(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& row = rows[i];
@@ -500,13 +505,13 @@ void RolloutExecutor::drive(std::int64_t id, std::int64_t now) {
     d.busy = p_.runner.has(row.mac) && jobs_.count(row.mac) == 0;
   }
   auto effects = decide(v);
-  rows_[id].views = std::move(v.devices);
+  views = std::move(v.devices);
   for (const auto& e : effects) apply(id, e, spec, now);
   publish_rollout(id);  // (from the rows kept up to date by the effects: not read a second time)
 }
 
 std::vector<RolloutDeviceRow>& RolloutExecutor::rows_of(const RolloutRow& r) {
-  auto& c = rows_[r.id];
+  auto& c = held_.at(r.id).rows;  // (only a rollout it holds)
   if (c.rev != r.devices_rev || c.at.empty()) {
     c.rows = p_.rollouts.devices(r.id);
     c.at.clear();
@@ -517,29 +522,33 @@ std::vector<RolloutDeviceRow>& RolloutExecutor::rows_of(const RolloutRow& r) {
 }
 
 RolloutDeviceRow* RolloutExecutor::cached_row(std::int64_t id, const std::string& mac) {
-  auto c = rows_.find(id);
-  if (c == rows_.end()) return nullptr;
-  auto i = c->second.at.find(mac);
-  return i == c->second.at.end() ? nullptr : &c->second.rows[i->second];
+  auto h = held_.find(id);
+  if (h == held_.end()) return nullptr;
+  auto& c = h->second.rows;
+  auto i = c.at.find(mac);
+  return i == c.at.end() ? nullptr : &c.rows[i->second];
 }
 
 const std::vector<RolloutDeviceRow>* RolloutExecutor::current_rows(const RolloutRow& r) const {
-  auto c = rows_.find(r.id);
-  return c != rows_.end() && c->second.rev == r.devices_rev && !c->second.at.empty() ? &c->second.rows : nullptr;
+  auto h = held_.find(r.id);
+  if (h == held_.end()) return nullptr;
+  const auto& c = h->second.rows;
+  return c.rev == r.devices_rev && !c.at.empty() ? &c.rows : nullptr;
 }
 
 void RolloutExecutor::save(const RolloutDeviceRow& row) {
   p_.rollouts.update_device(row);  // (throws when not written: the cache is then left as it was)
-  auto c = rows_.find(row.rollout_id);
-  if (c == rows_.end()) return;
-  auto i = c->second.at.find(row.mac);
-  if (i == c->second.at.end()) {
-    rows_.erase(c);  // not a row it knew: read them all again
+  auto h = held_.find(row.rollout_id);
+  if (h == held_.end()) return;
+  auto& c = h->second.rows;
+  auto i = c.at.find(row.mac);
+  if (i == c.at.end()) {
+    c.at.clear();  // not a row it knew: read them all again
     return;
   }
-  auto& cached = c->second.rows[i->second];
+  auto& cached = c.rows[i->second];
   if (&cached != &row) cached = row;
-  ++c->second.rev;  // (the store's trigger moved it by one for this write)
+  ++c.rev;  // (the store's trigger moved it by one for this write)
 }
 
 void RolloutExecutor::apply(std::int64_t id, const RolloutEffect& e, const RolloutSpec& spec, std::int64_t now) {
@@ -759,20 +768,15 @@ void RolloutExecutor::on_job_done(const std::shared_ptr<DeviceJob>& done) {
 
 void RolloutExecutor::release_all() {
   flush_audit();
-  for (auto id : held_) p_.rollouts.release_lease(id, o_.owner);
+  for (auto& [id, h] : held_) p_.rollouts.release_lease(id, o_.owner);
   held_.clear();
-  renewed_ms_.clear();
-  rows_.clear();
 }
 
 void RolloutExecutor::publish_rollout(std::int64_t id) {
   if (o_.state_base.empty()) return;
   auto r = p_.rollouts.get(id);
   if (!r) return;
-  const auto* rows = current_rows(*r);
-  auto j = rows ? rollout_json(*r, *rows, false) : rollout_json(p_.rollouts, *r, false);
-  j.erase("updated_ms");
-  j.erase("lease_owner");
+  auto j = rollout_state_json(p_.rollouts, *r, current_rows(*r));
   auto topic = fmt::format("{}/rollouts/{}", o_.state_base, id);
   auto payload = j.dump();
   auto& last = published_[topic];

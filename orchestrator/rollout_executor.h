@@ -110,6 +110,10 @@ class RolloutExecutor {
     std::int64_t rev = 0;
     std::vector<DeviceView> views;  // the last drive's, reused
   };
+  struct Held {  // a rollout whose lease this process holds
+    std::int64_t renewed_ms = 0;
+    Rows rows;  // read at its first drive
+  };
   std::vector<RolloutDeviceRow>& rows_of(const RolloutRow& r);
   RolloutDeviceRow* cached_row(std::int64_t id, const std::string& mac);
   void save(const RolloutDeviceRow& row);  // update_device, and the cached rows with it
@@ -130,9 +134,7 @@ class RolloutExecutor {
   RolloutPorts p_;
   RolloutOptions o_;
   std::map<std::string, Running> jobs_;  // by MAC: the device jobs this process runs for rollouts
-  std::set<std::int64_t> held_;
-  std::map<std::int64_t, std::int64_t> renewed_ms_;
-  std::map<std::int64_t, Rows> rows_;  // of the rollouts in held_
+  std::map<std::int64_t, Held> held_;
   bool slot_freed_ = false;  // a device job ended since the last drive
   bool draining_ = false;    // the process is stopping: nothing is driven on
   std::map<std::int64_t, std::pair<std::string, std::optional<RolloutSpec>>> specs_;  // rollout -> its spec text, parsed
@@ -148,6 +150,9 @@ std::string process_host();
 // Read-only views, for the control API and the command line.
 nlohmann::json rollout_json(RolloutStore& store, const RolloutRow& row, bool with_devices);
 nlohmann::json rollout_json(const RolloutRow& row, const std::vector<RolloutDeviceRow>& devices, bool with_devices);
+// What a rollout's retained state topic and Home Assistant's current rollout show: rollout_json without
+// what moves on every lease renewal and write. From `rows` when given (the driver's), else read.
+nlohmann::json rollout_state_json(RolloutStore& store, const RolloutRow& row, const std::vector<RolloutDeviceRow>* rows);
 nlohmann::json device_job_state(const RolloutDeviceRow& row, const UpgradeDeviceJob* job);
 
 }  // namespace fleet::orchestrator

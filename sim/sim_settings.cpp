@@ -156,7 +156,6 @@ backup::DmpFile settings_file(const DeviceSpec& spec, const planner::Version& ve
   return file;
 }
 
-
 void settings_from_file(const backup::DmpFile& file, DeviceSettings& st) {
   auto decoded = backup::SettingsLayouts::builtin().decoded(file);  // (read only: shared, not copied)
   const auto& d = decoded->fields;
