@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "backup/dmp_file.h"
 #include "backup/transfer_encoding.h"
 
@@ -173,6 +175,15 @@ std::vector<DeviceAction> BackupJob::on_http(std::optional<std::vector<std::uint
   if (!body) problems_.push_back("http: " + error);
   else accept_file(*body, "http", "");
   return begin_snapshot(now_ms);
+}
+
+// What on_time() looks at, and nothing else: a wait that runs out there must have its time here.
+std::optional<std::int64_t> BackupJob::wake_at_ms() const {
+  if (phase_ == Phase::Mqtt) return deadline_ms_;
+  if (phase_ == Phase::Snapshot && !snapshot_waiting_.empty())
+    return std::min_element(snapshot_waiting_.begin(), snapshot_waiting_.end(), [](const auto& a, const auto& b) { return a.second < b.second; })
+        ->second;
+  return std::nullopt;
 }
 
 std::vector<DeviceAction> BackupJob::on_time(std::int64_t now_ms) {

@@ -62,6 +62,8 @@ class BackupJob {
   // The outcome of the HttpGet action: the body of GET /dl, or an error.
   std::vector<DeviceAction> on_http(std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms);
   std::vector<DeviceAction> on_time(std::int64_t now_ms);
+  // The earliest time on_time() may do anything; nullopt: nothing is timed (until the next reply).
+  std::optional<std::int64_t> wake_at_ms() const;
 
   bool finished() const { return phase_ == Phase::Finished; }
   // Finished: the backup to store (with a file, or a snapshot only), or nothing and the reasons.

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "backup/gpio_numbering.h"
 #include "backup/settings_layouts.h"
 #include "backup/settings_migration.h"
@@ -435,6 +437,17 @@ std::vector<DeviceAction> RestoreJob::on_http(int status, std::optional<std::vec
   }
   (void)status;
   return {};
+}
+
+// What on_time() looks at, and nothing else: a wait that runs out there must have its time here.
+std::optional<std::int64_t> RestoreJob::wake_at_ms() const {
+  switch (phase_) {
+    case Phase::AwaitRestart:
+      return online_at_ms_ > 0 ? std::min(deadline_ms_, online_at_ms_ + kQuietAfterOnlineMs) : deadline_ms_;
+    case Phase::UploadMqtt:
+    case Phase::Verify: return deadline_ms_;
+    default: return std::nullopt;
+  }
 }
 
 std::vector<DeviceAction> RestoreJob::on_time(std::int64_t now_ms) {

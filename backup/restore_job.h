@@ -80,6 +80,8 @@ class RestoreJob {
   std::vector<DeviceAction> on_message(bool prefix_tele, std::string_view suffix, std::string_view payload, std::int64_t now_ms);
   std::vector<DeviceAction> on_http(int status, std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms);
   std::vector<DeviceAction> on_time(std::int64_t now_ms);
+  // The earliest time on_time() may do anything; nullopt: nothing is timed (until the next reply).
+  std::optional<std::int64_t> wake_at_ms() const;
 
   bool finished() const { return phase_ == Phase::Finished; }
   bool succeeded() const { return finished() && problems_.empty(); }

@@ -20,6 +20,7 @@ class BackupDeviceJob final : public DeviceJob {
                                                std::int64_t now) override;
   std::vector<backup::DeviceAction> on_http(const firmware::Download& d, std::int64_t now) override;
   std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return job_.on_time(now); }
+  std::optional<std::int64_t> wake_at_ms() const override { return job_.wake_at_ms(); }
   bool finished() const override { return job_.finished(); }
 
   const inventory::DeviceRecord& device() const { return device_; }

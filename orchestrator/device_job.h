@@ -4,6 +4,8 @@
 // the virtual interface. Jobs are event-driven: the runner hands them replies, HTTP results and time.
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +39,9 @@ class DeviceJob {
                                                        std::int64_t now_ms) = 0;
   virtual std::vector<backup::DeviceAction> on_http(const firmware::Download& result, std::int64_t now_ms) = 0;
   virtual std::vector<backup::DeviceAction> on_time(std::int64_t now_ms) = 0;
+  // The earliest job time at which on_time() may do anything (nullopt: nothing is timed until the next
+  // message or answer). Read again after every call into the job. The default asks on every loop turn.
+  virtual std::optional<std::int64_t> wake_at_ms() const { return std::numeric_limits<std::int64_t>::min(); }
   // The broker session is back after `outage_ms` away: what was published to us meanwhile is lost.
   virtual std::vector<backup::DeviceAction> on_broker_back(std::int64_t /*now_ms*/, std::int64_t /*outage_ms*/) { return {}; }
   virtual bool finished() const = 0;

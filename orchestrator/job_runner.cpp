@@ -115,7 +115,10 @@ void JobRunner::forget(const DeviceJob& job) {
 
 void JobRunner::drain() {
   draining_ = true;
-  for (auto& [p, a] : active_) a.job->request_stop();
+  for (auto& [p, a] : active_) {
+    a.job->request_stop();
+    schedule(a, std::numeric_limits<std::int64_t>::min());  // its next safe point may be a time of its own
+  }
 }
 
 void JobRunner::start_waiting() {
@@ -137,6 +140,24 @@ void JobRunner::start_waiting() {
     for (auto& fb : job->fallbacks()) by_fallback_[fb] = job.get();
     execute(a, job->start(job_now()));
   }
+}
+
+// A job is asked for its next time after every call into it, here; one waiting for a device HTTP answer
+// is not handed time (what it does next may be a command) and is scheduled again once it has the answer.
+// A time the job names later than a second from now is looked at in a second all the same (a bound on
+// what a job that names too late a time could cost; the upgrade tests check that none does).
+constexpr std::int64_t kLatestWakeMs = 1000;
+// A time not after now, named right after on_time(), is next turn's: no job is handed time twice a turn.
+constexpr std::int64_t kTimeStepMs = 10;
+
+void JobRunner::schedule(Active& a, std::int64_t not_before) {
+  if (a.wake) timers_.erase({*a.wake, a.job.get()});
+  a.wake.reset();
+  if (a.http || a.job->over()) return;
+  auto now = job_now();
+  auto at = a.job->wake_at_ms().value_or(std::numeric_limits<std::int64_t>::max());
+  a.wake = std::max(std::min(at, now + kLatestWakeMs), not_before);
+  timers_.insert({*a.wake, a.job.get()});
 }
 
 void JobRunner::execute(Active& a, std::vector<backup::DeviceAction> actions) {
@@ -188,6 +209,7 @@ void JobRunner::execute(Active& a, std::vector<backup::DeviceAction> actions) {
         break;
     }
   }
+  schedule(a, std::numeric_limits<std::int64_t>::min());
 }
 
 void JobRunner::on_message(std::string_view topic, std::string_view payload) {
@@ -250,12 +272,7 @@ void JobRunner::set_online(bool online) {
 }
 
 void JobRunner::tick() {
-  start_waiting();
   auto now = job_now();
-  // Jobs' timers are seconds long: time is handed out every 10 ms, not on every loop turn (a busy loop
-  // turns thousands of times a second, and asking 200 jobs each time was a tenth of its CPU).
-  bool time_due = now - last_time_ms_ >= 10 || now < last_time_ms_;
-  if (time_due) last_time_ms_ = now;
   // A device's HTTP answer waits while the broker is away: what the job does next may be a command.
   if (!offline_since_) {
     for (auto it = with_http_.begin(); it != with_http_.end();) {
@@ -274,11 +291,21 @@ void JobRunner::tick() {
       a.http.reset();
       execute(a, a.job->on_http(result, now));
     }
-    if (time_due)
-      for (auto& [p, a] : active_)
-        if (!a.http && !a.job->over()) execute(a, a.job->on_time(now));
+    std::vector<DeviceJob*> due;
+    for (auto it = timers_.begin(); it != timers_.end() && it->first <= now; ++it) due.push_back(it->second);
+    for (auto* job : due) {
+      auto& a = active_.at(job);
+      if (a.http || a.job->over()) {  // (not handed time: it leaves the timers)
+        schedule(a, std::numeric_limits<std::int64_t>::min());
+        continue;
+      }
+      execute(a, a.job->on_time(now));
+      if (a.wake && *a.wake <= now) schedule(a, now + kTimeStepMs);
+    }
   }
   if (maybe_over_) retire();
+  // Last: into the slots freed this turn, and a job started is handed time from the next turn on.
+  start_waiting();
 }
 
 void JobRunner::retire() {
@@ -286,6 +313,7 @@ void JobRunner::retire() {
   for (auto it = active_.begin(); it != active_.end();) {
     auto& a = it->second;
     if (a.job->over() && !a.http) {
+      if (a.wake) timers_.erase({*a.wake, a.job.get()});  // (given up: no call into it said so)
       std::erase_if(by_topic_, [&](const auto& kv) { return kv.second == a.job.get(); });
       for (auto& fb : a.job->fallbacks())
         if (auto f = by_fallback_.find(fb); f != by_fallback_.end() && f->second == a.job.get()) by_fallback_.erase(f);

@@ -94,9 +94,11 @@ class JobRunner {
   struct Active {
     std::shared_ptr<DeviceJob> job;
     std::optional<std::future<firmware::Download>> http;
+    std::optional<std::int64_t> wake;  // its entry in timers_
   };
   void start_waiting();
   void execute(Active& a, std::vector<backup::DeviceAction> actions);
+  void schedule(Active& a, std::int64_t not_before);
   void retire();
   void forget(const DeviceJob& job);
 
@@ -111,13 +113,14 @@ class JobRunner {
   std::int64_t job_now() const;
   bool draining_ = false;
   std::uint64_t commands_sent_ = 0;
-  std::int64_t last_time_ms_ = std::numeric_limits<std::int64_t>::min() / 2;
   std::vector<std::shared_ptr<DeviceJob>> waiting_;
   std::map<DeviceJob*, Active> active_;
   // Looked at on every loop turn instead of every active job (1,000 in flight: a loop turn hundreds of
   // times a second asked each whether its answer had come and whether it had finished).
   std::set<DeviceJob*> with_http_;  // the active jobs awaiting a device HTTP answer
-  bool maybe_over_ = false;         // a job was handed something since the last retire(): one may have ended
+  // Each active job's next time (job clock) as it says (wake_at_ms), soonest first: time is handed to the
+  // jobs whose wait runs out, not to all 1,000 in flight every few milliseconds.
+  std::set<std::pair<std::int64_t, DeviceJob*>> timers_;  bool maybe_over_ = false;         // a job was handed something since the last retire(): one may have ended
   std::map<std::string, DeviceJob*> by_topic_;     // every topic of every running job
   std::map<std::string, DeviceJob*> by_fallback_;  // every fallback topic of every running job
   std::vector<std::shared_ptr<DeviceJob>> done_;

@@ -27,6 +27,7 @@ class RestoreDeviceJob final : public DeviceJob {
     return job_.on_http(static_cast<int>(d.http_status), std::nullopt, d.error, now);
   }
   std::vector<backup::DeviceAction> on_time(std::int64_t now) override { return job_.on_time(now); }
+  std::optional<std::int64_t> wake_at_ms() const override { return job_.wake_at_ms(); }
   bool finished() const override { return job_.finished(); }
 
  private:

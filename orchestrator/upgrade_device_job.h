@@ -23,6 +23,7 @@ class UpgradeDeviceJob final : public DeviceJob {
   std::vector<backup::DeviceAction> on_message(mqtt::Prefix prefix, std::string_view suffix, std::string_view payload, std::int64_t now) override;
   std::vector<backup::DeviceAction> on_http(const firmware::Download& d, std::int64_t now) override;
   std::vector<backup::DeviceAction> on_time(std::int64_t now) override;
+  std::optional<std::int64_t> wake_at_ms() const override { return job_->wake_at_ms(); }
   std::vector<backup::DeviceAction> on_broker_back(std::int64_t now, std::int64_t outage_ms) override;
   bool finished() const override { return job_->finished(); }
   void request_stop() override { job_->request_stop(); }

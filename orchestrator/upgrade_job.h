@@ -155,6 +155,8 @@ class UpgradeJob {
   JobEffects on_message(bool tele, std::string_view suffix, std::string_view payload, std::int64_t now_ms);
   JobEffects on_http(int status, std::optional<std::vector<std::uint8_t>> body, const std::string& error, std::int64_t now_ms);
   JobEffects on_time(std::int64_t now_ms);
+  // The earliest time on_time() may do anything; nullopt: nothing is timed (until the next event).
+  std::optional<std::int64_t> wake_at_ms() const;
   // The broker is back after `outage_ms` (the job's clock stood still meanwhile); what the device published
   // to us then, a boot announcement among it, is lost.
   JobEffects on_broker_back(std::int64_t now_ms, std::int64_t outage_ms);

@@ -1,5 +1,6 @@
-// The job runner's clock while the broker is away: jobs are handed no time (no wait runs out for a reply
-// that cannot reach us) and, when the session is back, hear how long it was gone, on a clock that left the
+// The job runner's clock: time goes to the jobs whose own next time has come (not to every job in flight
+// on every turn); while the broker is away jobs are handed no time (no wait runs out for a reply that
+// cannot reach us) and, when the session is back, hear how long it was gone, on a clock that left the
 // outage out.
 #include <gtest/gtest.h>
 
@@ -33,7 +34,81 @@ struct RecordingJob : orchestrator::DeviceJob {
   bool finished() const override { return false; }
 };
 
+// Names its next time (wake); a reply moves it to 200 ms after the reply.
+struct TimedJob : RecordingJob {
+  std::optional<std::int64_t> wake;
+  std::optional<std::int64_t> wake_at_ms() const override { return wake; }
+  std::vector<backup::DeviceAction> on_message(mqtt::Prefix, std::string_view, std::string_view, std::int64_t now) override {
+    wake = now + 200;
+    return {};
+  }
+  std::vector<backup::DeviceAction> on_time(std::int64_t now) override {
+    times.push_back(now);
+    if (wake && now >= *wake) wake.reset();  // its wait ran out: nothing timed until the next reply
+    return {};
+  }
+};
+
 }  // namespace
+
+TEST(JobRunner, TimeGoesToAJobWhenItsOwnTimeComesAndAtLeastOnceASecond) {
+  fleet::testing::FakeTransport transport;
+  fleet::testing::FakeClock clock;
+  orchestrator::JobRunner runner{transport, clock, orchestrator::JobRunnerOptions{mqtt::TopicScheme(), 10}};
+  auto timed = std::make_shared<TimedJob>();
+  auto t0 = clock.t;
+  timed->wake = t0 + 2500;
+  runner.add(timed);
+  runner.set_online(true);
+  runner.tick();  // started
+  ASSERT_EQ(1u, timed->times.size());
+  // 3 s in steps of 100 ms, 30 turns: the job is asked at the second mark and at its own time.
+  for (int i = 0; i < 30; ++i) {
+    clock.advance(100);
+    runner.tick();
+  }
+  EXPECT_EQ((std::vector<std::int64_t>{t0, t0 + 1000, t0 + 2000, t0 + 2500}), timed->times);
+  // A reply names an earlier time: that one counts, not the second mark.
+  timed->times.clear();
+  runner.on_message("stat/plug/RESULT", "{}");
+  auto replied = clock.t;
+  for (int i = 0; i < 5; ++i) {
+    clock.advance(100);
+    runner.tick();
+  }
+  EXPECT_EQ((std::vector<std::int64_t>{replied + 200}), timed->times);
+}
+
+TEST(JobRunner, AJobWithNothingTimedIsAskedOnceASecondAllTheSame) {
+  fleet::testing::FakeTransport transport;
+  fleet::testing::FakeClock clock;
+  orchestrator::JobRunner runner{transport, clock, orchestrator::JobRunnerOptions{mqtt::TopicScheme(), 10}};
+  auto job = std::make_shared<TimedJob>();  // wake: nullopt
+  auto t0 = clock.t;
+  runner.add(job);
+  runner.set_online(true);
+  runner.tick();
+  for (int i = 0; i < 25; ++i) {
+    clock.advance(100);
+    runner.tick();
+  }
+  EXPECT_EQ((std::vector<std::int64_t>{t0, t0 + 1000, t0 + 2000}), job->times);
+}
+
+TEST(JobRunner, AJobThatNamesNoTimeOfItsOwnIsAskedEveryFewMilliseconds) {
+  fleet::testing::FakeTransport transport;
+  fleet::testing::FakeClock clock;
+  orchestrator::JobRunner runner{transport, clock, orchestrator::JobRunnerOptions{mqtt::TopicScheme(), 10}};
+  auto job = std::make_shared<RecordingJob>();  // the default: every turn, at most once per 10 ms
+  runner.add(job);
+  runner.set_online(true);
+  runner.tick();
+  for (int i = 0; i < 100; ++i) {
+    clock.advance(5);
+    runner.tick();
+  }
+  EXPECT_EQ(51u, job->times.size());  // the start, then every 10 ms of 500
+}
 
 TEST(JobRunner, TheJobsClockStandsStillWhileTheBrokerIsAwayAndTheyHearHowLongItWas) {
   fleet::testing::FakeTransport transport;

@@ -101,7 +101,13 @@ class World {
       if (queue.empty()) {
         now += 1000;
         queue = tick(job);
+        // The runner hands a job time only once the time it names has come (and once a second): before
+        // it, on_time() must do nothing, or a timeout would run out late.
+        auto wake = job.wake_at_ms();
         auto more = job.on_time(now);
+        if ((!wake || now < *wake) && !more.empty())
+          ADD_FAILURE() << "on_time at " << now - kNow << " ms did something before the job's own time ("
+                        << (wake ? std::to_string(*wake - kNow) + " ms" : "none") << ") at " << job.state().to_json().dump();
         queue.insert(queue.end(), more.begin(), more.end());
         continue;
       }
