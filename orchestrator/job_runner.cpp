@@ -117,6 +117,7 @@ void JobRunner::drain() {
   draining_ = true;
   for (auto& [p, a] : active_) {
     a.job->request_stop();
+    touched_.push_back(p);  // (a job with no safe point to reach may be over now)
     schedule(a, std::numeric_limits<std::int64_t>::min());  // its next safe point may be a time of its own
   }
 }
@@ -137,6 +138,7 @@ void JobRunner::start_waiting() {
     a.job = job;
     running_macs_.insert(job->mac());
     for (auto& t : topics) by_topic_[t] = job.get();
+    a.topics = std::move(topics);
     for (auto& fb : job->fallbacks()) by_fallback_[fb] = job.get();
     execute(a, job->start(job_now()));
   }
@@ -161,7 +163,7 @@ void JobRunner::schedule(Active& a, std::int64_t not_before) {
 }
 
 void JobRunner::execute(Active& a, std::vector<backup::DeviceAction> actions) {
-  maybe_over_ = true;  // (every call into a job is followed by this: only then can it have ended)
+  touched_.push_back(a.job.get());  // (every call into a job is followed by this: only then can it have ended)
   for (auto& act : actions) {
     switch (act.kind) {
       case backup::DeviceAction::Kind::Publish: {
@@ -250,7 +252,12 @@ void JobRunner::on_message(std::string_view topic, std::string_view payload) {
     audit(*a.job, "reply",
           std::string(topic) + " " + std::string(core::utf8_prefix(payload, 300)) + (payload.size() > 300 ? "…" : ""));
   // A restore may have moved the device to other topics.
-  for (auto& t : a.job->topics()) by_topic_[t] = a.job.get();
+  for (auto& t : a.job->topics()) {
+    auto& owner_of = by_topic_[t];
+    if (owner_of == a.job.get()) continue;
+    owner_of = a.job.get();
+    if (std::find(a.topics.begin(), a.topics.end(), t) == a.topics.end()) a.topics.push_back(t);
+  }
 }
 
 std::int64_t JobRunner::job_now() const {
@@ -266,8 +273,10 @@ void JobRunner::set_online(bool online) {
   auto away = now - *offline_since_;
   offline_total_ms_ += away;
   offline_since_.reset();
-  for (auto& [p, a] : active_)
+  for (auto& [p, a] : active_) {
+    touched_.push_back(p);
     if (!a.job->over()) execute(a, a.job->on_broker_back(job_now(), away));
+  }
   retire();
 }
 
@@ -295,7 +304,8 @@ void JobRunner::tick() {
     for (auto it = timers_.begin(); it != timers_.end() && it->first <= now; ++it) due.push_back(it->second);
     for (auto* job : due) {
       auto& a = active_.at(job);
-      if (a.http || a.job->over()) {  // (not handed time: it leaves the timers)
+      if (a.http || a.job->over()) {  // (not handed time: it leaves the timers; one over is retired below)
+        touched_.push_back(job);
         schedule(a, std::numeric_limits<std::int64_t>::min());
         continue;
       }
@@ -303,27 +313,29 @@ void JobRunner::tick() {
       if (a.wake && *a.wake <= now) schedule(a, now + kTimeStepMs);
     }
   }
-  if (maybe_over_) retire();
+  if (!touched_.empty()) retire();
   // Last: into the slots freed this turn, and a job started is handed time from the next turn on.
   start_waiting();
 }
 
 void JobRunner::retire() {
-  maybe_over_ = false;
-  for (auto it = active_.begin(); it != active_.end();) {
+  auto touched = std::exchange(touched_, {});
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  for (auto* job : touched) {
+    auto it = active_.find(job);
+    if (it == active_.end()) continue;
     auto& a = it->second;
-    if (a.job->over() && !a.http) {
-      if (a.wake) timers_.erase({*a.wake, a.job.get()});  // (given up: no call into it said so)
-      std::erase_if(by_topic_, [&](const auto& kv) { return kv.second == a.job.get(); });
-      for (auto& fb : a.job->fallbacks())
-        if (auto f = by_fallback_.find(fb); f != by_fallback_.end() && f->second == a.job.get()) by_fallback_.erase(f);
-      running_macs_.erase(a.job->mac());
-      forget(*a.job);
-      done_.push_back(a.job);
-      it = active_.erase(it);
-    } else {
-      ++it;
-    }
+    if (!a.job->over() || a.http) continue;
+    if (a.wake) timers_.erase({*a.wake, job});  // (given up: no call into it said so)
+    for (const auto& t : a.topics)
+      if (auto f = by_topic_.find(t); f != by_topic_.end() && f->second == job) by_topic_.erase(f);
+    for (auto& fb : a.job->fallbacks())
+      if (auto f = by_fallback_.find(fb); f != by_fallback_.end() && f->second == job) by_fallback_.erase(f);
+    running_macs_.erase(a.job->mac());
+    forget(*a.job);
+    done_.push_back(a.job);
+    active_.erase(it);
   }
 }
 
@@ -334,7 +346,10 @@ void JobRunner::give_up_all(const std::string& why) {
     done_.push_back(j);
   }
   waiting_.clear();
-  for (auto& [p, a] : active_) a.job->give_up(why);
+  for (auto& [p, a] : active_) {
+    a.job->give_up(why);
+    touched_.push_back(p);
+  }
   retire();
 }
 

@@ -95,6 +95,7 @@ class JobRunner {
     std::shared_ptr<DeviceJob> job;
     std::optional<std::future<firmware::Download>> http;
     std::optional<std::int64_t> wake;  // its entry in timers_
+    std::vector<std::string> topics;   // its entries in by_topic_
   };
   void start_waiting();
   void execute(Active& a, std::vector<backup::DeviceAction> actions);
@@ -120,7 +121,10 @@ class JobRunner {
   std::set<DeviceJob*> with_http_;  // the active jobs awaiting a device HTTP answer
   // Each active job's next time (job clock) as it says (wake_at_ms), soonest first: time is handed to the
   // jobs whose wait runs out, not to all 1,000 in flight every few milliseconds.
-  std::set<std::pair<std::int64_t, DeviceJob*>> timers_;  bool maybe_over_ = false;         // a job was handed something since the last retire(): one may have ended
+  std::set<std::pair<std::int64_t, DeviceJob*>> timers_;
+  // The jobs handed something since the last retire(): only they can have ended (asking all 1,000 after
+  // every reply was a tenth of the loop).
+  std::vector<DeviceJob*> touched_;
   std::map<std::string, DeviceJob*> by_topic_;     // every topic of every running job
   std::map<std::string, DeviceJob*> by_fallback_;  // every fallback topic of every running job
   std::vector<std::shared_ptr<DeviceJob>> done_;

@@ -49,7 +49,42 @@ struct TimedJob : RecordingJob {
   }
 };
 
+// Ends at the first reply it gets.
+struct EndsOnReplyJob : RecordingJob {
+  int replies = 0;
+  std::vector<backup::DeviceAction> on_message(mqtt::Prefix, std::string_view, std::string_view, std::int64_t) override {
+    ++replies;
+    return {};
+  }
+  bool finished() const override { return replies > 0; }
+};
+
 }  // namespace
+
+TEST(JobRunner, AJobThatEndsIsRetiredAndFreesItsDeviceAndTopicForTheNext) {
+  fleet::testing::FakeTransport transport;
+  fleet::testing::FakeClock clock;
+  orchestrator::JobRunner runner{transport, clock, orchestrator::JobRunnerOptions{mqtt::TopicScheme(), 10}};
+  auto first = std::make_shared<EndsOnReplyJob>(), second = std::make_shared<EndsOnReplyJob>();
+  runner.add(first);
+  runner.add(second);  // the same device: waits for the first
+  runner.set_online(true);
+  runner.tick();
+  EXPECT_EQ(1u, first->times.size());
+  EXPECT_TRUE(second->times.empty());
+  runner.on_message("stat/plug/RESULT", "{}");
+  runner.tick();  // the first is over: retired, and the second starts in its place
+  auto done = runner.take_done();
+  ASSERT_EQ(1u, done.size());
+  EXPECT_EQ(first.get(), done[0].get());
+  EXPECT_EQ(1u, second->times.size());
+  runner.on_message("stat/plug/RESULT", "{}");  // the topic is the second's now
+  EXPECT_EQ(1, first->replies);
+  EXPECT_EQ(1, second->replies);
+  runner.tick();
+  EXPECT_EQ(1u, runner.take_done().size());
+  EXPECT_TRUE(runner.idle());
+}
 
 TEST(JobRunner, TimeGoesToAJobWhenItsOwnTimeComesAndAtLeastOnceASecond) {
   fleet::testing::FakeTransport transport;
