@@ -181,7 +181,8 @@ std::vector<DeviceAction> BackupJob::on_http(std::optional<std::vector<std::uint
 std::optional<std::int64_t> BackupJob::wake_at_ms() const {
   if (phase_ == Phase::Mqtt) return deadline_ms_;
   if (phase_ == Phase::Snapshot && !snapshot_waiting_.empty())
-    return std::min_element(snapshot_waiting_.begin(), snapshot_waiting_.end(), [](const auto& a, const auto& b) { return a.second < b.second; })
+    return std::min_element(snapshot_waiting_.begin(), snapshot_waiting_.end(),
+                            [](const auto& a, const auto& b) { return a.second < b.second; })
         ->second;
   return std::nullopt;
 }

@@ -445,8 +445,10 @@ std::optional<std::int64_t> RestoreJob::wake_at_ms() const {
     case Phase::AwaitRestart:
       return online_at_ms_ > 0 ? std::min(deadline_ms_, online_at_ms_ + kQuietAfterOnlineMs) : deadline_ms_;
     case Phase::UploadMqtt:
-    case Phase::Verify: return deadline_ms_;
-    default: return std::nullopt;
+    case Phase::Verify:
+      return deadline_ms_;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -117,7 +117,7 @@ void JobRunner::drain() {
   draining_ = true;
   for (auto& [p, a] : active_) {
     a.job->request_stop();
-    touched_.push_back(p);  // (a job with no safe point to reach may be over now)
+    touched_.push_back(p);                                  // (a job with no safe point to reach may be over now)
     schedule(a, std::numeric_limits<std::int64_t>::min());  // its next safe point may be a time of its own
   }
 }

@@ -1213,15 +1213,19 @@ std::optional<std::int64_t> UpgradeJob::wake_at_ms() const {
   if (finished()) return std::nullopt;
   switch (wait_) {
     case Wait::BackupRun:
-    case Wait::VerifyBackupRun: return backup_ ? backup_->wake_at_ms() : std::nullopt;
-    case Wait::RestoreRun: return restore_ ? restore_->wake_at_ms() : std::nullopt;
+    case Wait::VerifyBackupRun:
+      return backup_ ? backup_->wake_at_ms() : std::nullopt;
+    case Wait::RestoreRun:
+      return restore_ ? restore_->wake_at_ms() : std::nullopt;
     case Wait::HealthWindow: {
       const auto& h = health_;
       std::optional<std::int64_t> at;
       auto earliest = [&at](std::int64_t t) { at = at ? std::min(*at, t) : t; };
-      if (health_needs_telemetry()) earliest(h.last_state_ms + (h.tele_period_s.value_or(kDefaultTelePeriodS) + kTeleMarginS) * 1000 + 1);
+      if (health_needs_telemetry())
+        earliest(h.last_state_ms + (h.tele_period_s.value_or(kDefaultTelePeriodS) + kTeleMarginS) * 1000 + 1);
       if (h.recheck_at_ms != 0) earliest(h.recheck_at_ms);
-      if (h.asked_status1 || h.asked_tele_period || (h.closing && (!h.got_final_status1 || !h.got_final_status11))) earliest(h.query_deadline_ms);
+      if (h.asked_status1 || h.asked_tele_period || (h.closing && (!h.got_final_status1 || !h.got_final_status11)))
+        earliest(h.query_deadline_ms);
       if (!h.closing) {
         earliest(h.ends_ms);
         earliest(h.next_poll_ms);
@@ -1229,13 +1233,16 @@ std::optional<std::int64_t> UpgradeJob::wake_at_ms() const {
       return at;
     }
     case Wait::Restart:
-    case Wait::UpgradeReply: return online_at_ms_ > 0 ? std::min(deadline_ms_, online_at_ms_ + kQuietAfterOnlineMs) : deadline_ms_;
+    case Wait::UpgradeReply:
+      return online_at_ms_ > 0 ? std::min(deadline_ms_, online_at_ms_ + kQuietAfterOnlineMs) : deadline_ms_;
     case Wait::OtaUrlReply:
     case Wait::OtaUrlBackReply:
     case Wait::VersionReply:
     case Wait::HealthReply:
-    case Wait::RestartCheck: return deadline_ms_;
-    default: return std::nullopt;
+    case Wait::RestartCheck:
+      return deadline_ms_;
+    default:
+      return std::nullopt;
   }
 }
 
